@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine with Python 3.10+ and pip:
+#   make lab    install (into .venv) and open JupyterLab on notebooks/
+#   make test   install (into .venv) and run every test, notebooks included
+# Versions are pinned in requirements/constraints*.txt so printed numbers do not drift.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+KERNEL := response-geometry
+PYMINOR := $(shell $(PYTHON) -c 'import sys; print(sys.version_info[1] if sys.version_info[0] == 3 else 0)')
+CONSTRAINTS := $(if $(filter 10,$(PYMINOR)),requirements/constraints-py310.txt,requirements/constraints.txt)
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install lab test bench notebooks clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "response-geometry needs Python 3.10 or newer; found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (response-geometry)" > /dev/null
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+
+test: $(STAMP)
+	$(PY) -m pytest --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+# Re-execute every notebook in place (saved executed, so they read without a kernel).
+notebooks: $(STAMP)
+	$(PY) -m tools.execute_notebooks notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

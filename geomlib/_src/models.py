@@ -1,0 +1,121 @@
+r"""Neuron models as small pure functions ``model(params, x) -> response``.
+
+Parameters are pytrees (dicts of arrays); ``x`` is one input of shape ``(D,)``;
+batching is the caller's ``vmap``. Bind parameters with
+``jax.tree_util.Partial(model, params)`` to get the ``f: R^D -> R`` that the
+geometry functions take.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from geomlib._src.planes import float_dtype
+
+Nonlinearity = Literal["linear", "relu", "sigmoid", "softplus", "tanh"]
+NONLINEARITIES: tuple[str, ...] = ("linear", "relu", "sigmoid", "softplus", "tanh")
+
+
+def activation(z: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: float = 1.0) -> jax.Array:
+    r"""Pointwise nonlinearity with a temperature T.
+
+    ``softplus`` is :math:`T \log(1 + e^{z/T})`, which tends to ReLU as T -> 0;
+    ``sigmoid`` is :math:`\sigma(z / T)`; ``tanh`` is :math:`\tanh(z / T)`.
+    """
+    if nonlinearity == "linear":
+        return z
+    if nonlinearity == "relu":
+        return jax.nn.relu(z)
+    if nonlinearity == "sigmoid":
+        return jax.nn.sigmoid(z / temperature)
+    if nonlinearity == "softplus":
+        return temperature * jax.nn.softplus(z / temperature)
+    if nonlinearity == "tanh":
+        return jnp.tanh(z / temperature)
+    raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+
+
+def linear_neuron(params: dict, x: jax.Array) -> jax.Array:
+    """Linear neuron ``w . x + b``. params: ``{"w": (D,), "b": ()}``; x: ``(D,)``; returns ``()``."""
+    return jnp.dot(params["w"], x) + params["b"]
+
+
+def pointwise_neuron(
+    params: dict, x: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: float = 1.0
+) -> jax.Array:
+    """Pointwise nonlinear neuron ``sigma(w . x + b)``: straight contours, unequal spacing."""
+    return activation(linear_neuron(params, x), nonlinearity, temperature)
+
+
+def init_mlp(key: jax.Array, sizes: Sequence[int], scale: float = 1.0) -> list[dict]:
+    """Parameters of an MLP with layer widths ``sizes`` (input first), LeCun-normal init."""
+    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+        raise ValueError(f"sizes: expected at least two positive layer widths, got {sizes!r}")
+    params = []
+    for k, (din, dout) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
+        w = scale * jax.random.normal(k, (dout, din), float_dtype()) / jnp.sqrt(din)
+        params.append({"w": w, "b": jnp.zeros((dout,), float_dtype())})
+    return params
+
+
+def mlp(params: list[dict], x: jax.Array, nonlinearity: Nonlinearity = "softplus", temperature: float = 1.0):
+    """Multi-layer perceptron; nonlinearity between layers, none after the last.
+
+    x: ``(D,)``; returns ``(K,)`` (or ``()`` when the last layer has one unit).
+    """
+    h = x
+    for layer in params[:-1]:
+        h = activation(layer["w"] @ h + layer["b"], nonlinearity, temperature)
+    out = params[-1]["w"] @ h + params[-1]["b"]
+    return out[0] if out.shape == (1,) else out
+
+
+def lca_threshold(u: jax.Array, lam: float, temperature: float | None = None) -> jax.Array:
+    r"""LCA activation from membrane potential: rectified soft threshold max(u - lambda, 0).
+
+    With a ``temperature`` T, the smooth variant :math:`T \log(1 + e^{(u - \lambda)/T})`,
+    which converges to the hard threshold as T -> 0 and has meaningful curvature.
+    """
+    if temperature is None:
+        return jax.nn.relu(u - lam)
+    return temperature * jax.nn.softplus((u - lam) / temperature)
+
+
+def lca_codes(
+    phi: jax.Array,
+    s: jax.Array,
+    lam: float,
+    steps: int = 75,
+    eta: float = 1 / 30,
+    temperature: float | None = None,
+) -> jax.Array:
+    r"""Sparse code of the Locally Competitive Algorithm (Rozell et al. 2008).
+
+    Euler steps of :math:`\tau \dot u + u = \Phi^T s - (\Phi^T \Phi - I) a`,
+    a = threshold(u), from u = 0, with step ``eta`` = dt / tau.
+
+    Args:
+      phi: dictionary, shape ``(D, N)`` with unit-norm columns.
+      s: input, shape ``(D,)``.
+      lam: threshold lambda.
+      steps: number of Euler steps (fixed, via ``lax.scan``).
+      eta: dt / tau.
+      temperature: None for the hard (rectified) threshold, T > 0 for the smooth one.
+
+    Returns:
+      codes a, shape ``(N,)``.
+    """
+    drive = phi.T @ s
+    gram = phi.T @ phi
+
+    def step(u, _):
+        a = lca_threshold(u, lam, temperature)
+        # (Phi^T Phi - I) a = gram @ a - a
+        u = u + eta * (drive - u - (gram @ a - a))
+        return u, None
+
+    u, _ = jax.lax.scan(step, jnp.zeros(phi.shape[1], drive.dtype), None, length=steps)
+    return lca_threshold(u, lam, temperature)

@@ -1,0 +1,60 @@
+"""Fitting small models to data with optax (deterministic, full-batch)."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from geomlib._src.models import linear_neuron
+from geomlib._src.planes import float_dtype
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "learning_rate"))
+def _fit_logistic(x, t, l2, steps: int, learning_rate: float):
+    opt = optax.adam(learning_rate)
+    params = {"w": jnp.zeros(x.shape[1], x.dtype), "b": jnp.zeros((), x.dtype)}
+
+    def loss(p):
+        z = jax.vmap(linear_neuron, (None, 0))(p, x)
+        return optax.sigmoid_binary_cross_entropy(z, t).mean() + 0.5 * l2 * p["w"] @ p["w"]
+
+    def step(carry, _):
+        p, state = carry
+        value, g = jax.value_and_grad(loss)(p)
+        updates, state = opt.update(g, state, p)
+        return (optax.apply_updates(p, updates), state), value
+
+    (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
+    return params, losses
+
+
+def fit_linear_neuron(
+    x, target, *, l2: float = 1e-3, steps: int = 300, learning_rate: float = 0.05
+) -> tuple[dict, np.ndarray]:
+    """Fit a linear neuron ``w . x + b`` as a logistic-regression detector.
+
+    Minimises mean binary cross-entropy of sigmoid(w . x + b) against ``target``
+    plus ``l2/2 |w|^2``, full batch, with Adam (optax), from zero weights.
+
+    Args:
+      x: inputs, shape ``(n, D)``.
+      target: 0/1 labels (e.g. ``y == 3``), shape ``(n,)``.
+      l2: weight decay.
+      steps: Adam steps.
+      learning_rate: Adam learning rate.
+
+    Returns:
+      ``(params, losses)``: ``{"w": (D,), "b": ()}`` and the loss per step ``(steps,)``.
+    """
+    x = jnp.asarray(x, float_dtype())
+    t = jnp.asarray(target, float_dtype())
+    if x.ndim != 2 or t.shape != (x.shape[0],):
+        raise ValueError(f"expected x (n, D) and target (n,), got {x.shape} and {t.shape}")
+    if not bool(jnp.all((t == 0) | (t == 1))):
+        raise ValueError("target: expected 0/1 labels")
+    params, losses = _fit_logistic(x, t, jnp.asarray(l2, x.dtype), int(steps), float(learning_rate))
+    return params, np.asarray(losses)
