@@ -12,7 +12,7 @@ CONSTRAINTS := $(if $(filter 10,$(PYMINOR)),requirements/constraints-py310.txt,r
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lab test bench notebooks clean
+.PHONY: install lab test bench models notebooks clean
 
 install: $(STAMP)
 
@@ -27,10 +27,15 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
 
 test: $(STAMP)
+	@bash tools/ensure_chromium.sh
 	$(PY) -m pytest --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# Retrain every shipped parameter file in geomlib/params (seeded; ~10 min on 2 cores).
+models: $(STAMP)
+	$(PY) -m geomlib.train all
 
 # Re-execute every notebook in place (saved executed, so they read without a kernel).
 notebooks: $(STAMP)

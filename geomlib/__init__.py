@@ -1,7 +1,7 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
-Layers (lower never import upper): planes -> geometry -> models -> training/data
--> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
+Layers (lower never import upper): planes -> geometry (hypersurface, contours)
+-> models -> lca, training, data, images, params_io -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
 """
 
@@ -16,6 +16,19 @@ from geomlib._src.geometry import (
     plane_values,
 )
 from geomlib._src.hypersurface import principal_curvatures
+from geomlib._src.images import PHOTOGRAPHS, load_photographs, natural_image_patches, whiten
+from geomlib._src.lca import (
+    DICTIONARY_MODELS,
+    dictionary_neuron,
+    divisive_normalization_neuron,
+    init_dictionary,
+    lca_energy,
+    lca_neuron,
+    lca_statistics,
+    mei_axis,
+    neuron_weights,
+    train_lca,
+)
 from geomlib._src.models import (
     NONLINEARITIES,
     activation,
@@ -26,35 +39,54 @@ from geomlib._src.models import (
     mlp,
     pointwise_neuron,
 )
+from geomlib._src.params_io import SHIPPED_MODELS, load_metadata, load_params, save_params
 from geomlib._src.planes import Plane, float_dtype, grid, plane
 from geomlib._src.training import fit_linear_neuron
 
 __all__ = [
     "ContourFit",
+    "DICTIONARY_MODELS",
     "NONLINEARITIES",
+    "PHOTOGRAPHS",
     "Plane",
     "PlaneGeometry",
+    "SHIPPED_MODELS",
     "Split",
     "activation",
     "contour_curvature",
     "contour_points",
+    "dictionary_neuron",
+    "divisive_normalization_neuron",
     "fit_contour_curvature",
     "fit_linear_neuron",
     "float_dtype",
     "grid",
     "grid_curvature",
+    "init_dictionary",
     "init_mlp",
     "lca_codes",
+    "lca_energy",
+    "lca_neuron",
+    "lca_statistics",
     "lca_threshold",
     "linear_neuron",
+    "load_metadata",
     "load_mnist_subset",
+    "load_params",
+    "load_photographs",
+    "mei_axis",
     "mlp",
+    "natural_image_patches",
+    "neuron_weights",
     "plane",
     "plane_geometry",
     "plane_gradients",
     "plane_values",
     "pointwise_neuron",
     "principal_curvatures",
+    "save_params",
+    "train_lca",
+    "whiten",
 ]
 
 __version__ = "0.1.0"

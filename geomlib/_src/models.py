@@ -109,12 +109,21 @@ def lca_codes(
       codes a, shape ``(N,)``.
     """
     drive = phi.T @ s
-    gram = phi.T @ phi
+    dim, n = phi.shape
+    if n > 2 * dim:
+        # Very overcomplete: Phi^T (Phi a) costs 4 D N per step, less than the Gram's 2 N^2.
+        def inhibit(a):
+            return phi.T @ (phi @ a)
+    else:
+        gram = phi.T @ phi
+
+        def inhibit(a):
+            return gram @ a
 
     def step(u, _):
         a = lca_threshold(u, lam, temperature)
-        # (Phi^T Phi - I) a = gram @ a - a
-        u = u + eta * (drive - u - (gram @ a - a))
+        # (Phi^T Phi - I) a
+        u = u + eta * (drive - u - (inhibit(a) - a))
         return u, None
 
     u, _ = jax.lax.scan(step, jnp.zeros(phi.shape[1], drive.dtype), None, length=steps)

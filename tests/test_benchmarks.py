@@ -1,0 +1,59 @@
+"""Smoke test of the benchmark suite at tiny sizes (``quick=True``).
+
+Checks that every benchmark runs and returns finite, positive ratios and printable
+tables. No wall-clock assertion: timings on a shared machine are not testable.
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` lives at the repo root
+
+from benchmarks import bench_geometry as bg  # noqa: E402
+from benchmarks._timing import Check, compare, format_checks, format_table, ratio  # noqa: E402
+
+
+@pytest.mark.parametrize("name", list(bg.BENCHMARKS))
+def test_benchmark_quick(name):
+    res = bg.run(name, quick=True)
+    assert res.ratios, "a benchmark must report at least one ratio"
+    for key, value in res.ratios.items():
+        assert math.isfinite(value) and value > 0, (key, value)
+    assert res.checks
+    for check in res.checks:
+        assert math.isfinite(check.value) and check.value >= 0, check
+        assert check.status in ("PASS", "MISS", "(report)")
+    for table in res.tables:
+        assert all(len(row) == len(table.headers) for row in table.rows)
+        assert format_table(table.headers, table.rows)
+    assert format_checks(res.checks)
+
+
+def test_compare_interleaves_and_pairs():
+    calls = []
+    t = compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
+    # warm-up a, b; then rounds in rotated order: ab, ba, ab
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]
+    assert all(len(x.samples) == 3 for x in t.values())
+    r = ratio(t["a"], t["b"])
+    assert math.isfinite(r) and r > 0
+
+
+def test_compare_rounds_per_variant():
+    calls = []
+    t = compare({"a": lambda: calls.append("a"), "slow": lambda: calls.append("slow")}, repeats=3,
+                warmup={"slow": 0}, rounds={"slow": 1})
+    assert calls == ["a", "a", "slow", "a", "a"]  # warm-up a; round 1: a, slow; rounds 2-3: a only
+    assert len(t["a"].samples) == 3 and len(t["slow"].samples) == 1
+    assert math.isfinite(ratio(t["slow"], t["a"]))
+
+
+def test_check_status():
+    assert Check("x", 3.2, 3.5, "<=").status == "PASS"
+    assert Check("x", 3.6, 3.5, "<=").status == "MISS"
+    assert Check("x", 100.0, 150.0, ">=").status == "MISS"
+    assert Check("x", math.nan, 150.0, ">=").status == "MISS"
+    assert Check("x", 1.0, None).status == "(report)"

@@ -1,0 +1,363 @@
+"""In-kernel robustness of the PlaneExplorer widget, and the static plot helpers."""
+
+import base64
+import time
+import functools
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+import pytest
+import traitlets
+from jax.tree_util import Partial
+from matplotlib.figure import Figure
+
+matplotlib.use("Agg")
+
+import geomlib  # noqa: E402
+from geomlib import plots, widgets  # noqa: E402
+from geomlib.widgets import PlaneExplorer  # noqa: E402
+
+D = 50
+N = 16  # small grid: the tests drive hundreds of renders
+
+
+def _quadratic(params, x):
+    """A curved neuron: w.x - 1/2 sum_i q_i x_i^2 (bent, non-trivial contours)."""
+    return params["w"] @ x - 0.5 * jnp.sum(params["q"] * x**2)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    k = jax.random.split(jax.random.key(0), 5)
+    w = jax.random.normal(k[0], (D,)) / np.sqrt(D)
+    lin = {"w": w, "b": jnp.asarray(0.3)}
+    neurons = {nl: Partial(functools.partial(geomlib.pointwise_neuron, nonlinearity=nl), lin)
+               for nl in ("linear", "relu", "sigmoid")}
+    neurons["mlp"] = Partial(geomlib.mlp, geomlib.init_mlp(k[1], [D, 8, 1]))
+    neurons["quadratic"] = Partial(_quadratic, {"w": w, "q": jnp.abs(jax.random.normal(k[2], (D,)))})
+    v1, v2 = jax.random.normal(k[3], (D,)), jax.random.normal(k[4], (D,))
+    return neurons, w, v1, v2
+
+
+@pytest.fixture
+def explorer(setup):
+    neurons, w, v1, v2 = setup
+    ex = PlaneExplorer(neurons, w, v1, v2, n=N, dpi=40, neuron="quadratic")
+    yield ex
+    ex.close()
+
+
+def _check_state(ex):
+    assert ex.last_error is None, repr(ex.last_error)
+    assert ex.png[:8] == b"\x89PNG\r\n\x1a\n" and ex.image.value == ex.png
+    assert ex.field.shape == (N, N) and ex.coords.shape == (N, N, 2)
+    assert np.all(np.isfinite(ex.geometry.value)) and np.all(np.isfinite(ex.geometry.grad))
+    if ex.view == "response":
+        assert np.all(np.isfinite(ex.field))
+    else:  # curvature: finite, or NaN exactly where the image is masked
+        assert not np.any(np.isinf(ex.field))
+        mask = np.ma.getmaskarray(ex._image.get_array())
+        np.testing.assert_array_equal(mask, np.isnan(ex.field))
+
+
+def _slider_values(slider, rng, n_random=3):
+    inner = np.linspace(slider.min, slider.max, 5)[1:-1]
+    return [slider.min, slider.max, *inner, *rng.uniform(slider.min, slider.max, n_random)]
+
+
+@pytest.mark.parametrize("view", list(widgets.VIEWS))
+def test_every_slider_over_its_whole_range(explorer, view):
+    rng = np.random.default_rng(0)
+    explorer.update(view=view)
+    for slider in (explorer.theta_slider, explorer.origin_a_slider, explorer.origin_b_slider):
+        for value in _slider_values(slider, rng):
+            before, old = explorer.png, slider.value
+            slider.value = float(value)  # the observer path a browser drag takes
+            _check_state(explorer)
+            if not np.isclose(slider.value, old):
+                assert explorer.png != before, f"{slider.description} = {value}: figure did not change"
+        slider.value = float(np.clip(0.0, slider.min, slider.max))
+
+
+def test_ranges_are_the_modules(explorer):
+    lo, hi, step = widgets.THETA_RANGE
+    assert (explorer.theta_slider.min, explorer.theta_slider.max, explorer.theta_slider.step) == (lo, hi, step)
+    span = widgets.ORIGIN_SPAN * explorer.extent
+    for s in (explorer.origin_a_slider, explorer.origin_b_slider):
+        assert (s.min, s.max) == (-span, span)
+        assert np.isclose(s.step, explorer.extent / widgets.ORIGIN_STEPS)
+
+
+def test_every_dropdown_option(explorer):
+    for neuron in explorer.neuron_dropdown.options:
+        explorer.neuron_dropdown.value = neuron
+        for _, view in explorer.view_dropdown.options:
+            explorer.view_dropdown.value = view
+            _check_state(explorer)
+            explorer.update(theta=widgets.THETA_RANGE[1], origin_a=explorer.origin_a_slider.max)
+            _check_state(explorer)
+            explorer.update(theta=0.0, origin_a=0.0)
+
+
+def test_random_combinations(explorer):
+    rng = np.random.default_rng(1)
+    names, views = list(explorer.neurons), list(widgets.VIEWS)
+    for _ in range(12):
+        explorer.update(theta=rng.uniform(*widgets.THETA_RANGE[:2]),
+                        origin_a=rng.uniform(explorer.origin_a_slider.min, explorer.origin_a_slider.max),
+                        origin_b=rng.uniform(explorer.origin_b_slider.min, explorer.origin_b_slider.max),
+                        neuron=names[rng.integers(len(names))], view=views[rng.integers(len(views))])
+        _check_state(explorer)
+
+
+def test_relu_curvature_is_nan_masked_where_gradient_vanishes(explorer):
+    explorer.update(neuron="relu", view="exact")
+    _check_state(explorer)
+    flat = np.all(explorer.geometry.grad == 0, axis=-1)
+    assert flat.any() and np.all(np.isnan(explorer.field[flat]))
+    np.testing.assert_allclose(explorer.field[~flat], 0.0, atol=1e-4)
+
+
+def test_field_matches_the_library(explorer, setup):
+    neurons = setup[0]
+    explorer.update(theta=33.0, origin_a=0.4, origin_b=-0.7, view="response")
+    p = explorer.plane
+    np.testing.assert_allclose(np.linalg.norm(p.v), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(float(p.u @ p.v), 0.0, atol=1e-6)
+    want = geomlib.plane_values(neurons["quadratic"], p, explorer.coords)
+    np.testing.assert_allclose(explorer.field, np.asarray(want), rtol=1e-5, atol=1e-6)
+    explorer.update(view="grid")
+    want = geomlib.grid_curvature(neurons["quadratic"], p, explorer.coords)
+    np.testing.assert_allclose(explorer.field, np.asarray(want), rtol=1e-4, atol=1e-5)
+
+
+def test_vertical_axis_rotates_between_orthonormal_directions(explorer):
+    u = explorer.u
+    for theta in (0.0, 45.0, 90.0, 180.0):
+        explorer.update(theta=theta)
+        v = explorer.v
+        assert abs(v @ u) < 1e-12 and abs(np.linalg.norm(v) - 1) < 1e-12
+    explorer.update(theta=0.0)
+    np.testing.assert_allclose(explorer.v, explorer.v1)
+    explorer.update(theta=90.0)
+    np.testing.assert_allclose(explorer.v, explorer.v2, atol=1e-12)
+
+
+def test_update_api_and_timings(explorer):
+    n = len(explorer.timings)
+    timing = explorer.update(theta=10.0)
+    assert set(timing) == {"compute", "artists", "draw", "png", "total"}
+    assert all(t >= 0 for t in timing.values()) and len(explorer.timings) == n + 1
+    assert explorer.theta == 10.0 and explorer.neuron == "quadratic" and explorer.view == "response"
+    with pytest.raises(ValueError, match="expected keys"):
+        explorer.update(phi=1.0)
+    with pytest.raises(traitlets.TraitError):
+        explorer.update(neuron="no such neuron")
+
+
+def test_failing_neuron_is_reported_not_raised(setup):
+    neurons, w, v1, v2 = setup
+
+    def broken(x):
+        raise RuntimeError("boom")
+
+    ex = PlaneExplorer({"ok": neurons["linear"], "broken": broken}, w, v1, v2, n=N, dpi=40)
+    ex.neuron_dropdown.value = "broken"
+    assert isinstance(ex.last_error, RuntimeError) and "boom" in ex.status.value
+    ex.neuron_dropdown.value = "ok"
+    assert ex.last_error is None
+    ex.close()
+
+
+def test_css_classes_for_browser_tests(explorer):
+    for w, cls in ((explorer.theta_slider, "rg-slider-theta"), (explorer.origin_a_slider, "rg-slider-origin-a"),
+                   (explorer.origin_b_slider, "rg-slider-origin-b"), (explorer.neuron_dropdown, "rg-dropdown-neuron"),
+                   (explorer.view_dropdown, "rg-dropdown-view"), (explorer.image, "rg-figure")):
+        assert cls in w._dom_classes
+
+
+def test_mimebundle_has_widget_view_and_png(explorer):
+    data = explorer._repr_mimebundle_()
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+    assert base64.b64decode(data["image/png"]) == explorer.png
+
+
+def test_one_figure_updated_in_place(explorer):
+    fig, image, quiver = explorer.figure, explorer._image, explorer._quiver
+    for view in widgets.VIEWS:
+        explorer.update(view=view, theta=20.0)
+    assert explorer.figure is fig and explorer._image is image and explorer._quiver is quiver
+    assert len(fig.axes) == 2  # main axes + colorbar, nothing accumulates
+    assert len(explorer._ax.collections) <= 2  # quiver + current contour set
+
+
+@pytest.mark.parametrize("bad, match", [
+    ("neurons", "neurons"),
+    ("v2", "v2"),
+    ("view", "view"),
+    ("neuron", "neuron"),
+    ("extent", "extent"),
+    ("origin", "origin"),
+])
+def test_bad_arguments(setup, bad, match):
+    neurons, w, v1, v2 = setup
+    args = dict(neurons=neurons, u=w, v1=v1, v2=v2, n=N)
+    args[bad] = {"neurons": {}, "v2": 2.0 * v1 - 3.0 * w, "view": "nope", "neuron": "nope", "extent": -1.0,
+                 "origin": np.zeros(3)}[bad]
+    with pytest.raises(ValueError, match=match):
+        PlaneExplorer(**args)
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+@pytest.fixture(scope="module")
+def curved():
+    p = geomlib.plane(jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0]))
+    coords = p.grid(24, 1.5)
+    return geomlib.plane_geometry(lambda x: x[0] - 0.3 * x[1] ** 2, p, coords), coords
+
+
+def test_plot_response_returns_artists(curved):
+    geo, coords = curved
+    ax = Figure().add_subplot()
+    art = plots.plot_response(geo, coords, ax=ax, arrows=6, title="t")
+    assert isinstance(art, plots.PlaneArtists)
+    assert art.image is not None and art.contours is not None and art.quiver is not None
+    assert art.colorbar is not None and art.origin is not None
+    assert ax.get_aspect() == 1.0 and ax.get_xlabel() == plots.MEI_LABEL
+    assert plots.plot_response(geo.value, coords, ax=Figure().add_subplot(), fill=None).quiver is None
+
+
+def test_plot_response_ax_none_makes_a_figure(curved):
+    import matplotlib.pyplot as plt
+
+    geo, coords = curved
+    art = plots.plot_response(geo, coords, fill="contourf")
+    assert art.contours.axes.figure is not None
+    plt.close("all")
+
+
+def test_arrows_are_along_the_gradient(curved):
+    geo, coords = curved
+    X, Y, U, V = plots.arrow_field(coords, geo.grad, 6)
+    g = np.asarray(geo.grad)
+    ia = [np.argmin(np.abs(coords[0, :, 0] - x)) for x in X[0]]
+    ib = [np.argmin(np.abs(coords[:, 0, 1] - y)) for y in Y[:, 0]]
+    sub = g[np.ix_(ib, ia)]
+    cross = U * sub[..., 1] - V * sub[..., 0]
+    np.testing.assert_allclose(cross, 0.0, atol=1e-6)
+    assert np.all(U * sub[..., 0] + V * sub[..., 1] > 0)
+    # no arrow leaves the window by more than one spacing
+    assert X.min() > coords[..., 0].min() and X.max() < coords[..., 0].max()
+
+
+def test_plot_curvature_masks_nan_and_labels_kind(curved):
+    geo, coords = curved
+    kappa = np.array(geo.curvature)
+    kappa[:3] = np.nan
+    ax = Figure().add_subplot()
+    art = plots.plot_curvature(kappa, coords, ax=ax, kind="grid", values=geo.value)
+    assert np.ma.getmaskarray(art.image.get_array())[:3].all()
+    lo, hi = art.image.get_clim()
+    assert lo == -hi > -np.inf
+    assert plots.CURVATURE_LABELS["grid"] in art.colorbar.ax.get_ylabel()
+    ax2 = Figure().add_subplot()
+    plots.plot_curvature(geo, coords, ax=ax2, colorbar=False)
+    assert plots.CURVATURE_LABELS["exact"] in ax2.get_title()
+    with pytest.raises(ValueError, match="kind"):
+        plots.plot_curvature(kappa, coords, ax=ax, kind="local")
+
+
+def test_plot_plane_two_panels(curved):
+    import matplotlib.pyplot as plt
+
+    geo, coords = curved
+    fig, arts = plots.plot_plane(geo, coords)
+    assert len(arts) == 2 and arts[1].quiver is None
+    fig2, arts2 = plots.plot_plane(geo, coords, curvature=False, axes=Figure().add_subplot())
+    assert len(arts2) == 1
+    plt.close("all")
+
+
+def test_show_images():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    imgs = plots.show_images(rng.uniform(size=(3, 784)), ["a", "b", "c"])
+    assert len(imgs) == 3 and imgs[0].get_array().shape == (28, 28)
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    (w,) = plots.show_images(rng.normal(size=784), axes=axes)
+    lo, hi = w.get_clim()
+    assert lo == -hi  # signed images: symmetric limits
+    with pytest.raises(ValueError, match="shape"):
+        plots.show_images(np.zeros((2, 50)))
+    with pytest.raises(ValueError, match="titles"):
+        plots.show_images(np.zeros((2, 784)), ["only one"])
+    plt.close("all")
+
+
+def test_levels_and_limits():
+    assert plots.contour_levels(np.zeros((4, 4))).size == 0
+    assert plots.contour_levels(np.full((4, 4), np.nan)).size == 0
+    coords = np.asarray(geomlib.grid(8, 2.0))
+    assert plots.curvature_limit(np.zeros((8, 8)), coords) == pytest.approx(0.05 / 2.0)
+    assert plots.curvature_limit(np.full((8, 8), 3.0), coords) == pytest.approx(3.0)
+
+
+def test_slider_burst_in_a_live_kernel_is_coalesced():
+    """Send a fast drag's worth of comm messages to a real kernel, as the browser does:
+    the explorer must end on the last value, without error, and without one render per
+    message (no backlog)."""
+    import queue
+    import textwrap
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")  # ipykernel's spec: this interpreter
+
+    def run(code):
+        msg_id = kc.execute(textwrap.dedent(code))
+        out = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                raise AssertionError("\n".join(msg["content"]["traceback"]))
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out).strip()
+
+    try:
+        slider = run("""
+            import jax, jax.numpy as jnp
+            from jax.tree_util import Partial
+            from geomlib.widgets import PlaneExplorer
+            k = jax.random.split(jax.random.key(0), 3)
+            f = Partial(lambda w, x: w @ x - 0.1 * jnp.sum(x ** 2), jnp.ones(50))
+            ex = PlaneExplorer({"q": f}, jnp.ones(50), jax.random.normal(k[1], (50,)),
+                               jax.random.normal(k[2], (50,)), n=24, dpi=40)
+            print(ex.theta_slider.model_id)
+        """)
+        n_messages = 30
+        for i in range(n_messages):
+            state = {"value": float(i + 1)}
+            content = {"comm_id": slider, "data": {"method": "update", "state": state, "buffer_paths": []}}
+            kc.shell_channel.send(kc.session.msg("comm_msg", content))
+        time.sleep(0.5)
+        for _ in range(100):  # until the kernel has drawn the last value
+            theta, renders, error = run("print(ex.theta, len(ex.timings) - 1, ex.last_error)").split()
+            if float(theta) == n_messages and not run("print(ex._pending)") == "True":
+                break
+            time.sleep(0.2)
+        assert float(theta) == n_messages and error == "None"
+        assert run("print(ex.field is not None and abs(ex.v @ ex.u) < 1e-9)") == "True"
+        assert 1 <= int(renders) < n_messages
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

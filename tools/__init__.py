@@ -1,0 +1,1 @@
+"""Developer tools for the response-geometry repository (not part of geomlib)."""
