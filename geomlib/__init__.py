@@ -1,7 +1,7 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
 Layers (lower never import upper): planes -> geometry (hypersurface, contours)
--> models -> lca, training, data, images, params_io -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
+-> models -> lca, training, data, images, params_io -> lca_views, survey -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
 """
 
@@ -29,6 +29,16 @@ from geomlib._src.lca import (
     neuron_weights,
     train_lca,
 )
+from geomlib._src.lca_views import (
+    TOY_LCA,
+    ContourTurning,
+    LCATrajectory,
+    contour_turning,
+    energy_neuron,
+    lca_trajectory,
+    quadrature_pair,
+    toy_lca_dictionary,
+)
 from geomlib._src.models import (
     NONLINEARITIES,
     activation,
@@ -41,25 +51,51 @@ from geomlib._src.models import (
 )
 from geomlib._src.params_io import SHIPPED_MODELS, load_metadata, load_params, save_params
 from geomlib._src.planes import Plane, float_dtype, grid, plane
+from geomlib._src.survey import (
+    ContourBend,
+    ResponseAttenuation,
+    SurveyPlanes,
+    SurveyResult,
+    axis_curvature,
+    contour_bend,
+    gauss_rows,
+    load_survey,
+    response_attenuation,
+    run_survey,
+    save_survey,
+    survey_planes,
+)
 from geomlib._src.training import fit_linear_neuron
 
 __all__ = [
+    "ContourBend",
     "ContourFit",
+    "ContourTurning",
     "DICTIONARY_MODELS",
+    "LCATrajectory",
     "NONLINEARITIES",
     "PHOTOGRAPHS",
     "Plane",
     "PlaneGeometry",
+    "ResponseAttenuation",
     "SHIPPED_MODELS",
     "Split",
+    "SurveyPlanes",
+    "SurveyResult",
+    "TOY_LCA",
     "activation",
+    "axis_curvature",
+    "contour_bend",
     "contour_curvature",
     "contour_points",
+    "contour_turning",
     "dictionary_neuron",
     "divisive_normalization_neuron",
+    "energy_neuron",
     "fit_contour_curvature",
     "fit_linear_neuron",
     "float_dtype",
+    "gauss_rows",
     "grid",
     "grid_curvature",
     "init_dictionary",
@@ -69,11 +105,13 @@ __all__ = [
     "lca_neuron",
     "lca_statistics",
     "lca_threshold",
+    "lca_trajectory",
     "linear_neuron",
     "load_metadata",
     "load_mnist_subset",
     "load_params",
     "load_photographs",
+    "load_survey",
     "mei_axis",
     "mlp",
     "natural_image_patches",
@@ -84,7 +122,13 @@ __all__ = [
     "plane_values",
     "pointwise_neuron",
     "principal_curvatures",
+    "quadrature_pair",
+    "response_attenuation",
+    "run_survey",
     "save_params",
+    "save_survey",
+    "survey_planes",
+    "toy_lca_dictionary",
     "train_lca",
     "whiten",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+import contourpy  # matplotlib's own contouring engine (a dependency of matplotlib)
 import matplotlib as mpl
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -32,6 +33,7 @@ __all__ = [
     "PlaneArtists",
     "arrow_field",
     "contour_levels",
+    "contour_lines",
     "curvature_limit",
     "notebook_style",
     "plane_extent",
@@ -111,6 +113,33 @@ def contour_levels(values, n: int = 12) -> np.ndarray:
         return np.zeros(0)
     levels = MaxNLocator(nbins=n).tick_values(lo, hi)
     return levels[(levels > lo) & (levels < hi)]
+
+
+def contour_lines(values, coords, levels) -> list[np.ndarray]:
+    """Iso-response lines of ``values`` at ``levels``, as ``LineCollection.set_segments`` takes them.
+
+    The same lines as ``ax.contour`` draws, without building a ``ContourSet``: cheap
+    enough to redo on every update of an interactive figure.
+
+    Args:
+      values: ``(n_b, n_a)``; NaN is left out (no line through it).
+      coords: grid ``(n_b, n_a, 2)`` (rectilinear, as :func:`geomlib.grid` makes).
+      levels: the response levels, e.g. from :func:`contour_levels`.
+
+    Returns:
+      list of ``(k, 2)`` arrays of plane coordinates ``(a, b)``, all levels together.
+
+    >>> coords = np.stack(np.meshgrid([0.0, 1.0, 2.0], [0.0, 1.0]), axis=-1)
+    >>> [seg.tolist() for seg in contour_lines(coords[..., 0], coords, [0.5])]
+    [[[0.5, 1.0], [0.5, 0.0]]]
+    """
+    values, coords = _as_grid(values, coords)
+    levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+    if levels.size == 0:
+        return []
+    z = np.ma.masked_invalid(values) if not np.all(np.isfinite(values)) else values
+    gen = contourpy.contour_generator(coords[0, :, 0], coords[:, 0, 1], z, line_type="Separate")
+    return [seg for level in levels for seg in gen.lines(float(level))]
 
 
 def arrow_field(coords, grad, n_arrows: int = 12):

@@ -5,13 +5,24 @@ The plane has the fixed horizontal axis u (a neuron's MEI) and the vertical axis
 .. math:: v(\theta) = \cos\theta \, v_1 + \sin\theta \, v_2,
 
 which rotates between two directions orthogonal to u. Its origin moves along u and
-v(theta). One matplotlib ``Figure`` (Agg, not pyplot) is kept; each change updates its
-artists in place and sends a PNG to an ``ipywidgets.Image``. The slider ranges are
-owned here (:data:`THETA_RANGE`, :data:`ORIGIN_SPAN`, :data:`ORIGIN_STEPS`).
+v(theta). The slider ranges are owned here (:data:`THETA_RANGE`, :data:`ORIGIN_SPAN`,
+:data:`ORIGIN_STEPS`).
+
+Drawing: one matplotlib ``Figure`` (Agg, not pyplot) is kept, and an update redraws
+only what changes. The static parts (axes frames, ticks, labels) are drawn once; the
+colorbar and title are drawn into a cached background when the colour scale or the
+neuron changes; each update restores that background and draws the changed artists
+over it (field image, contour lines, gradient arrows, the v(theta) image, the window
+map), then sends a PNG to an ``ipywidgets.Image``. The current values of the controls
+are written in an HTML readout above the figure. When D is a square number (images),
+the figure shows v(theta) and u as images and where the window sits, so every slider
+visibly changes it even where the field does not change (a plane through the MEI of a
+pointwise neuron looks the same for every theta and vertical offset).
 
 Saved notebooks: :meth:`PlaneExplorer._repr_mimebundle_` returns the widget view
-*and* an ``image/png`` of the current view, so a static renderer (GitHub, nbviewer, a
-notebook executed headless) shows the figure while JupyterLab shows the live widget.
+*and* an ``image/png`` of the current view (with the values of the controls in its
+title), so a static renderer (GitHub, nbviewer, a notebook executed headless) shows the
+figure while JupyterLab shows the live widget.
 
 >>> import jax.numpy as jnp
 >>> from jax.tree_util import Partial
@@ -32,8 +43,10 @@ import asyncio
 import base64
 import collections
 import contextlib
-import io
+import html
+import struct
 import time
+import zlib
 from typing import Callable, Mapping
 
 import ipywidgets as widgets
@@ -42,14 +55,15 @@ import jax.numpy as jnp
 import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PIL import Image as PILImage
 
 import geomlib
 from geomlib import plots
 
-__all__ = ["COALESCE_SECONDS", "ORIGIN_SPAN", "ORIGIN_STEPS", "PlaneExplorer", "THETA_RANGE", "VIEWS"]
+__all__ = ["COALESCE_SECONDS", "ORIGIN_SPAN", "ORIGIN_STEPS", "PlaneExplorer", "SLOW_SECONDS", "THETA_RANGE",
+           "VIEWS"]
 
 #: Rotation of the vertical axis, degrees: (min, max, step). 0..180 covers every plane
 #: through u in span(u, v1, v2); 180 is the reflection of 0.
@@ -66,7 +80,29 @@ VIEWS = {
 }
 #: Slider messages arriving within this many seconds are drawn once (see ``_on_change``).
 COALESCE_SECONDS = 0.03
+#: ... unless the last render took longer than this: then the next one runs at once.
+SLOW_SECONDS = 0.25
 _CONTROLS = ("theta", "origin_a", "origin_b", "neuron", "view")
+#: Default figure size, inches: plane + colorbar, and with the side panels (square D).
+_FIGSIZE, _FIGSIZE_PANELS = (5.6, 4.5), (6.55, 4.5)
+#: Backgrounds (static parts + colorbar + title) kept, one per colour state and title.
+_BACKGROUNDS = 16
+
+
+def _png(rgba: np.ndarray, level: int = 1) -> bytes:
+    """Lossless RGB PNG of an ``(h, w, 4)`` uint8 buffer (alpha dropped): rows unfiltered,
+    zlib at the fastest level. About twice as fast as PIL's encoder for the same size on
+    these figures (flat colour, lines, text)."""
+    h, w, _ = rgba.shape
+    raw = np.empty((h, 3 * w + 1), np.uint8)
+    raw[:, 0] = 0  # filter type None
+    raw[:, 1:] = rgba[..., :3].reshape(h, 3 * w)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.data, level)) + chunk(b"IEND", b""))
 
 
 def _orthonormal(u, v1, v2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,17 +140,21 @@ class PlaneExplorer(widgets.VBox):
       n: grid points per axis (``n x n`` autodiff evaluations per update).
       labels: names of (u, v1, v2) for axis labels and titles.
       view, neuron: initial choices (default: response view, first neuron).
-      dpi, figsize: of the rendered PNG.
+      dpi, figsize: of the rendered PNG; figsize defaults to 5.6 x 4.5 inches, or
+        6.55 x 4.5 with the side panels (v(theta), u and the window map, shown when D
+        is a square number, e.g. 784 = 28 x 28).
       continuous_update: re-render while a slider is dragged (True) or on release.
 
     Drive it from code with :meth:`update` (renders at once). Setting a control's
-    ``.value`` inside a running kernel renders ``COALESCE_SECONDS`` later, after the cell.
+    ``.value`` inside a running kernel renders ``COALESCE_SECONDS`` later, after the cell
+    (at once if the last render was slow, see ``_on_change``).
 
     Attributes:
       geometry: last :class:`geomlib.PlaneGeometry`, numpy arrays ``(n, n)``...
       field: last field drawn ``(n, n)`` (response, or curvature with NaN where undefined).
       coords: the grid ``(n, n, 2)`` (relative to the current origin).
-      png: bytes of the last rendered PNG.
+      png: bytes of the last rendered PNG (see also :meth:`static_png`).
+      readout: ``ipywidgets.HTML`` with the neuron and the values of theta and the origin.
       timings: recent per-update seconds: dicts with compute / artists / draw / png / total.
       last_error: the exception of the last failed slider-driven update, else None.
     """
@@ -133,7 +173,7 @@ class PlaneExplorer(widgets.VBox):
         view: str = "response",
         neuron: str | None = None,
         dpi: float = 80,
-        figsize: tuple[float, float] = (5.6, 4.5),
+        figsize: tuple[float, float] | None = None,
         arrows: int = 11,
         levels: int = 12,
         continuous_update: bool = True,
@@ -161,6 +201,7 @@ class PlaneExplorer(widgets.VBox):
         self.geometry = self.field = self.png = self.last_error = None
         self.timings: collections.deque = collections.deque(maxlen=500)
         self._holding = self._pending = False
+        self._rendered_at = -np.inf  # time.perf_counter() at the end of the last render
 
         lo, hi, step = THETA_RANGE
         span, ostep = ORIGIN_SPAN * self.extent, self.extent / ORIGIN_STEPS
@@ -176,18 +217,20 @@ class PlaneExplorer(widgets.VBox):
                                                 description="neuron", layout=widgets.Layout(width="260px"))
         self.view_dropdown = widgets.Dropdown(options=[(label, key) for key, label in VIEWS.items()], value=view,
                                               description="show", layout=widgets.Layout(width="360px"))
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{figsize[0] * dpi:.0f}px"))
         self.status = widgets.HTML()
+        self.readout = widgets.HTML()
+        self._build_figure(figsize)
+        self.image = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{self.figure.get_figwidth() * dpi:.0f}px"))
         for w, cls in ((self.theta_slider, "rg-slider-theta"), (self.origin_a_slider, "rg-slider-origin-a"),
                        (self.origin_b_slider, "rg-slider-origin-b"), (self.neuron_dropdown, "rg-dropdown-neuron"),
                        (self.view_dropdown, "rg-dropdown-view"), (self.image, "rg-figure"),
-                       (self.status, "rg-status")):
+                       (self.status, "rg-status"), (self.readout, "rg-readout")):
             w.add_class(cls)
-            if w is not self.image and w is not self.status:
+            if w not in (self.image, self.status, self.readout):
                 w.observe(self._on_change, names="value")
-        self._build_figure(figsize)
         super().__init__([widgets.HBox([self.neuron_dropdown, self.view_dropdown]), self.theta_slider,
-                          self.origin_a_slider, self.origin_b_slider, self.image, self.status])
+                          self.origin_a_slider, self.origin_b_slider, self.readout, self.image, self.status])
         self.add_class("rg-plane-explorer")
         self.render()
 
@@ -244,16 +287,27 @@ class PlaneExplorer(widgets.VBox):
         """Slider/dropdown observer. In a running kernel the render is deferred by
         ``COALESCE_SECONDS`` on the event loop, so the burst of messages of a fast drag
         (including those queued during the previous render) becomes one render of the latest
-        values instead of a growing backlog. Without a running loop it renders at once."""
+        values instead of a growing backlog. Exception: when the last render took more than
+        ``SLOW_SECONDS`` (a slow neuron, where waiting is pointless) and ended at least
+        ``COALESCE_SECONDS`` ago, the render runs at once, inside the message, so that the
+        kernel shows busy while it draws (a deferred render runs while the kernel reports
+        idle); messages queued meanwhile are coalesced as above. Without a running loop it
+        renders at once."""
         if self._holding:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        last = self.last_timing
         if loop is None:
             self._safe_render()
-        elif not self._pending:
+        elif self._pending:
+            return
+        elif (last is not None and last["total"] > SLOW_SECONDS
+              and time.perf_counter() - self._rendered_at >= COALESCE_SECONDS):
+            self._safe_render()
+        else:
             self._pending = True
             loop.call_later(COALESCE_SECONDS, self._flush)
 
@@ -271,26 +325,99 @@ class PlaneExplorer(widgets.VBox):
 
     # ---------------------------------------------------------------- drawing
     def _build_figure(self, figsize):
-        self.figure = Figure(figsize=figsize, dpi=self.dpi)
-        FigureCanvasAgg(self.figure)
-        ax = self.figure.add_axes([0.11, 0.11, 0.62, 0.77])
-        cax = self.figure.add_axes([0.755, 0.11, 0.03, 0.77])
+        """Lay out the figure once (positions in inches of the default size, scaled to
+        ``figsize``): the plane and its colorbar; when D is a square number also, on the
+        right, the plane's axes as images (v(theta), which turns with theta, and u) and a
+        map of where the window sits (it moves with the origin sliders).
+
+        Everything that changes with the controls is *animated*, i.e. left out of a full
+        draw and painted by :meth:`_blit` over a cached background: the field image,
+        contour lines, arrows, origin marker, v(theta) image and window map (and the title
+        when there are no panels: it then carries the values of the sliders). The colorbar
+        axes, and the title otherwise, are drawn into the cached backgrounds."""
+        d = self.u.size
+        side = int(round(np.sqrt(d)))
+        self._side = side if side * side == d and side >= 4 else None
+        w0, h0 = _FIGSIZE_PANELS if self._side else _FIGSIZE
+        width, height = figsize or (w0, h0)
+        self.figure = fig = Figure(figsize=(width, height), dpi=self.dpi)
+        FigureCanvasAgg(fig)
+
+        def box(left, bottom, w, h):
+            return [left / w0, bottom / h0, w / w0, h / h0]
+
+        ext = plots.plane_extent(self.coords)
+        ax = fig.add_axes(box(0.62, 0.5, 3.47, 3.47))
+        cax = fig.add_axes(box(4.23, 0.5, 0.17, 3.47))
         zeros = np.zeros(self.coords.shape[:2])
-        self._image = ax.imshow(zeros, extent=plots.plane_extent(self.coords), origin="lower",
-                                interpolation="bilinear", aspect="equal")
-        self._colorbar = self.figure.colorbar(self._image, cax=cax)
+        self._image = ax.imshow(zeros, extent=ext, origin="lower", interpolation="bilinear", aspect="equal",
+                                animated=True)
+        # The colorbar: a colour ramp in its own axes whose y axis is the colour scale (what
+        # ``Figure.colorbar`` draws, but a change of limits is just new y limits)
+        self._ramp = cax.imshow(np.linspace(0.0, 1.0, 256)[:, None], origin="lower", aspect="auto",
+                                extent=(0.0, 1.0, 0.0, 1.0), interpolation="nearest")
+        cax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0), xticks=[])
+        cax.yaxis.tick_right()
+        # fewer tick labels than the default (about 8): their text is most of a redraw
+        cax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+        cax.yaxis.set_label_position("right")
+        cax.set_animated(True)
+        self._contours = LineCollection([], colors="k", linewidths=0.8, zorder=2, animated=True)
+        ax.add_collection(self._contours, autolim=False)
         X, Y, U, V = plots.arrow_field(self.coords, np.zeros(self.coords.shape), self.arrows)
         self._quiver = ax.quiver(X, Y, U, V, angles="xy", scale_units="xy", scale=1.0, color="w", edgecolor="k",
-                                 linewidth=0.4, width=0.006, minlength=0, zorder=4)
-        self._contours = None
-        ax.plot([0.0], [0.0], marker="+", ms=10, mew=1.5, color="crimson", ls="none", zorder=5)
+                                 linewidth=0.4, width=0.006, minlength=0, zorder=4, animated=True)
+        (self._origin,) = ax.plot([0.0], [0.0], marker="+", ms=10, mew=1.5, color="crimson", ls="none", zorder=5,
+                                  animated=True)
+        self._title = ax.set_title(" ", fontsize="medium")
+        self._title.set_animated(True)
+        ax.set_xlim(ext[0], ext[1])
+        ax.set_ylim(ext[2], ext[3])
         ax.set_xlabel(f"a: {self.labels[0]} direction (u)")
         ax.set_ylabel(f"b: v(θ) = cos θ·{self.labels[1]} + sin θ·{self.labels[2]}")
-        for axis in (ax.xaxis, ax.yaxis):  # fewer tick labels: text is most of the drawing time
+        for axis in (ax.xaxis, ax.yaxis):  # fewer tick labels: less text to draw
             axis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
-        self._ax = ax
+        self._ax, self._cax = ax, cax
+        self._panels: list = []  # animated artists of the side panels
+        self._v_image = self._window = None
+        if self._side:
+            self._build_panels(fig, box)
         self._cmaps = {"response": mpl.colormaps["viridis"],
                        "curvature": mpl.colormaps["RdBu_r"].with_extremes(bad="0.82")}
+        self._static = self._static_key = None  # the figure without any animated artist
+        self._titled: collections.OrderedDict = collections.OrderedDict()  # title -> static + title
+        self._backgrounds: collections.OrderedDict = collections.OrderedDict()  # _background_key() -> + colorbar
+
+    def _build_panels(self, fig, box):
+        """v(theta) and u as images (signed colours, as ``plots.show_images``), and a map of
+        the window: the square of the plane shown, inside the range the origin sliders reach,
+        in plane coordinates (u across, v(theta) up) relative to the base origin x0."""
+        shape = (self._side, self._side)
+        for bottom, title, img in ((2.95, "v(θ)", self.v1), (1.6, f"u: {self.labels[0]}", self.u)):
+            iax = fig.add_axes(box(5.38, bottom, 1.05, 1.05))
+            iax.set_axis_off()
+            iax.set_title(title, fontsize="small", pad=3)
+            m = float(np.max(np.abs(img))) or 1.0
+            im = iax.imshow(img.reshape(shape), cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
+            if self._v_image is None:
+                self._v_image = im
+                im.set_animated(True)
+        e, reach = self.extent, (1 + ORIGIN_SPAN) * self.extent
+        wax = fig.add_axes(box(5.53, 0.5, 0.75, 0.75))
+        wax.set(xlim=(-reach, reach), ylim=(-reach, reach), xticks=[], yticks=[], aspect="equal")
+        wax.set_title("window", fontsize="small", pad=3)
+        wax.set_xlabel("u", fontsize="small", labelpad=1)
+        wax.set_ylabel("v(θ)", fontsize="small", labelpad=1)
+        for spine in wax.spines.values():
+            spine.set_color("0.6")
+        wax.axhline(0.0, color="0.85", lw=0.6)
+        wax.axvline(0.0, color="0.85", lw=0.6)
+        square = np.array([[-e, -e], [e, -e], [e, e], [-e, e], [-e, -e]])
+        (self._window,) = wax.plot(*square.T, color="k", lw=1.0, animated=True)
+        self._window_square = square
+        (self._window_origin,) = wax.plot([0.0], [0.0], marker="+", ms=5, mew=1.0, color="crimson", ls="none",
+                                          animated=True)
+        self._panels = [self._v_image, self._window, self._window_origin]
 
     def _compute(self):
         f = self.neurons[self.neuron]
@@ -305,38 +432,117 @@ class PlaneExplorer(widgets.VBox):
             field = geo.value
         return geo, np.asarray(field, dtype=np.float64)
 
+    def _set_colors(self, cmap, lo, hi, label):
+        """Colour map, limits (rounded to 1/1000 of their range, so that rounding noise in
+        the field does not count as a change) and colorbar label, touching only what changed."""
+        q = 10.0 ** (np.floor(np.log10(hi - lo)) - 3)
+        if np.isfinite(q) and q > 0:
+            lo, hi = float(np.floor(lo / q) * q), float(np.ceil(hi / q) * q)
+        im, cax = self._image, self._cax
+        if im.get_cmap() is not cmap:
+            im.set_cmap(cmap)
+            self._ramp.set_cmap(cmap)
+        if im.get_clim() != (lo, hi):
+            im.set_clim(lo, hi)
+            self._ramp.set_extent((0.0, 1.0, lo, hi))
+            cax.set_ylim(lo, hi)
+        if cax.get_ylabel() != label:
+            cax.set_ylabel(label)
+
+    def _readout(self) -> str:
+        return f"{self.neuron}   θ = {self.theta:.0f}°   origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)"
+
     def _draw_artists(self, geo, field):
-        ax, im = self._ax, self._image
         values = np.asarray(geo.value, dtype=np.float64)
-        if self._contours is not None:
-            self._contours.remove()
         levels = plots.contour_levels(values, self.levels)
         if self.view == "response":
             finite = field[np.isfinite(field)]
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
             if not hi > lo:
                 lo, hi = lo - 0.5, hi + 0.5
-            im.set_cmap(self._cmaps["response"])
-            im.set_data(field)
-            im.set_clim(lo, hi)
-            self._colorbar.set_label(f"response of {self.neuron}")
+            self._image.set_data(field)
+            self._set_colors(self._cmaps["response"], lo, hi, f"response of {self.neuron}")
             X, Y, U, V = plots.arrow_field(self.coords, geo.grad, self.arrows)
             self._quiver.set_UVC(U, V)
             self._quiver.set_visible(True)
             color, width = "k", 0.8
         else:
             lim = plots.curvature_limit(field, self.coords)
-            im.set_cmap(self._cmaps["curvature"])
-            im.set_data(np.ma.masked_invalid(field))
-            im.set_clim(-lim, lim)
-            self._colorbar.set_label(f"curvature κ, {plots.CURVATURE_LABELS[self.view]}\n{plots.CURVATURE_SIGNS}")
+            self._image.set_data(np.ma.masked_invalid(field))
+            self._set_colors(self._cmaps["curvature"], -lim, lim,
+                             f"curvature κ, {plots.CURVATURE_LABELS[self.view]}\n{plots.CURVATURE_SIGNS}")
             self._quiver.set_visible(False)
             color, width = "0.35", 0.6
-        A, B = self.coords[..., 0], self.coords[..., 1]
-        self._contours = ax.contour(A, B, values, levels=levels, colors=color, linewidths=width,
-                                    negative_linestyles="solid") if levels.size else None
-        origin = f"origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)"
-        ax.set_title(f"{self.neuron}   θ = {self.theta:.0f}°   {origin}", fontsize="medium")
+        self._contours.set_segments(plots.contour_lines(values, self.coords, levels))
+        self._contours.set_color(color)
+        self._contours.set_linewidth(width)
+        if self._side:
+            v = self.v
+            m = float(np.max(np.abs(v))) or 1.0
+            self._v_image.set_data(v.reshape(self._side, self._side))
+            self._v_image.set_clim(-m, m)
+            shift = np.array([self.origin_a, self.origin_b])
+            self._window.set_data(*(self._window_square + shift).T)
+            self._window_origin.set_data([shift[0]], [shift[1]])
+            self._title.set_text(self.neuron)  # the values are in the readout, and in the panels
+        else:  # no panels: the title says where the plane is
+            self._title.set_text(self._readout())
+        self.readout.value = (f"<b>{html.escape(self.neuron)}</b> &nbsp; θ = {self.theta:.0f}° &nbsp; "
+                              f"origin = x₀ + {self.origin_a:.2f} u + {self.origin_b:.2f} v(θ)")
+
+    def _background_key(self):
+        """Everything in the cached background that can change: colours, colorbar label and,
+        when it does not change with the sliders, the title."""
+        im = self._image
+        return (im.get_cmap().name, im.get_clim(), self._cax.get_ylabel(),
+                self._title.get_text() if self._side else None)
+
+    def _layer(self, cache, key, base, artist):
+        """The whole figure: region ``base`` with ``artist`` drawn over it, cached in
+        ``cache`` under ``key`` (the ``_BACKGROUNDS`` last used are kept)."""
+        region = cache.get(key)
+        if region is None:
+            canvas = self.figure.canvas
+            canvas.restore_region(base)
+            self.figure.draw_artist(artist)
+            region = cache[key] = canvas.copy_from_bbox(self.figure.bbox)
+            while len(cache) > _BACKGROUNDS:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        return region
+
+    def _blit(self):
+        """Paint the figure into the canvas buffer: restore the background for the current
+        colour state (static parts, drawn once; plus the title, when it is the neuron's name;
+        plus the colorbar) and draw only the animated artists over it."""
+        fig, canvas, ax = self.figure, self.figure.canvas, self._ax
+        size = (*canvas.get_width_height(physical=True), fig.dpi)
+        if self._static_key != size:  # first render, or the figure was resized
+            canvas.draw()  # leaves out the animated artists
+            self._static, self._static_key = canvas.copy_from_bbox(fig.bbox), size
+            self._titled.clear()
+            self._backgrounds.clear()
+        key = self._background_key()
+        base = self._static
+        if self._side:  # the title changes with the neuron only
+            base = self._layer(self._titled, key[-1], base, self._title)
+        canvas.restore_region(self._layer(self._backgrounds, key, base, self._cax))
+        # the order of a full draw (zorder): field, contours, frame, arrows, origin marker
+        ax.draw_artist(self._image)
+        ax.draw_artist(self._contours)
+        for spine in ax.spines.values():
+            ax.draw_artist(spine)
+        if self._quiver.get_visible():
+            ax.draw_artist(self._quiver)
+        ax.draw_artist(self._origin)
+        if not self._side:
+            ax.draw_artist(self._title)
+        for artist in self._panels:
+            fig.draw_artist(artist)
+
+    def _encode(self) -> bytes:
+        return _png(np.asarray(self.figure.canvas.buffer_rgba()))
 
     def render(self) -> dict:
         """Recompute the field for the current controls, redraw, and update the image."""
@@ -345,18 +551,15 @@ class PlaneExplorer(widgets.VBox):
         t1 = time.perf_counter()
         self._draw_artists(geo, field)
         t2 = time.perf_counter()
-        canvas = self.figure.canvas
-        canvas.draw()
+        self._blit()
         t3 = time.perf_counter()
-        buf = io.BytesIO()
-        PILImage.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1) \
-            .convert("RGB").save(buf, format="png", compress_level=3)
-        png = buf.getvalue()
+        png = self._encode()
         self.image.value = png
         t4 = time.perf_counter()
         self.geometry, self.field, self.png = geo, field, png
         timing = {"compute": t1 - t0, "artists": t2 - t1, "draw": t3 - t2, "png": t4 - t3, "total": t4 - t0}
         self.timings.append(timing)
+        self._rendered_at = time.perf_counter()
         ms = {key: f"{1e3 * value:.0f}" for key, value in timing.items()}
         self.status.value = (f"<small>v(θ) = cos θ·{self.labels[1]} + sin θ·{self.labels[2]}, both orthogonal to "
                              f"u = {self.labels[0]}; {field.shape[0]}×{field.shape[1]} grid; update {ms['total']} ms "
@@ -364,18 +567,32 @@ class PlaneExplorer(widgets.VBox):
                              "</small>")
         return timing
 
+    def static_png(self) -> bytes:
+        """PNG of the current view for a static copy (no readout beside it): as :attr:`png`,
+        with the values of the controls in the title."""
+        if self.png is None or not self._side:
+            return self.png
+        title = self._title.get_text()
+        try:
+            self._title.set_text(self._readout())
+            self._blit()
+            return self._encode()
+        finally:
+            self._title.set_text(title)
+            self._blit()
+
     # ---------------------------------------------------------------- display
     def _repr_mimebundle_(self, **kwargs):
         """The live widget view plus a static PNG of the current figure (for saved notebooks)."""
         data = super()._repr_mimebundle_(**kwargs) or {}
         if self.png is not None:
-            data["image/png"] = base64.b64encode(self.png).decode("ascii")
+            data["image/png"] = base64.b64encode(self.static_png()).decode("ascii")
         return data
 
     def close(self):
         """Close the widget and its controls (frees their comms)."""
         names = ("theta_slider", "origin_a_slider", "origin_b_slider", "neuron_dropdown", "view_dropdown",
-                 "image", "status")
+                 "image", "status", "readout")
         if not all(name in self.__dict__ for name in names):
             return  # __del__ of an instance whose __init__ raised: nothing was opened
         for w in (*(self.__dict__[name] for name in names), *self.children):

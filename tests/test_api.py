@@ -28,7 +28,12 @@ PUBLIC = {
     "data": ["Split", "load_mnist_subset"],
     "images": ["load_photographs", "natural_image_patches", "whiten"],
     "params_io": ["load_metadata", "load_params", "save_params"],
-    None: ["DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_MODELS"],
+    "lca_views": ["ContourTurning", "LCATrajectory", "contour_turning", "energy_neuron", "lca_trajectory",
+                  "quadrature_pair", "toy_lca_dictionary"],
+    "survey": ["ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "axis_curvature",
+               "contour_bend", "gauss_rows", "load_survey", "response_attenuation", "run_survey", "save_survey",
+               "survey_planes"],
+    None: ["DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_MODELS", "TOY_LCA"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 
@@ -36,12 +41,13 @@ SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 
 # Lower layers never import upper ones (geomlib/__init__.py): planes -> geometry
 # (hypersurface, contours) -> models -> lca, training, data, images, params_io
-# -> plots -> widgets.
+# -> lca_views, survey -> plots -> widgets.
 LAYER = {
     "planes": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
     "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3,
+    "lca_views": 4, "survey": 4,
 }
 
 

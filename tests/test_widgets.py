@@ -1,13 +1,15 @@
 """In-kernel robustness of the PlaneExplorer widget, and the static plot helpers."""
 
 import base64
-import time
 import functools
+import io
+import time
 
 import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
+import PIL.Image
 import pytest
 import traitlets
 from jax.tree_util import Partial
@@ -181,7 +183,7 @@ def test_css_classes_for_browser_tests(explorer):
 def test_mimebundle_has_widget_view_and_png(explorer):
     data = explorer._repr_mimebundle_()
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
-    assert base64.b64decode(data["image/png"]) == explorer.png
+    assert base64.b64decode(data["image/png"]) == explorer.png  # no side panels: the title has the values
 
 
 def test_one_figure_updated_in_place(explorer):
@@ -189,8 +191,119 @@ def test_one_figure_updated_in_place(explorer):
     for view in widgets.VIEWS:
         explorer.update(view=view, theta=20.0)
     assert explorer.figure is fig and explorer._image is image and explorer._quiver is quiver
-    assert len(fig.axes) == 2  # main axes + colorbar, nothing accumulates
-    assert len(explorer._ax.collections) <= 2  # quiver + current contour set
+    assert len(fig.axes) == 2  # main axes + colorbar (D = 50: no side panels), nothing accumulates
+    assert len(explorer._ax.collections) <= 2  # quiver + contour lines
+
+
+def test_png_encoder_is_lossless():
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (7, 5, 4), dtype=np.uint8)
+    img = PIL.Image.open(io.BytesIO(widgets._png(rgba)))
+    assert img.mode == "RGB" and img.size == (5, 7)
+    np.testing.assert_array_equal(np.asarray(img), rgba[..., :3])
+
+
+def _pixels(png):
+    return np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+# ------------------------------------------------- images (D = side**2): the side panels
+
+SIDE = 7
+
+
+@pytest.fixture(scope="module")
+def image_setup():
+    """Neurons on 7 x 7 "images"; the plane contains the MEI of the pointwise neurons, so
+    their field is the same for every theta and vertical origin (as in notebook 1)."""
+    d = SIDE * SIDE
+    k = jax.random.split(jax.random.key(1), 4)
+    w = jax.random.normal(k[0], (d,)) / np.sqrt(d)
+    lin = {"w": w, "b": jnp.asarray(0.3)}
+    neurons = {nl: Partial(functools.partial(geomlib.pointwise_neuron, nonlinearity=nl), lin)
+               for nl in ("linear", "sigmoid")}
+    neurons["quadratic"] = Partial(_quadratic, {"w": w, "q": jnp.abs(jax.random.normal(k[1], (d,)))})
+    return neurons, w, jax.random.normal(k[2], (d,)), jax.random.normal(k[3], (d,))
+
+
+@pytest.fixture
+def imaged(image_setup):
+    neurons, w, v1, v2 = image_setup
+    ex = PlaneExplorer(neurons, w, v1, v2, n=N, dpi=40, labels=("MEI", "noise", "other"))
+    yield ex
+    ex.close()
+
+
+def test_panels_show_the_axes_and_the_window(imaged):
+    ex = imaged
+    assert len(ex.figure.axes) == 5  # plane, colorbar, v(theta), u, window
+    np.testing.assert_allclose(ex._v_image.get_array(), ex.v1.reshape(SIDE, SIDE))
+    ex.update(theta=90.0, origin_a=0.5, origin_b=-1.0)
+    np.testing.assert_allclose(ex._v_image.get_array(), ex.v.reshape(SIDE, SIDE))
+    np.testing.assert_allclose(ex._v_image.get_array(), ex.v2.reshape(SIDE, SIDE), atol=1e-12)
+    x, y = ex._window_origin.get_data()
+    assert (x[0], y[0]) == (0.5, -1.0)
+    xs, ys = ex._window.get_data()
+    np.testing.assert_allclose([min(xs), max(xs), min(ys), max(ys)],
+                               [0.5 - ex.extent, 0.5 + ex.extent, -1.0 - ex.extent, -1.0 + ex.extent])
+    assert "θ = 90°" in ex.readout.value and "0.50 u" in ex.readout.value and "-1.00 v(θ)" in ex.readout.value
+
+
+@pytest.mark.parametrize("neuron", ["linear", "sigmoid"])
+def test_every_slider_changes_the_image_where_the_field_does_not(imaged, neuron):
+    """What the browser test checks, here in the kernel: for a plane through the MEI the
+    field ignores theta and the vertical origin; the figure must still change (v(theta)
+    image, window map)."""
+    ex = imaged
+    ex.update(neuron=neuron)
+    for key, value in (("theta", 40.0), ("origin_b", 1.0), ("origin_a", -0.5), ("theta", 130.0)):
+        field, png = ex.field.copy(), ex.png
+        ex.update(**{key: value})
+        assert ex.png != png, f"{key} = {value}: figure did not change"
+        if key != "origin_a":
+            np.testing.assert_allclose(ex.field, field, rtol=1e-5, atol=1e-5)
+
+
+def test_blitted_frame_equals_a_fresh_render(imaged, image_setup):
+    """The cached backgrounds and partial redraws leave nothing stale: after a tour of
+    every view and neuron, the frame is the one a new explorer draws for the same state."""
+    ex = imaged
+    rng = np.random.default_rng(2)
+    neurons, w, v1, v2 = image_setup
+    # the linear and sigmoid curvature maps are both flat (same colour scale, same label):
+    # only the title tells them apart
+    for final in ("quadratic", "response"), ("sigmoid", "exact"), ("linear", "grid"):
+        for neuron in ex.neurons:
+            for view in widgets.VIEWS:
+                ex.update(neuron=neuron, view=view, theta=rng.uniform(0, 180), origin_a=rng.uniform(-1, 1),
+                          origin_b=rng.uniform(-1, 1))
+        state = dict(theta=33.0, origin_a=0.25, origin_b=-0.5, neuron=final[0], view=final[1])
+        ex.update(**state)
+        fresh = PlaneExplorer(neurons, w, v1, v2, n=N, dpi=40, labels=("MEI", "noise", "other"))
+        try:
+            fresh.update(**state)
+            np.testing.assert_array_equal(_pixels(ex.png), _pixels(fresh.png), err_msg=str(final))
+        finally:
+            fresh.close()
+
+
+def test_static_png_has_the_values_in_the_title(imaged):
+    """The saved image (no readout beside it): the live frame, plus the values in the title."""
+    ex = imaged
+    ex.update(theta=20.0, origin_a=0.5)
+    live = ex.png
+    static = base64.b64decode(ex._repr_mimebundle_()["image/png"])
+    assert ex.png == live and ex._title.get_text() == "linear"  # the live figure is untouched
+    a, b = _pixels(live), _pixels(static)
+    assert a.shape == b.shape
+    rows, cols = np.nonzero(np.any(a != b, axis=-1))
+    assert rows.size, "static image has no title values"
+    ex._title.set_text(ex._readout())
+    box = ex._title.get_window_extent(ex.figure.canvas.get_renderer())
+    ex._title.set_text("linear")
+    h = a.shape[0]
+    assert box.x0 - 2 <= cols.min() and cols.max() <= box.x1 + 2
+    assert h - box.y1 - 2 <= rows.min() and rows.max() <= h - box.y0 + 2
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -308,16 +421,16 @@ def test_levels_and_limits():
     assert plots.curvature_limit(np.full((8, 8), 3.0), coords) == pytest.approx(3.0)
 
 
-def test_slider_burst_in_a_live_kernel_is_coalesced():
-    """Send a fast drag's worth of comm messages to a real kernel, as the browser does:
-    the explorer must end on the last value, without error, and without one render per
-    message (no backlog)."""
-    import queue
+@pytest.fixture
+def live_kernel():
+    """A real kernel (ipykernel's spec: this interpreter): yields (run, send_value), where
+    run(code) executes code and returns its stdout, and send_value(model_id, value) sends
+    the comm message a browser sends when a slider moves, returning its msg_id."""
     import textwrap
 
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name="python3")  # ipykernel's spec: this interpreter
+    km, kc = start_new_kernel(kernel_name="python3")
 
     def run(code):
         msg_id = kc.execute(textwrap.dedent(code))
@@ -333,31 +446,84 @@ def test_slider_burst_in_a_live_kernel_is_coalesced():
             elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 return "".join(out).strip()
 
+    def send_value(model_id, value):
+        content = {"comm_id": model_id, "data": {"method": "update", "state": {"value": value}, "buffer_paths": []}}
+        msg = kc.session.msg("comm_msg", content)
+        kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
+
+    run.client = kc
     try:
-        slider = run("""
-            import jax, jax.numpy as jnp
-            from jax.tree_util import Partial
-            from geomlib.widgets import PlaneExplorer
-            k = jax.random.split(jax.random.key(0), 3)
-            f = Partial(lambda w, x: w @ x - 0.1 * jnp.sum(x ** 2), jnp.ones(50))
-            ex = PlaneExplorer({"q": f}, jnp.ones(50), jax.random.normal(k[1], (50,)),
-                               jax.random.normal(k[2], (50,)), n=24, dpi=40)
-            print(ex.theta_slider.model_id)
-        """)
-        n_messages = 30
-        for i in range(n_messages):
-            state = {"value": float(i + 1)}
-            content = {"comm_id": slider, "data": {"method": "update", "state": state, "buffer_paths": []}}
-            kc.shell_channel.send(kc.session.msg("comm_msg", content))
-        time.sleep(0.5)
-        for _ in range(100):  # until the kernel has drawn the last value
-            theta, renders, error = run("print(ex.theta, len(ex.timings) - 1, ex.last_error)").split()
-            if float(theta) == n_messages and not run("print(ex._pending)") == "True":
-                break
-            time.sleep(0.2)
-        assert float(theta) == n_messages and error == "None"
-        assert run("print(ex.field is not None and abs(ex.v @ ex.u) < 1e-9)") == "True"
-        assert 1 <= int(renders) < n_messages
+        yield run, send_value
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+_LIVE_EXPLORER = """
+    import jax, jax.numpy as jnp
+    from jax.tree_util import Partial
+    from geomlib.widgets import PlaneExplorer
+    k = jax.random.split(jax.random.key(0), 3)
+    f = Partial(lambda w, x: w @ x - 0.1 * jnp.sum(x ** 2), jnp.ones(50))
+    ex = PlaneExplorer({"q": f}, jnp.ones(50), jax.random.normal(k[1], (50,)),
+                       jax.random.normal(k[2], (50,)), n=24, dpi=40)
+    print(ex.theta_slider.model_id)
+"""
+
+
+def _wait_rendered(run, theta):
+    for _ in range(100):  # until the kernel has drawn the last value
+        out = run("print(ex.theta, len(ex.timings) - 1, ex.last_error, ex._pending)").split()
+        if float(out[0]) == theta and out[3] == "False":
+            break
+        time.sleep(0.2)
+    return float(out[0]), int(out[1]), out[2]
+
+
+def test_slider_burst_in_a_live_kernel_is_coalesced(live_kernel):
+    """Send a fast drag's worth of comm messages to a real kernel, as the browser does:
+    the explorer must end on the last value, without error, and without one render per
+    message (no backlog)."""
+    run, send_value = live_kernel
+    slider = run(_LIVE_EXPLORER)
+    n_messages = 30
+    for i in range(n_messages):
+        send_value(slider, float(i + 1))
+    time.sleep(0.5)
+    theta, renders, error = _wait_rendered(run, n_messages)
+    assert theta == n_messages and error == "None"
+    assert run("print(ex.field is not None and abs(ex.v @ ex.u) < 1e-9)") == "True"
+    assert 1 <= renders < n_messages
+
+
+def test_slow_render_keeps_the_kernel_busy(live_kernel):
+    """A slow neuron (render > SLOW_SECONDS) is drawn inside the slider's message, so the
+    kernel reports busy until the new figure is sent (a browser, or the browser tests,
+    can tell "still drawing" from "nothing to draw"); bursts are still coalesced."""
+    run, send_value = live_kernel
+    slider = run(_LIVE_EXPLORER)
+    run("""
+        import time
+        from geomlib import widgets
+        _compute = ex._compute
+        ex._compute = lambda: (time.sleep(widgets.SLOW_SECONDS + 0.1), _compute())[1]
+        ex.update(theta=1.0)  # the last render is now a slow one
+    """)
+    time.sleep(0.1)
+    t0 = time.perf_counter()
+    msg_id = send_value(slider, 2.0)
+    while True:
+        msg = run.client.get_iopub_msg(timeout=60)
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"):
+            break
+    busy = time.perf_counter() - t0
+    assert busy > float(run("print(widgets.SLOW_SECONDS)")), busy
+    assert run("print(ex.theta, len(ex.timings))") == "2.0 3"  # initial render, update(), this message
+    n_messages = 10
+    for i in range(n_messages):
+        send_value(slider, float(i + 3))
+    theta, renders, error = _wait_rendered(run, n_messages + 2)
+    assert theta == n_messages + 2 and error == "None"
+    assert 1 <= renders + 1 - 3 < n_messages  # renders since theta = 2: fewer than messages
