@@ -89,6 +89,25 @@ _FIGSIZE, _FIGSIZE_PANELS = (5.6, 4.5), (6.55, 4.5)
 _BACKGROUNDS = 16
 
 
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the IPython kernel we run in, or None outside a kernel.
+
+    Asking only for a running loop is not enough: a library that drives its own loop
+    from synchronous code (Playwright's sync API, for one) leaves that loop registered
+    as running in the main thread, and a render deferred onto it would never happen."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _png(rgba: np.ndarray, level: int = 1) -> bytes:
     """Lossless RGB PNG of an ``(h, w, 4)`` uint8 buffer (alpha dropped): rows unfiltered,
     zlib at the fastest level. About twice as fast as PIL's encoder for the same size on
@@ -295,10 +314,7 @@ class PlaneExplorer(widgets.VBox):
         renders at once."""
         if self._holding:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = _kernel_loop()
         last = self.last_timing
         if loop is None:
             self._safe_render()

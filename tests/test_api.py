@@ -123,3 +123,11 @@ def test_importing_geomlib_does_not_load_the_upper_layers():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    # importing geomlib.<name> (pytest's doctest collection does) would replace the public
+    # function geomlib.<name> by the module of that name
+    package = SRC.parent
+    modules = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir() if p.is_dir()}
+    assert not modules & set(geomlib.__all__)

@@ -527,3 +527,23 @@ def test_slow_render_keeps_the_kernel_busy(live_kernel):
     theta, renders, error = _wait_rendered(run, n_messages + 2)
     assert theta == n_messages + 2 and error == "None"
     assert 1 <= renders + 1 - 3 < n_messages  # renders since theta = 2: fewer than messages
+
+
+def test_renders_at_once_outside_a_kernel_even_under_a_running_loop(setup):
+    """Synchronous code can run inside someone else's event loop (Playwright's sync API
+    leaves its loop registered as running): outside an IPython kernel a slider change must
+    still render at once, not be deferred onto a loop that may never run it."""
+    import asyncio
+
+    neurons, w, v1, v2 = setup
+
+    async def drag():
+        ex = PlaneExplorer(neurons, w, v1, v2, n=N, dpi=40, neuron="quadratic")
+        before = ex.png
+        ex.theta_slider.value = 60.0
+        after = ex.png
+        ex.close()
+        return before, after
+
+    before, after = asyncio.run(drag())
+    assert before != after

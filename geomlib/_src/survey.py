@@ -280,7 +280,7 @@ def save_survey(results, path) -> None:
 def load_survey(path) -> SurveyResult | dict[str, SurveyResult]:
     """Read a survey written by :func:`save_survey` / :meth:`SurveyResult.save`: one
     :class:`SurveyResult`, or, for a file holding several (as written by
-    ``python -m geomlib.run_survey``), a dict keyed by name, e.g. ``"patches-2x/lca"``."""
+    ``python -m geomlib.survey``), a dict keyed by name, e.g. ``"patches-2x/lca"``."""
     with np.load(path, allow_pickle=False) as npz:
         data = {k: npz[k] for k in npz.files}
     if "model" in data:

@@ -1,8 +1,8 @@
 """Run the full curvature survey and save it for the notebooks.
 
-    python -m geomlib.run_survey                      # 100 neurons x (300 + 300) planes,
+    python -m geomlib.survey                      # 100 neurons x (300 + 300) planes,
                                                       # patches-2x and patches-4x, lca/linear/relu
-    python -m geomlib.run_survey --neurons 20 --comparison 20 --random 20 --out small.npz
+    python -m geomlib.survey --neurons 20 --comparison 20 --random 20 --out small.npz
 
 For every dictionary (``--params``, shipped models, LCA settings lam / steps / eta from
 each file's metadata) and every model (``--models``, same weights), the survey of
@@ -24,7 +24,7 @@ import time
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geomlib.run_survey", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m geomlib.survey", description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="patches-2x,patches-4x",
                     help="comma-separated shipped dictionaries (default: patches-2x,patches-4x)")
     ap.add_argument("--models", default="lca,linear,relu",
