@@ -534,6 +534,7 @@ def test_renders_at_once_outside_a_kernel_even_under_a_running_loop(setup):
     leaves its loop registered as running): outside an IPython kernel a slider change must
     still render at once, not be deferred onto a loop that may never run it."""
     import asyncio
+    import concurrent.futures
 
     neurons, w, v1, v2 = setup
 
@@ -545,5 +546,8 @@ def test_renders_at_once_outside_a_kernel_even_under_a_running_loop(setup):
         ex.close()
         return before, after
 
-    before, after = asyncio.run(drag())
+    # in a thread of its own: this process may already have a loop registered as running
+    # (the browser tests' Playwright), and asyncio.run refuses to nest
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        before, after = pool.submit(asyncio.run, drag()).result()
     assert before != after
