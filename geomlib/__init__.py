@@ -1,10 +1,22 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
 Layers (lower never import upper): planes -> geometry (hypersurface, contours)
--> models -> lca, training, data, images, params_io -> lca_views, survey -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
+-> models -> lca, training, data, images, params_io, attacks -> lca_views, survey -> plots
+-> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
 """
 
+from geomlib._src.attacks import (
+    SignAttackResult,
+    attack_success,
+    carlini_wagner,
+    deepfool,
+    fgsm,
+    mean_squared_distance,
+    perturbation_norm,
+    pgd,
+    targeted_sign_attack,
+)
 from geomlib._src.contours import ContourFit, contour_points, fit_contour_curvature
 from geomlib._src.data import Split, load_mnist_subset
 from geomlib._src.geometry import (
@@ -79,19 +91,24 @@ __all__ = [
     "PlaneGeometry",
     "ResponseAttenuation",
     "SHIPPED_MODELS",
+    "SignAttackResult",
     "Split",
     "SurveyPlanes",
     "SurveyResult",
     "TOY_LCA",
     "activation",
+    "attack_success",
     "axis_curvature",
+    "carlini_wagner",
     "contour_bend",
     "contour_curvature",
     "contour_points",
     "contour_turning",
+    "deepfool",
     "dictionary_neuron",
     "divisive_normalization_neuron",
     "energy_neuron",
+    "fgsm",
     "fit_contour_curvature",
     "fit_linear_neuron",
     "float_dtype",
@@ -112,10 +129,13 @@ __all__ = [
     "load_params",
     "load_photographs",
     "load_survey",
+    "mean_squared_distance",
     "mei_axis",
     "mlp",
     "natural_image_patches",
     "neuron_weights",
+    "perturbation_norm",
+    "pgd",
     "plane",
     "plane_geometry",
     "plane_gradients",
@@ -128,6 +148,7 @@ __all__ = [
     "save_params",
     "save_survey",
     "survey_planes",
+    "targeted_sign_attack",
     "toy_lca_dictionary",
     "train_lca",
     "whiten",

@@ -142,6 +142,42 @@ def contour_lines(values, coords, levels) -> list[np.ndarray]:
     return [seg for level in levels for seg in gen.lines(float(level))]
 
 
+def arrow_indices(shape: tuple[int, int], n_arrows: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of a ``(n_b, n_a)`` grid where :func:`arrow_field` draws arrows:
+    about ``n_arrows`` per axis, a centred subsample with equal margins and no arrow on
+    the window's edge.
+
+    >>> [i.tolist() for i in arrow_indices((8, 8), 4)]
+    [[0, 2, 4, 6], [0, 2, 4, 6]]
+    """
+    nb, na = shape
+    sa, sb = max(1, round(na / n_arrows)), max(1, round(nb / n_arrows))
+    ia = (na - 1 - (na // sa - 1) * sa) // 2 + sa * np.arange(na // sa)
+    ib = (nb - 1 - (nb // sb - 1) * sb) // 2 + sb * np.arange(nb // sb)
+    return ib, ia
+
+
+def arrow_spacing(coords, ib, ia) -> float:
+    """Distance between neighbouring arrows (plane units) for the subsample ``(ib, ia)``."""
+    coords = np.asarray(coords, dtype=np.float64)
+    nb, na = coords.shape[:2]
+    sa = ia[1] - ia[0] if len(ia) > 1 else na
+    sb = ib[1] - ib[0] if len(ib) > 1 else nb
+    return min(np.ptp(coords[..., 0]) / na * sa, np.ptp(coords[..., 1]) / nb * sb)
+
+
+def scaled_arrows(grad, spacing: float):
+    """Arrow components ``(U, V)`` for gradients ``(m_b, m_a, 2)``: the longest is
+    ``ARROW_FILL`` spacings long, lengths keep their ratios; masked where the gradient is
+    0 or not finite."""
+    g = np.asarray(grad, dtype=np.float64)
+    mag = np.linalg.norm(g, axis=-1)
+    bad = ~np.isfinite(mag) | (mag == 0)
+    top = np.max(mag[~bad]) if np.any(~bad) else 1.0
+    uv = np.where(bad[..., None], 0.0, g) * (ARROW_FILL * spacing / top)
+    return np.ma.masked_where(bad, uv[..., 0]), np.ma.masked_where(bad, uv[..., 1])
+
+
 def arrow_field(coords, grad, n_arrows: int = 12):
     """Subsampled gradient arrows, scaled so the longest is 0.9 arrow spacings long.
 
@@ -158,18 +194,9 @@ def arrow_field(coords, grad, n_arrows: int = 12):
     coords = np.asarray(coords, dtype=np.float64)
     if grad.shape != coords.shape or grad.ndim != 3 or grad.shape[-1] != 2:
         raise ValueError(f"grad: expected shape {coords.shape} (the shape of coords), got {grad.shape}")
-    nb, na = coords.shape[:2]
-    sa, sb = max(1, round(na / n_arrows)), max(1, round(nb / n_arrows))
-    # centred subsample: equal margins, no arrow on the window's edge
-    ia = (na - 1 - (na // sa - 1) * sa) // 2 + sa * np.arange(na // sa)
-    ib = (nb - 1 - (nb // sb - 1) * sb) // 2 + sb * np.arange(nb // sb)
+    ib, ia = arrow_indices(coords.shape[:2], n_arrows)
     c, g = coords[np.ix_(ib, ia)], grad[np.ix_(ib, ia)]
-    spacing = min(np.ptp(coords[..., 0]) / na * sa, np.ptp(coords[..., 1]) / nb * sb)
-    mag = np.linalg.norm(g, axis=-1)
-    bad = ~np.isfinite(mag) | (mag == 0)
-    top = np.max(mag[~bad]) if np.any(~bad) else 1.0
-    uv = np.where(bad[..., None], 0.0, g) * (ARROW_FILL * spacing / top)
-    U, V = np.ma.masked_where(bad, uv[..., 0]), np.ma.masked_where(bad, uv[..., 1])
+    U, V = scaled_arrows(g, arrow_spacing(coords, ib, ia))
     return c[..., 0], c[..., 1], U, V
 
 

@@ -6,7 +6,16 @@ The plane has the fixed horizontal axis u (a neuron's MEI) and the vertical axis
 
 which rotates between two directions orthogonal to u. Its origin moves along u and
 v(theta). The slider ranges are owned here (:data:`THETA_RANGE`, :data:`ORIGIN_SPAN`,
-:data:`ORIGIN_STEPS`).
+:data:`ORIGIN_STEPS`). Optional controls: menus that choose v1 and v2 among several
+directions (pass dicts), and sliders over model parameters (``parameters=``) that
+rebuild the neurons given as :class:`Tunable` (e.g. an LCA's threshold and step count).
+
+What is computed is what is shown: the response view evaluates the response on the grid
+and the exact gradient only where an arrow is drawn; the grid-curvature view needs the
+gradient everywhere; only the exact-curvature view needs Hessians. A neuron too slow
+to redraw at full resolution while a slider moves (a full update above
+:data:`PREVIEW_SECONDS`) is first drawn on a coarse ``preview x preview`` grid, then at
+full resolution once the slider rests.
 
 Drawing: one matplotlib ``Figure`` (Agg, not pyplot) is kept, and an update redraws
 only what changes. The static parts (axes frames, ticks, labels) are drawn once; the
@@ -44,10 +53,11 @@ import base64
 import collections
 import contextlib
 import html
+import inspect
 import struct
 import time
 import zlib
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
 import jax
@@ -61,9 +71,10 @@ from matplotlib.ticker import MaxNLocator
 
 import geomlib
 from geomlib import plots
+from geomlib._src import geometry as _geometry
 
-__all__ = ["COALESCE_SECONDS", "ORIGIN_SPAN", "ORIGIN_STEPS", "PlaneExplorer", "SLOW_SECONDS", "THETA_RANGE",
-           "VIEWS"]
+__all__ = ["COALESCE_SECONDS", "ORIGIN_SPAN", "ORIGIN_STEPS", "PREVIEW_SECONDS", "PlaneExplorer", "SLOW_SECONDS",
+           "THETA_RANGE", "Tunable", "VIEWS"]
 
 #: Rotation of the vertical axis, degrees: (min, max, step). 0..180 covers every plane
 #: through u in span(u, v1, v2); 180 is the reflection of 0.
@@ -82,7 +93,14 @@ VIEWS = {
 COALESCE_SECONDS = 0.03
 #: ... unless the last render took longer than this: then the next one runs at once.
 SLOW_SECONDS = 0.25
-_CONTROLS = ("theta", "origin_a", "origin_b", "neuron", "view")
+#: A slider-driven update of a neuron whose last full update took longer than this is
+#: drawn first on the coarse preview grid, then at full resolution.
+PREVIEW_SECONDS = 0.2
+#: The full-resolution update follows a preview after this many idle seconds.
+FULL_AFTER_SECONDS = 0.05
+_CONTROLS = ("theta", "origin_a", "origin_b", "neuron", "view", "v1", "v2")
+#: Built functions of Tunable neurons kept (one per neuron and parameter setting).
+_BUILT = 32
 #: Default figure size, inches: plane + colorbar, and with the side panels (square D).
 _FIGSIZE, _FIGSIZE_PANELS = (5.6, 4.5), (6.55, 4.5)
 #: Backgrounds (static parts + colorbar + title) kept, one per colour state and title.
@@ -144,6 +162,53 @@ def _orthonormal(u, v1, v2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows[0], rows[1], rows[2]
 
 
+class Tunable:
+    """A neuron (or a plane axis) that depends on the explorer's parameter sliders.
+
+    ``build(**values)`` returns the response function ``f: R^D -> R`` (or the direction
+    ``(D,)``) for the current values of the parameters it names (all of them if it takes
+    ``**kwargs``). Results are cached per setting of those parameters, so moving back to
+    a value reuses its compiled code, and a slider a neuron does not use leaves it alone.
+
+    >>> import functools
+    >>> t = Tunable(lambda lam: functools.partial(lambda x, lam: lam * x.sum(), lam=lam))
+    >>> float(t.build(lam=2.0)(jnp.ones(3))), t.uses({"lam": 2.0, "steps": 5})
+    (6.0, {'lam': 2.0})
+    """
+
+    def __init__(self, build: Callable[..., object]):
+        if not callable(build):
+            raise ValueError(f"build: expected a callable returning a response function, got {build!r:.80}")
+        self.build = build
+        try:
+            sig = inspect.signature(build)
+        except (TypeError, ValueError):  # some builtins: pass everything
+            sig = None
+        if sig is None or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            self.names = None
+        else:
+            self.names = tuple(n for n, p in sig.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+    def uses(self, values: Mapping[str, object]) -> dict:
+        """The parameter values ``build`` receives: those it names, in ``values``."""
+        return dict(values) if self.names is None else {k: v for k, v in values.items() if k in self.names}
+
+    def __repr__(self) -> str:
+        return f"Tunable({getattr(self.build, '__name__', self.build)!r})"
+
+
+def _directions(name: str, x) -> dict[str, object]:
+    """A direction, or a dict of named directions, as a dict name -> float64 array or Tunable."""
+    def one(v):
+        return v if isinstance(v, Tunable) else np.asarray(v, dtype=np.float64)
+
+    if isinstance(x, Mapping):
+        if not x:
+            raise ValueError(f"{name}: expected a direction (D,) or a non-empty dict name -> direction, got {{}}")
+        return {str(k): one(v) for k, v in x.items()}
+    return {name: one(x)}
+
+
 class PlaneExplorer(widgets.VBox):
     """Sliders and dropdowns over the response geometry of a few neurons on a plane.
 
@@ -152,7 +217,8 @@ class PlaneExplorer(widgets.VBox):
         ``jax.tree_util.Partial`` so compiled code is reused).
       u: horizontal axis (the MEI), shape ``(D,)``.
       v1, v2: the vertical axis rotates from v1 (theta = 0) to v2 (theta = 90);
-        both are orthonormalised against u (and v2 against v1), shape ``(D,)``.
+        both are orthonormalised against u (and v2 against v1), shape ``(D,)``. Either
+        may be a dict name -> direction: a menu then chooses it (its names label the axis).
       origin: base origin x0 ``(D,)``; zeros if None. The plane's origin is
         ``x0 + origin_a u + origin_b v(theta)``.
       extent: half-width of the square window, in plane units.
@@ -163,13 +229,22 @@ class PlaneExplorer(widgets.VBox):
         6.55 x 4.5 with the side panels (v(theta), u and the window map, shown when D
         is a square number, e.g. 784 = 28 x 28).
       continuous_update: re-render while a slider is dragged (True) or on release.
+      parameters: name -> the values a slider offers (``SelectionSlider``), passed by name
+        to the ``build`` of every :class:`Tunable` neuron; other neurons ignore them.
+      parameter_values: initial value per parameter (default: the first of its values).
+      parameter_labels: slider label per parameter (default: its name).
+      preview: grid points per axis of the coarse preview of slow neurons (None: never).
 
     Drive it from code with :meth:`update` (renders at once). Setting a control's
     ``.value`` inside a running kernel renders ``COALESCE_SECONDS`` later, after the cell
     (at once if the last render was slow, see ``_on_change``).
 
     Attributes:
-      geometry: last :class:`geomlib.PlaneGeometry`, numpy arrays ``(n, n)``...
+      geometry: last :class:`geomlib.PlaneGeometry`, numpy arrays ``(n, n)``...; only
+        what the view needs: ``value`` always, ``grad`` in the curvature views,
+        ``hess`` and ``curvature`` in the exact view (the others None).
+      arrows_grad: exact gradient at the arrow points :attr:`arrows_coords`
+        ``(m, m, 2)``, in the response view (else None).
       field: last field drawn ``(n, n)`` (response, or curvature with NaN where undefined).
       coords: the grid ``(n, n, 2)`` (relative to the current origin).
       png: bytes of the last rendered PNG (see also :meth:`static_png`).
@@ -196,9 +271,29 @@ class PlaneExplorer(widgets.VBox):
         arrows: int = 11,
         levels: int = 12,
         continuous_update: bool = True,
+        parameters: Mapping[str, Sequence] | None = None,
+        parameter_values: Mapping[str, object] | None = None,
+        parameter_labels: Mapping[str, str] | None = None,
+        preview: int | None = 16,
     ):
-        if not isinstance(neurons, Mapping) or not neurons or not all(callable(f) for f in neurons.values()):
-            raise ValueError(f"neurons: expected a non-empty dict name -> callable, got {neurons!r:.80}")
+        if (not isinstance(neurons, Mapping) or not neurons
+                or not all(callable(f) or isinstance(f, Tunable) for f in neurons.values())):
+            raise ValueError(f"neurons: expected a non-empty dict name -> callable or Tunable, got {neurons!r:.80}")
+        parameters = {str(k): list(v) for k, v in (parameters or {}).items()}
+        for key, values in parameters.items():
+            if key in _CONTROLS or not key.isidentifier():
+                raise ValueError(f"parameters: expected identifiers other than {_CONTROLS}, got {key!r}")
+            if not values:
+                raise ValueError(f"parameters[{key!r}]: expected a non-empty sequence of values, got []")
+        initial = {k: v[0] for k, v in parameters.items()}
+        for key, value in (parameter_values or {}).items():
+            if key not in parameters or value not in parameters[key]:
+                raise ValueError(f"parameter_values[{key!r}]: expected one of {parameters.get(key)}, got {value!r}")
+            initial[key] = value
+        if any(isinstance(f, Tunable) for f in neurons.values()) and not parameters:
+            raise ValueError("parameters: expected the sliders that Tunable neurons are built from, got none")
+        if preview is not None and (int(preview) != preview or not 3 <= preview):
+            raise ValueError(f"preview: expected None or an integer >= 3, got {preview!r}")
         if view not in VIEWS:
             raise ValueError(f"view: expected one of {tuple(VIEWS)}, got {view!r}")
         if neuron is not None and neuron not in neurons:
@@ -206,18 +301,41 @@ class PlaneExplorer(widgets.VBox):
         if not np.ndim(extent) == 0 or not float(extent) > 0:
             raise ValueError(f"extent: expected a positive half-width, got {extent!r}")
         self.neurons = dict(neurons)
-        self.u, self.v1, self.v2 = _orthonormal(u, v1, v2)
-        x0 = np.zeros_like(self.u) if origin is None else np.asarray(origin, dtype=np.float64)
-        if x0.shape != self.u.shape:
-            raise ValueError(f"origin: expected shape {self.u.shape}, got {x0.shape}")
+        self.parameters = parameters
+        self._parameter_values = initial  # until the sliders exist
+        self._built: collections.OrderedDict = collections.OrderedDict()
+        self._u = u if isinstance(u, Tunable) else np.asarray(u, dtype=np.float64)
+        self.v1_options, self.v2_options = _directions("v1", v1), _directions("v2", v2)
+        self._choose_axes = isinstance(v1, Mapping) or isinstance(v2, Mapping)
+        if not parameters and any(isinstance(x, Tunable) for x in (u, *self.v1_options.values(),
+                                                                    *self.v2_options.values())):
+            raise ValueError("parameters: expected the sliders that Tunable axes are built from, got none")
+        for a in self.v1_options:  # every pair: a bad direction fails here, not under a slider
+            for b in self.v2_options:
+                u0 = self._basis(a, b)[0]
+        self.preview = None if preview is None else int(preview)
+        self._full_handle = None  # the full-resolution update scheduled after a preview
+        x0 = np.zeros_like(u0) if origin is None else np.asarray(origin, dtype=np.float64)
+        if x0.shape != u0.shape:
+            raise ValueError(f"origin: expected shape {u0.shape}, got {x0.shape}")
         self.x0 = x0
         self.extent = float(extent)
-        self.labels = tuple(labels)
+        labels = tuple(labels)
+        if self._choose_axes:  # the menus name the axes
+            labels = (labels[0], "v₁", "v₂")
+        self.labels = labels
+        self._u_label = labels[0]
         self.dpi = dpi
         self.arrows, self.levels = arrows, levels
         self.coords = np.asarray(geomlib.grid(n, self.extent))
         self._coords_jax = jnp.asarray(self.coords, geomlib.float_dtype())
-        self.geometry = self.field = self.png = self.last_error = None
+        ib, ia = plots.arrow_indices(self.coords.shape[:2], arrows)
+        self.arrows_coords = self.coords[np.ix_(ib, ia)]
+        self._arrow_spacing = plots.arrow_spacing(self.coords, ib, ia)
+        self._preview_coords = (None if self.preview is None or self.preview >= n
+                                else np.asarray(geomlib.grid(self.preview, self.extent)))
+        self.geometry = self.field = self.png = self.last_error = self.arrows_grad = None
+        self._full_seconds = 0.0  # duration of the last full-resolution update
         self.timings: collections.deque = collections.deque(maxlen=500)
         self._holding = self._pending = False
         self._rendered_at = -np.inf  # time.perf_counter() at the end of the last render
@@ -236,20 +354,39 @@ class PlaneExplorer(widgets.VBox):
                                                 description="neuron", layout=widgets.Layout(width="260px"))
         self.view_dropdown = widgets.Dropdown(options=[(label, key) for key, label in VIEWS.items()], value=view,
                                               description="show", layout=widgets.Layout(width="360px"))
+        self.v1_dropdown = widgets.Dropdown(options=list(self.v1_options), description="v₁ (θ = 0°)",
+                                            layout=widgets.Layout(width="360px"), style={"description_width": "110px"})
+        self.v2_dropdown = widgets.Dropdown(options=list(self.v2_options), description="v₂ (θ = 90°)",
+                                            layout=widgets.Layout(width="360px"), style={"description_width": "110px"})
+        labels_ = dict(parameter_labels or {})
+        self.parameter_sliders = {
+            key: widgets.SelectionSlider(options=[(f"{v:g}" if isinstance(v, (int, float)) else str(v), v)
+                                                  for v in values],
+                                         value=initial[key], description=labels_.get(key, key), **common)
+            for key, values in self.parameters.items()}
         self.status = widgets.HTML()
         self.readout = widgets.HTML()
         self._build_figure(figsize)
         self.image = widgets.Image(format="png", layout=widgets.Layout(
             width=f"{self.figure.get_figwidth() * dpi:.0f}px"))
-        for w, cls in ((self.theta_slider, "rg-slider-theta"), (self.origin_a_slider, "rg-slider-origin-a"),
-                       (self.origin_b_slider, "rg-slider-origin-b"), (self.neuron_dropdown, "rg-dropdown-neuron"),
-                       (self.view_dropdown, "rg-dropdown-view"), (self.image, "rg-figure"),
-                       (self.status, "rg-status"), (self.readout, "rg-readout")):
+        self._controls = {"theta": self.theta_slider, "origin_a": self.origin_a_slider,
+                          "origin_b": self.origin_b_slider, "neuron": self.neuron_dropdown,
+                          "view": self.view_dropdown, "v1": self.v1_dropdown, "v2": self.v2_dropdown,
+                          **self.parameter_sliders}
+        classes = {"theta": "rg-slider-theta", "origin_a": "rg-slider-origin-a", "origin_b": "rg-slider-origin-b",
+                   "neuron": "rg-dropdown-neuron", "view": "rg-dropdown-view", "v1": "rg-dropdown-v1",
+                   "v2": "rg-dropdown-v2", **{k: f"rg-slider-{k.replace('_', '-')}" for k in self.parameter_sliders}}
+        for key, w in self._controls.items():
+            w.add_class(classes[key])
+            w.observe(self._on_change, names="value")
+        for w, cls in ((self.image, "rg-figure"), (self.status, "rg-status"), (self.readout, "rg-readout")):
             w.add_class(cls)
-            if w not in (self.image, self.status, self.readout):
-                w.observe(self._on_change, names="value")
-        super().__init__([widgets.HBox([self.neuron_dropdown, self.view_dropdown]), self.theta_slider,
-                          self.origin_a_slider, self.origin_b_slider, self.readout, self.image, self.status])
+        menus = [self.neuron_dropdown, self.view_dropdown]
+        axes = [w for w, opts in ((self.v1_dropdown, self.v1_options), (self.v2_dropdown, self.v2_options))
+                if self._choose_axes]
+        super().__init__([widgets.HBox(menus), *([widgets.HBox(axes)] if axes else []), self.theta_slider,
+                          self.origin_a_slider, self.origin_b_slider, *self.parameter_sliders.values(),
+                          self.readout, self.image, self.status])
         self.add_class("rg-plane-explorer")
         self.render()
 
@@ -259,6 +396,72 @@ class PlaneExplorer(widgets.VBox):
     origin_b = property(lambda self: float(self.origin_b_slider.value), doc="Origin offset along v(theta).")
     neuron = property(lambda self: self.neuron_dropdown.value, doc="Name of the neuron shown.")
     view = property(lambda self: self.view_dropdown.value, doc="Key of the view shown (see VIEWS).")
+
+    @property
+    def u(self) -> np.ndarray:
+        """The horizontal axis (unit), shape ``(D,)``."""
+        return self._basis()[0]
+
+    @property
+    def v1(self) -> np.ndarray:
+        """The vertical axis at theta = 0 (orthonormalised against u), shape ``(D,)``."""
+        return self._basis()[1]
+
+    @property
+    def v2(self) -> np.ndarray:
+        """The vertical axis at theta = 90 (orthonormalised against u and v1), shape ``(D,)``."""
+        return self._basis()[2]
+
+    @property
+    def parameter_values(self) -> dict:
+        """Current value of each parameter slider."""
+        if "parameter_sliders" not in self.__dict__:
+            return dict(self._parameter_values)
+        return {key: w.value for key, w in self.parameter_sliders.items()}
+
+    def _resolve(self, name, x, kind: str):
+        """``x``, or if it is a :class:`Tunable`, what it builds for the current parameter
+        values (cached per setting of the parameters it uses)."""
+        if not isinstance(x, Tunable):
+            return x
+        used = x.uses(self.parameter_values)
+        key = (kind, name, *used.items())
+        built = self._built.get(key)
+        if built is None:
+            built = x.build(**used)
+            if kind == "neuron" and not callable(built):
+                raise ValueError(f"Tunable {name!r}: build returned {built!r:.80}, expected a function")
+            self._built[key] = built
+            while len(self._built) > _BUILT:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(key)
+        return built
+
+    def _basis(self, a: str | None = None, b: str | None = None):
+        """Orthonormal (u, v1, v2) for the chosen (or given) axes and current parameters."""
+        a = self.v1_dropdown.value if a is None else a
+        b = self.v2_dropdown.value if b is None else b
+        xs = (("u", self._u), (f"v1:{a}", self.v1_options[a]), (f"v2:{b}", self.v2_options[b]))
+        used: dict = {}
+        for _, x in xs:
+            if isinstance(x, Tunable):
+                used.update(x.uses(self.parameter_values))
+        key = ("basis", a, b, *sorted(used.items()))
+        basis = self._built.get(key)
+        if basis is None:
+            basis = self._built[key] = _orthonormal(*(self._resolve(name, x, "axis") for name, x in xs))
+            while len(self._built) > _BUILT:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(key)
+        return basis
+
+    @property
+    def function(self) -> Callable:
+        """The response function drawn: the chosen neuron (built for the current parameter
+        values if it is :class:`Tunable`)."""
+        return self._resolve(self.neuron, self.neurons[self.neuron], "neuron")
 
     @property
     def v(self) -> np.ndarray:
@@ -288,17 +491,19 @@ class PlaneExplorer(widgets.VBox):
             self._holding = False
 
     def update(self, **values) -> dict:
-        """Set any of theta, origin_a, origin_b, neuron, view; render once; return the timing.
+        """Set any of theta, origin_a, origin_b, neuron, view, v1, v2 and the parameters;
+        render once at full resolution; return the timing.
 
-        Slider values outside their range are clipped by the slider; an unknown neuron
-        or view raises.
+        Slider values outside their range are clipped by the slider; an unknown neuron,
+        view, axis or parameter value raises.
         """
-        unknown = set(values) - set(_CONTROLS)
+        unknown = set(values) - set(self._controls)
         if unknown:
-            raise ValueError(f"update: expected keys among {_CONTROLS}, got {sorted(unknown)}")
+            raise ValueError(f"update: expected keys among {tuple(self._controls)}, got {sorted(unknown)}")
+        self._cancel_full()
         with self._hold():
             for key, value in values.items():
-                getattr(self, f"{key}_{'dropdown' if key in ('neuron', 'view') else 'slider'}").value = value
+                self._controls[key].value = value
         self.render()
         return self.last_timing
 
@@ -311,9 +516,14 @@ class PlaneExplorer(widgets.VBox):
         ``COALESCE_SECONDS`` ago, the render runs at once, inside the message, so that the
         kernel shows busy while it draws (a deferred render runs while the kernel reports
         idle); messages queued meanwhile are coalesced as above. Without a running loop it
-        renders at once."""
+        renders at once, at full resolution.
+
+        Slow neurons (last full update above ``PREVIEW_SECONDS``) are drawn on the coarse
+        preview grid first; the full-resolution update is scheduled ``FULL_AFTER_SECONDS``
+        later and cancelled by the next change, so it runs once the controls rest."""
         if self._holding:
             return
+        self._cancel_full()
         loop = _kernel_loop()
         last = self.last_timing
         if loop is None:
@@ -322,22 +532,39 @@ class PlaneExplorer(widgets.VBox):
             return
         elif (last is not None and last["total"] > SLOW_SECONDS
               and time.perf_counter() - self._rendered_at >= COALESCE_SECONDS):
-            self._safe_render()
+            self._render_progressively(loop)
         else:
             self._pending = True
             loop.call_later(COALESCE_SECONDS, self._flush)
 
     def _flush(self):
         self._pending = False
+        self._render_progressively(_kernel_loop())
+
+    def _render_progressively(self, loop):
+        if loop is None or self._preview_coords is None or self._full_seconds <= PREVIEW_SECONDS:
+            self._safe_render()
+        elif self._safe_render(preview=True):
+            self._full_handle = loop.call_later(FULL_AFTER_SECONDS, self._full)
+
+    def _full(self):
+        self._full_handle = None
         self._safe_render()
 
-    def _safe_render(self):
+    def _cancel_full(self):
+        if self._full_handle is not None:
+            self._full_handle.cancel()
+            self._full_handle = None
+
+    def _safe_render(self, preview: bool = False) -> bool:
         try:
-            self.render()
+            self.render(preview=preview)
             self.last_error = None
+            return True
         except Exception as err:  # shown in the widget instead of vanishing into the kernel log
             self.last_error = err
             self.status.value = f"<span style='color:#b00'>error: {type(err).__name__}: {err}</span>"
+            return False
 
     # ---------------------------------------------------------------- drawing
     def _build_figure(self, figsize):
@@ -389,7 +616,7 @@ class PlaneExplorer(widgets.VBox):
         self._title.set_animated(True)
         ax.set_xlim(ext[0], ext[1])
         ax.set_ylim(ext[2], ext[3])
-        ax.set_xlabel(f"a: {self.labels[0]} direction (u)")
+        ax.set_xlabel("a: along u" if isinstance(self._u, Tunable) else f"a: {self.labels[0]} direction (u)")
         ax.set_ylabel(f"b: v(θ) = cos θ·{self.labels[1]} + sin θ·{self.labels[2]}")
         for axis in (ax.xaxis, ax.yaxis):  # fewer tick labels: less text to draw
             axis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
@@ -409,7 +636,9 @@ class PlaneExplorer(widgets.VBox):
         the window: the square of the plane shown, inside the range the origin sliders reach,
         in plane coordinates (u across, v(theta) up) relative to the base origin x0."""
         shape = (self._side, self._side)
-        for bottom, title, img in ((2.95, "v(θ)", self.v1), (1.6, f"u: {self.labels[0]}", self.u)):
+        tuned_u = isinstance(self._u, Tunable)
+        self._u_image = None
+        for bottom, title, img in ((2.95, "v(θ)", self.v1), (1.6, "u" if tuned_u else f"u: {self.labels[0]}", self.u)):
             iax = fig.add_axes(box(5.38, bottom, 1.05, 1.05))
             iax.set_axis_off()
             iax.set_title(title, fontsize="small", pad=3)
@@ -417,6 +646,9 @@ class PlaneExplorer(widgets.VBox):
             im = iax.imshow(img.reshape(shape), cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
             if self._v_image is None:
                 self._v_image = im
+                im.set_animated(True)
+            elif tuned_u:  # u changes with the parameters
+                self._u_image = im
                 im.set_animated(True)
         e, reach = self.extent, (1 + ORIGIN_SPAN) * self.extent
         wax = fig.add_axes(box(5.53, 0.5, 0.75, 0.75))
@@ -433,20 +665,31 @@ class PlaneExplorer(widgets.VBox):
         self._window_square = square
         (self._window_origin,) = wax.plot([0.0], [0.0], marker="+", ms=5, mew=1.0, color="crimson", ls="none",
                                           animated=True)
-        self._panels = [self._v_image, self._window, self._window_origin]
+        self._panels = [self._v_image, self._window, self._window_origin, *([self._u_image] if tuned_u else [])]
 
-    def _compute(self):
-        f = self.neurons[self.neuron]
-        p = self.plane
-        geo = geomlib.plane_geometry(f, p, self._coords_jax)
-        geo = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(geo))
-        if self.view == "grid":
-            field = np.asarray(geomlib.grid_curvature(f, p, self._coords_jax))
-        elif self.view == "exact":
+    def _compute(self, coords):
+        """What the view needs on ``coords``: (PlaneGeometry with the fields computed, the
+        field drawn, the gradient at the arrow points or None)."""
+        f, p = self.function, self.plane
+        dt = geomlib.float_dtype()
+        c = jnp.asarray(coords, dt)
+        arrows = None
+        if self.view == "exact":
+            geo = geomlib.plane_geometry(f, p, c)
             field = geo.curvature
+        elif self.view == "grid":
+            value, grad = geomlib.plane_gradients(f, p, c)
+            da, db = _geometry._grid_spacing(coords)
+            field = _geometry._minus_divergence_of_normal(grad, da, db)
+            geo = geomlib.PlaneGeometry(value, grad, None, None)
         else:
-            field = geo.value
-        return geo, np.asarray(field, dtype=np.float64)
+            value = geomlib.plane_values(f, p, c)
+            if coords is self.coords:  # arrows at full resolution only
+                _, arrows = geomlib.plane_gradients(f, p, jnp.asarray(self.arrows_coords, dt))
+            geo = geomlib.PlaneGeometry(value, None, None, None)
+            field = value
+        geo, field, arrows = jax.tree_util.tree_map(np.asarray, jax.block_until_ready((geo, field, arrows)))
+        return geo, np.asarray(field, dtype=np.float64), arrows
 
     def _set_colors(self, cmap, lo, hi, label):
         """Colour map, limits (rounded to 1/1000 of their range, so that rounding noise in
@@ -465,10 +708,28 @@ class PlaneExplorer(widgets.VBox):
         if cax.get_ylabel() != label:
             cax.set_ylabel(label)
 
-    def _readout(self) -> str:
-        return f"{self.neuron}   θ = {self.theta:.0f}°   origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)"
+    def _u_text(self) -> str:
+        """The label of u, formatted with the parameter values when u depends on them
+        (``labels=("MEI of neuron {index}", ...)``)."""
+        label = self.labels[0]
+        return label.format(**self.parameter_values) if isinstance(self._u, Tunable) else label
 
-    def _draw_artists(self, geo, field):
+    def _name(self) -> str:
+        """The neuron's name, and u's when u changes with the parameters."""
+        return f"{self.neuron}, u = {self._u_text()}" if isinstance(self._u, Tunable) else self.neuron
+
+    def _tuned(self) -> bool:
+        return isinstance(self.neurons[self.neuron], Tunable) or isinstance(self._u, Tunable)
+
+    def _parameters_text(self) -> str:
+        return "".join(f"   {self.parameter_sliders[k].description} = {self.parameter_sliders[k].label}"
+                       for k in self.parameter_sliders)
+
+    def _readout(self) -> str:
+        return (f"{self._name()}   θ = {self.theta:.0f}°   origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)"
+                + (self._parameters_text() if self._tuned() else ""))
+
+    def _draw_artists(self, geo, field, arrows, coords):
         values = np.asarray(geo.value, dtype=np.float64)
         levels = plots.contour_levels(values, self.levels)
         if self.view == "response":
@@ -478,18 +739,19 @@ class PlaneExplorer(widgets.VBox):
                 lo, hi = lo - 0.5, hi + 0.5
             self._image.set_data(field)
             self._set_colors(self._cmaps["response"], lo, hi, f"response of {self.neuron}")
-            X, Y, U, V = plots.arrow_field(self.coords, geo.grad, self.arrows)
-            self._quiver.set_UVC(U, V)
-            self._quiver.set_visible(True)
+            if arrows is not None:
+                U, V = plots.scaled_arrows(arrows, self._arrow_spacing)
+                self._quiver.set_UVC(U, V)
+            self._quiver.set_visible(arrows is not None)  # a coarse preview draws none
             color, width = "k", 0.8
         else:
-            lim = plots.curvature_limit(field, self.coords)
+            lim = plots.curvature_limit(field, coords)
             self._image.set_data(np.ma.masked_invalid(field))
             self._set_colors(self._cmaps["curvature"], -lim, lim,
                              f"curvature κ, {plots.CURVATURE_LABELS[self.view]}\n{plots.CURVATURE_SIGNS}")
             self._quiver.set_visible(False)
             color, width = "0.35", 0.6
-        self._contours.set_segments(plots.contour_lines(values, self.coords, levels))
+        self._contours.set_segments(plots.contour_lines(values, coords, levels))
         self._contours.set_color(color)
         self._contours.set_linewidth(width)
         if self._side:
@@ -497,14 +759,20 @@ class PlaneExplorer(widgets.VBox):
             m = float(np.max(np.abs(v))) or 1.0
             self._v_image.set_data(v.reshape(self._side, self._side))
             self._v_image.set_clim(-m, m)
+            if self._u_image is not None:
+                u = self.u
+                m = float(np.max(np.abs(u))) or 1.0
+                self._u_image.set_data(u.reshape(self._side, self._side))
+                self._u_image.set_clim(-m, m)
             shift = np.array([self.origin_a, self.origin_b])
             self._window.set_data(*(self._window_square + shift).T)
             self._window_origin.set_data([shift[0]], [shift[1]])
-            self._title.set_text(self.neuron)  # the values are in the readout, and in the panels
+            self._title.set_text(self._name())  # the values are in the readout, and in the panels
         else:  # no panels: the title says where the plane is
             self._title.set_text(self._readout())
-        self.readout.value = (f"<b>{html.escape(self.neuron)}</b> &nbsp; θ = {self.theta:.0f}° &nbsp; "
-                              f"origin = x₀ + {self.origin_a:.2f} u + {self.origin_b:.2f} v(θ)")
+        tuned = " &nbsp; " + html.escape(self._parameters_text().strip()) if self._tuned() else ""
+        self.readout.value = (f"<b>{html.escape(self._name())}</b> &nbsp; θ = {self.theta:.0f}° &nbsp; "
+                              f"origin = x₀ + {self.origin_a:.2f} u + {self.origin_b:.2f} v(θ){tuned}")
 
     def _background_key(self):
         """Everything in the cached background that can change: colours, colorbar label and,
@@ -560,25 +828,33 @@ class PlaneExplorer(widgets.VBox):
     def _encode(self) -> bytes:
         return _png(np.asarray(self.figure.canvas.buffer_rgba()))
 
-    def render(self) -> dict:
-        """Recompute the field for the current controls, redraw, and update the image."""
+    def render(self, preview: bool = False) -> dict:
+        """Recompute the field for the current controls, redraw, and update the image
+        (on the coarse preview grid if ``preview`` and the explorer has one)."""
+        coords = self._preview_coords if preview and self._preview_coords is not None else self.coords
         t0 = time.perf_counter()
-        geo, field = self._compute()
+        geo, field, arrows = self._compute(coords)
         t1 = time.perf_counter()
-        self._draw_artists(geo, field)
+        self._draw_artists(geo, field, arrows, coords)
         t2 = time.perf_counter()
         self._blit()
         t3 = time.perf_counter()
         png = self._encode()
         self.image.value = png
         t4 = time.perf_counter()
-        self.geometry, self.field, self.png = geo, field, png
-        timing = {"compute": t1 - t0, "artists": t2 - t1, "draw": t3 - t2, "png": t4 - t3, "total": t4 - t0}
+        self.geometry, self.field, self.png, self.arrows_grad = geo, field, png, arrows
+        timing = {"compute": t1 - t0, "artists": t2 - t1, "draw": t3 - t2, "png": t4 - t3, "total": t4 - t0,
+                  "grid": field.shape[0], "preview": coords is not self.coords}
         self.timings.append(timing)
         self._rendered_at = time.perf_counter()
-        ms = {key: f"{1e3 * value:.0f}" for key, value in timing.items()}
-        self.status.value = (f"<small>v(θ) = cos θ·{self.labels[1]} + sin θ·{self.labels[2]}, both orthogonal to "
-                             f"u = {self.labels[0]}; {field.shape[0]}×{field.shape[1]} grid; update {ms['total']} ms "
+        if not timing["preview"]:
+            self._full_seconds = timing["total"]
+        ms = {key: f"{1e3 * timing[key]:.0f}" for key in ("total", "compute", "artists", "draw", "png")}
+        axes = (f"v₁ = {html.escape(self.v1_dropdown.value)}, v₂ = {html.escape(self.v2_dropdown.value)}"
+                if self._choose_axes else f"v(θ) = cos θ·{self.labels[1]} + sin θ·{self.labels[2]}")
+        kind = "coarse preview, full resolution follows" if timing["preview"] else "grid"
+        self.status.value = (f"<small>{axes}, orthogonal to u = {html.escape(self._u_text())}; "
+                             f"{field.shape[0]}×{field.shape[1]} {kind}; update {ms['total']} ms "
                              f"(field {ms['compute']}, artists {ms['artists']}, draw {ms['draw']}, png {ms['png']})"
                              "</small>")
         return timing
@@ -607,10 +883,10 @@ class PlaneExplorer(widgets.VBox):
 
     def close(self):
         """Close the widget and its controls (frees their comms)."""
-        names = ("theta_slider", "origin_a_slider", "origin_b_slider", "neuron_dropdown", "view_dropdown",
-                 "image", "status", "readout")
+        names = ("_controls", "image", "status", "readout")
         if not all(name in self.__dict__ for name in names):
             return  # __del__ of an instance whose __init__ raised: nothing was opened
-        for w in (*(self.__dict__[name] for name in names), *self.children):
+        self._cancel_full()
+        for w in (*self._controls.values(), self.image, self.status, self.readout, *self.children):
             w.close()
         super().close()

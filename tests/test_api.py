@@ -28,6 +28,8 @@ PUBLIC = {
     "data": ["Split", "load_mnist_subset"],
     "images": ["load_photographs", "natural_image_patches", "whiten"],
     "params_io": ["load_metadata", "load_params", "save_params"],
+    "attacks": ["SignAttackResult", "attack_success", "carlini_wagner", "deepfool", "fgsm", "mean_squared_distance",
+                "perturbation_norm", "pgd", "targeted_sign_attack"],
     "lca_views": ["ContourTurning", "LCATrajectory", "contour_turning", "energy_neuron", "lca_trajectory",
                   "quadrature_pair", "toy_lca_dictionary"],
     "survey": ["ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "axis_curvature",
@@ -40,13 +42,13 @@ ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 
 # Lower layers never import upper ones (geomlib/__init__.py): planes -> geometry
-# (hypersurface, contours) -> models -> lca, training, data, images, params_io
+# (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
 # -> lca_views, survey -> plots -> widgets.
 LAYER = {
     "planes": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
-    "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3,
+    "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,
     "lca_views": 4, "survey": 4,
 }
 

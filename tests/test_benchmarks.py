@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` lives at the repo root
 
 from benchmarks import bench_geometry as bg  # noqa: E402
+from benchmarks import bench_survey as bs  # noqa: E402
 from benchmarks._timing import Check, compare, format_checks, format_table, ratio  # noqa: E402
 
 
@@ -30,6 +31,34 @@ def test_benchmark_quick(name):
         assert all(len(row) == len(table.headers) for row in table.rows)
         assert format_table(table.headers, table.rows)
     assert format_checks(res.checks)
+
+
+def test_survey_benchmark_quick():
+    """The curvature-survey benchmark (direct contour bend vs full-grid contour fit) at tiny sizes."""
+    res = bs.run("survey", quick=True)
+    assert set(res.ratios) == {"evaluations grid/direct", "time per plane grid/direct"}
+    for key, value in res.ratios.items():
+        assert math.isfinite(value) and value > 0, (key, value)
+    # evaluations are counted, not timed: the 30 x 30 grid and the survey's defaults are exact
+    assert res.ratios["evaluations grid/direct"] == pytest.approx(900 / bs._sv._evaluations(
+        bs._sv._bend_static(0.5, 2.0, bs._sv.DEFAULT_ROWS, bs._sv.DEFAULT_ITERATIONS, True, True)))
+    assert res.checks and res.checks[0].status == "PASS"  # >= 10x fewer evaluations
+    for check in res.checks:
+        assert math.isfinite(check.value) and check.value >= 0, check
+        assert check.status in ("PASS", "MISS", "(report)")
+    assert len(res.tables) == 3
+    for table in res.tables:
+        assert table.rows and all(len(row) == len(table.headers) for row in table.rows)
+        assert format_table(table.headers, table.rows)
+    assert format_checks(res.checks)
+
+
+def test_main_lists_the_survey_benchmark(capsys):
+    from benchmarks.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "survey" in capsys.readouterr().out
 
 
 def test_compare_interleaves_and_pairs():

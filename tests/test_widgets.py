@@ -55,7 +55,13 @@ def _check_state(ex):
     assert ex.last_error is None, repr(ex.last_error)
     assert ex.png[:8] == b"\x89PNG\r\n\x1a\n" and ex.image.value == ex.png
     assert ex.field.shape == (N, N) and ex.coords.shape == (N, N, 2)
-    assert np.all(np.isfinite(ex.geometry.value)) and np.all(np.isfinite(ex.geometry.grad))
+    assert np.all(np.isfinite(ex.geometry.value))
+    if ex.view == "response":  # the gradient only where arrows are drawn
+        assert ex.geometry.grad is None and ex.geometry.hess is None
+        assert ex.arrows_grad.shape == ex.arrows_coords.shape and np.all(np.isfinite(ex.arrows_grad))
+    else:
+        assert ex.arrows_grad is None and np.all(np.isfinite(ex.geometry.grad))
+        assert (ex.geometry.hess is None) == (ex.view == "grid")
     if ex.view == "response":
         assert np.all(np.isfinite(ex.field))
     else:  # curvature: finite, or NaN exactly where the image is masked
@@ -150,7 +156,8 @@ def test_vertical_axis_rotates_between_orthonormal_directions(explorer):
 def test_update_api_and_timings(explorer):
     n = len(explorer.timings)
     timing = explorer.update(theta=10.0)
-    assert set(timing) == {"compute", "artists", "draw", "png", "total"}
+    assert set(timing) == {"compute", "artists", "draw", "png", "total", "grid", "preview"}
+    assert timing["grid"] == N and timing["preview"] is False  # update() always draws at full resolution
     assert all(t >= 0 for t in timing.values()) and len(explorer.timings) == n + 1
     assert explorer.theta == 10.0 and explorer.neuron == "quadratic" and explorer.view == "response"
     with pytest.raises(ValueError, match="expected keys"):
@@ -507,7 +514,7 @@ def test_slow_render_keeps_the_kernel_busy(live_kernel):
         import time
         from geomlib import widgets
         _compute = ex._compute
-        ex._compute = lambda: (time.sleep(widgets.SLOW_SECONDS + 0.1), _compute())[1]
+        ex._compute = lambda coords: (time.sleep(widgets.SLOW_SECONDS + 0.1), _compute(coords))[1]
         ex.update(theta=1.0)  # the last render is now a slow one
     """)
     time.sleep(0.1)
@@ -520,13 +527,24 @@ def test_slow_render_keeps_the_kernel_busy(live_kernel):
             break
     busy = time.perf_counter() - t0
     assert busy > float(run("print(widgets.SLOW_SECONDS)")), busy
-    assert run("print(ex.theta, len(ex.timings))") == "2.0 3"  # initial render, update(), this message
+    # initial render, update(), this message: a coarse preview (the last full update was slow) ...
+    assert run("print(ex.theta, len(ex.timings), ex.timings[2]['preview'], ex.timings[2]['grid'])") == "2.0 3 True 16"
+    for _ in range(50):  # ... then, with the slider at rest, the full-resolution update
+        if run("print(len(ex.timings))") == "4":
+            break
+        time.sleep(0.1)
+    assert run("print(ex.timings[3]['preview'], ex.field.shape, ex.last_error)") == "False (24, 24) None"
     n_messages = 10
     for i in range(n_messages):
         send_value(slider, float(i + 3))
     theta, renders, error = _wait_rendered(run, n_messages + 2)
     assert theta == n_messages + 2 and error == "None"
-    assert 1 <= renders + 1 - 3 < n_messages  # renders since theta = 2: fewer than messages
+    assert 1 <= renders + 1 - 4 < n_messages  # renders since theta = 2: fewer than messages
+    for _ in range(50):  # the drag ends on a full-resolution view
+        if run("print(ex._full_handle is None and not ex.timings[-1]['preview'])") == "True":
+            break
+        time.sleep(0.1)
+    assert run("print(ex.field.shape, ex.theta, ex.last_error)") == "(24, 24) 12.0 None"
 
 
 def test_renders_at_once_outside_a_kernel_even_under_a_running_loop(setup):
@@ -551,3 +569,138 @@ def test_renders_at_once_outside_a_kernel_even_under_a_running_loop(setup):
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         before, after = pool.submit(asyncio.run, drag()).result()
     assert before != after
+
+
+def _scaled_quadratic(scale, x, *, w, q):
+    return scale * (w @ x) - 0.5 * jnp.sum(q * x**2)
+
+
+@pytest.fixture
+def tunable(setup):
+    neurons, w, v1, v2 = setup
+    q = jnp.abs(jax.random.normal(jax.random.key(9), (D,)))
+    built = []
+
+    def build(scale, curv):
+        built.append((scale, curv))
+        return Partial(functools.partial(_scaled_quadratic, w=w, q=curv * q), jnp.asarray(scale))
+
+    ex = PlaneExplorer({"tuned": widgets.Tunable(build), "linear": neurons["linear"]}, w,
+                       {"first": v1, "second": v2}, {"third": v2 + v1, "fourth": jnp.roll(v1, 3)}, n=N, dpi=40,
+                       parameters={"scale": [0.5, 1.0, 2.0], "curv": [0.0, 1.0, 4.0]},
+                       parameter_values={"curv": 1.0}, parameter_labels={"curv": "curvature scale"}, preview=8)
+    yield ex, built, q
+    ex.close()
+
+
+def test_parameter_sliders_rebuild_tunable_neurons(tunable, setup):
+    ex, built, q = tunable
+    w = setup[1]
+    assert ex.parameter_values == {"scale": 0.5, "curv": 1.0} and built == [(0.5, 1.0)]
+    assert ex.parameter_sliders["curv"].description == "curvature scale"
+    assert "rg-slider-curv" in ex.parameter_sliders["curv"]._dom_classes
+    for key, slider in ex.parameter_sliders.items():
+        for value in slider.options[::-1]:
+            before = ex.png
+            slider.value = value[1]  # the observer path of a browser drag
+            _check_state(ex)
+            want = geomlib.plane_values(Partial(functools.partial(_scaled_quadratic, w=w, q=ex.parameter_values["curv"] * q),
+                                                jnp.asarray(ex.parameter_values["scale"])), ex.plane, ex.coords)
+            np.testing.assert_allclose(ex.field, np.asarray(want), rtol=1e-5, atol=1e-6)
+            assert before != ex.png or value == slider.options[-1]  # the first value set is the current one
+    assert "curvature scale = 0" in ex.readout.value.replace("&nbsp;", " ")
+    n_built = len(built)
+    ex.update(scale=2.0, curv=1.0)  # built during the sweep: cached
+    assert len(built) == n_built
+    ex.update(scale=2.0, curv=0.0)  # a new setting: built once
+    assert len(built) == n_built + 1 and built[-1] == (2.0, 0.0)
+    ex.update(neuron="linear")  # a plain neuron ignores the parameters
+    png = ex.png
+    ex.update(scale=1.0)
+    assert ex.png == png and "scale" not in ex.readout.value
+
+
+def test_axis_menus_choose_v1_and_v2(tunable):
+    ex, _, _ = tunable
+    assert "rg-dropdown-v1" in ex.v1_dropdown._dom_classes and ex.labels[1:] == ("v₁", "v₂")
+    seen = set()
+    for a in ex.v1_options:
+        for b in ex.v2_options:
+            ex.update(v1=a, v2=b, theta=45.0)
+            _check_state(ex)
+            u, v1, v2 = ex.u, ex.v1, ex.v2
+            np.testing.assert_allclose(np.array([[u @ u, u @ v1, u @ v2], [0, v1 @ v1, v1 @ v2], [0, 0, v2 @ v2]]),
+                                       np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1.0]]), atol=1e-9)
+            raw = np.asarray(ex.v1_options[a])
+            assert np.linalg.norm(raw - (raw @ u) * u - (raw @ v1) * v1) < 1e-6 * np.linalg.norm(raw)  # v1 from a
+            assert f"v₁ = {a}, v₂ = {b}" in ex.status.value
+            seen.add(ex.png)
+    assert len(seen) == 4
+    with pytest.raises(traitlets.TraitError):
+        ex.update(v1="no such axis")
+
+
+def test_preview_renders_on_the_coarse_grid(tunable):
+    ex, _, _ = tunable
+    ex.render(preview=True)
+    assert ex.field.shape == (ex.preview,) * 2 and ex.last_timing["preview"] and ex.arrows_grad is None
+    assert not ex._quiver.get_visible()
+    ex.render()
+    assert ex.field.shape == (N, N) and not ex.last_timing["preview"] and ex._quiver.get_visible()
+    ex.update(view="exact")
+    ex.render(preview=True)
+    assert ex.field.shape == (ex.preview,) * 2 and ex.geometry.curvature.shape == (ex.preview,) * 2
+
+
+def test_bad_parameters_and_axes_raise(setup):
+    neurons, w, v1, v2 = setup
+    t = widgets.Tunable(lambda scale: neurons["linear"])
+    cases = [
+        (dict(neurons={"t": t}), "parameters"),
+        (dict(neurons={"t": t}, parameters={"theta": [1]}), "parameters"),
+        (dict(neurons={"t": t}, parameters={"scale": []}), r"parameters\['scale'\]"),
+        (dict(neurons={"t": t}, parameters={"scale": [1, 2]}, parameter_values={"scale": 3}),
+         r"parameter_values\['scale'\]"),
+        (dict(neurons=neurons, v2={"a": v2, "b": v1}), "v2"),  # b is v1: not independent
+        (dict(neurons=neurons, v1={}), "v1"),
+        (dict(neurons=neurons, preview=2), "preview"),
+    ]
+    for kwargs, match in cases:
+        args = {"neurons": kwargs.pop("neurons"), "u": w, "v1": kwargs.pop("v1", v1), "v2": kwargs.pop("v2", v2)}
+        with pytest.raises(ValueError, match=f"^{match}"):
+            PlaneExplorer(**args, n=N, dpi=40, **kwargs)
+    with pytest.raises(ValueError, match="^build"):
+        widgets.Tunable(3.0)
+
+
+def test_tunable_axes_follow_a_parameter():
+    """u and an axis choice built from a parameter (a neuron index, as in chapter 2): the
+    plane, the u panel and the title follow the slider; images of D = 7 x 7."""
+    d = 49
+    W = jax.random.normal(jax.random.key(3), (4, d))
+    rand = jax.random.normal(jax.random.key(4), (d,))
+
+    def neuron(index):
+        return Partial(lambda w, x: jnp.tanh(w @ x) - 0.1 * jnp.sum(x**2), W[index])
+
+    ex = PlaneExplorer({"tanh": widgets.Tunable(neuron)}, widgets.Tunable(lambda index: W[index]),
+                       {"random": rand}, {"next neuron": widgets.Tunable(lambda index: W[(index + 1) % 4])},
+                       parameters={"index": [0, 1, 2, 3]}, labels=("weights of {index}", "", ""), n=N, dpi=40)
+    try:
+        assert ex._side == 7 and ex._u_image is not None
+        pngs = set()
+        for index in range(4):
+            ex.update(index=index)
+            _check_state(ex)
+            np.testing.assert_allclose(ex.u, np.asarray(W[index]) / np.linalg.norm(W[index]), rtol=1e-5)
+            raw = np.asarray(W[(index + 1) % 4])
+            resid = raw - (raw @ ex.u) * ex.u - (raw @ ex.v1) * ex.v1 - (raw @ ex.v2) * ex.v2
+            assert np.linalg.norm(resid) < 1e-6 * np.linalg.norm(raw)
+            np.testing.assert_allclose(ex._u_image.get_array(), ex.u.reshape(7, 7))
+            assert f"u = weights of {index}" in ex._title.get_text() and f"weights of {index}" in ex.status.value
+            pngs.add(ex.png)
+        assert len(pngs) == 4
+    finally:
+        ex.close()
+    with pytest.raises(ValueError, match="^parameters"):
+        PlaneExplorer({"tanh": neuron(0)}, widgets.Tunable(lambda index: W[index]), rand, W[1], n=N)

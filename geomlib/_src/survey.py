@@ -607,9 +607,11 @@ def contour_bend(
        crossing, i.e. :math:`(1 + |da/db|)/h` points per unit b. ``"b"``: Gauss weights only.
 
     Cost: ``2 n_edge + 4 + n_b (2 + iterations)`` model evaluations per plane, 72 by
-    default (12.5x fewer than the 900 of a 30 x 30 grid). On LCA neurons (patches-2x) c2
-    agrees with a 240 x 240 grid to a median 3e-4 (max 5e-3), closer than the 30 x 30
-    grid does (median 2e-3, max 9e-3; ``make bench`` measures it).
+    default (12.5x fewer than the 900 of a 30 x 30 grid). ``make bench`` measures the
+    agreement on 32 planes of patches-2x LCA neurons: against the grid method at 90 x 90,
+    c2 differs by a median 1e-3 (max 5e-3), closer than the 30 x 30 grid does (median
+    2e-3, max 1.1e-2); the grid's c2 is still rising between 60 and 90 points, toward
+    this value.
 
     Args:
       f: scalar response R^D -> R (e.g. :func:`geomlib.dictionary_neuron`); bind
