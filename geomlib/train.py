@@ -1,16 +1,20 @@
-"""Train the LCA dictionaries that ship with geomlib (``make models``).
+"""Train the LCA dictionaries and MNIST classifiers that ship with geomlib (``make models``).
 
 Usage::
 
     python -m geomlib.train all                       # rebuild every shipped model
     python -m geomlib.train shipped patches-2x        # rebuild one (or several) by name
+    python -m geomlib.train shipped mlp-2 lca-mlp-2   # ... classifiers too
     python -m geomlib.train list                      # shipped names and their configs
     python -m geomlib.train lca --data patches --neurons 512 --lam 0.15 --out DIR
                                                       # a custom model, written to DIR/NAME.npz
 
 Every run is seeded: the data (patches cut with ``data_seed``, or the seeded MNIST
-split), the initial dictionary and the batch order (``seed``), so rebuilding gives the
-same dictionary up to floating-point differences between machines.
+split), the initial dictionary or weights, the shifted copies and the batch order
+(``seed``), so rebuilding gives the same model up to floating-point differences between
+machines. ``all`` trains the dictionaries first, then the classifiers (the ``lca-*``
+classifiers read ``mnist-768``; ``shipped lca-mlp-2`` trains that dictionary first if
+its file is missing).
 """
 
 from __future__ import annotations
@@ -19,13 +23,23 @@ import argparse
 import json
 import platform
 import sys
+import time
 from importlib import metadata as _metadata
 from pathlib import Path
 
 import numpy as np
 
 from geomlib._src.lca import lca_statistics, train_lca
-from geomlib._src.params_io import PARAMS_DIR, SHIPPED_MODELS, rebuild_command, save_params
+from geomlib._src.params_io import (
+    PARAMS_DIR,
+    SHIPPED_CLASSIFIERS,
+    SHIPPED_MODELS,
+    load_metadata,
+    load_params,
+    params_path,
+    rebuild_command,
+    save_params,
+)
 
 _DEFAULTS = {"patches": SHIPPED_MODELS["patches-2x"], "mnist": SHIPPED_MODELS["mnist-768"]}
 
@@ -98,13 +112,119 @@ def _summary(path: Path, meta: dict) -> str:
             f"trained in {meta['train_seconds']:.0f} s")
 
 
+# ----------------------------------------------------------------------------- classifiers
+
+
+def _classifier_dictionary(name: str, directory, progress: bool) -> tuple[np.ndarray, dict]:
+    """The LCA dictionary ``name`` (from ``directory``, else the shipped files) and its config;
+    a shipped dictionary whose file is missing is trained first."""
+    for where in dict.fromkeys((directory, None)):
+        if params_path(name, where).is_file():
+            return np.asarray(load_params(name, where)["phi"]), load_metadata(name, where)["config"]
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"config['lca']: expected a shipped dictionary ({', '.join(SHIPPED_MODELS)}) or a "
+                         f"file in {directory}, got {name!r}")
+    print(f"{params_path(name)} is missing: training it first")
+    print(_summary(*train_and_save(name, SHIPPED_MODELS[name], progress=progress)))
+    return np.asarray(load_params(name)["phi"]), SHIPPED_MODELS[name]
+
+
+def classifier_from_config(config: dict, directory=None, progress: bool = True) -> tuple[dict, dict, dict]:
+    """Train an MNIST classifier as ``config`` says (a value of ``SHIPPED_CLASSIFIERS`` or alike).
+
+    The weights are rounded to the storage precision (``config["storage"]``) before the
+    metrics are computed, so the metrics are those of the model that is saved.
+
+    Returns:
+      ``(params, history, metrics)``: params for :func:`geomlib.classifier_logits`, the
+      training curves of :func:`geomlib.train_classifier` (plus ``"lca"``: the dictionary
+      name, lam, steps, eta and fingerprint, or None), and held-out / training metrics.
+    """
+    from geomlib._src.classifiers import (
+        bind_classifier,
+        classifier_accuracy,
+        dictionary_fingerprint,
+        train_classifier,
+    )
+    from geomlib._src.data import load_mnist_subset
+
+    split = load_mnist_subset(n_test=config["n_test"], seed=config["split_seed"])
+    x, y = split.x_train, split.y_train
+    if config.get("n_train") is not None:
+        x, y = x[:config["n_train"]], y[:config["n_train"]]
+    lca, lca_meta = None, None
+    if config["lca"] is not None:
+        phi, dict_config = _classifier_dictionary(config["lca"], directory, progress)
+        lca = {"phi": phi, **{k: dict_config[k] for k in ("lam", "steps", "eta")}}
+        lca_meta = {"dictionary": config["lca"], **{k: dict_config[k] for k in ("lam", "steps", "eta")},
+                    "phi_sha256": dictionary_fingerprint(phi)}
+    params, history = train_classifier(
+        x, y, hidden=config["hidden"], lca=lca, epochs=config["epochs"], batch_size=config["batch_size"],
+        lr=config["lr"], weight_decay=config["weight_decay"], copies=config["copies"], shift=config["shift"],
+        seed=config["seed"], progress=progress)
+    steps = lca["steps"] if lca is not None else 75
+    full = bind_classifier(params, lca_steps=steps)
+    storage = np.dtype(config["storage"])
+    params["layers"] = [{k: np.asarray(v).astype(storage).astype(np.float32) for k, v in layer.items()}
+                        for layer in params["layers"]]
+    start = time.perf_counter()
+    stored = bind_classifier(params, lca_steps=steps)
+    smooth = bind_classifier(params, lca_steps=steps, smooth_temperature=config["smooth_temperature"])
+    metrics = {
+        "test_accuracy": classifier_accuracy(stored, split.x_test, split.y_test),
+        "test_accuracy_float32": classifier_accuracy(full, split.x_test, split.y_test),
+        "smooth_test_accuracy": classifier_accuracy(smooth, split.x_test, split.y_test),
+        "train_accuracy": classifier_accuracy(stored, x, y),
+        "train_loss_last_epoch": float(history["loss"][-1]),
+        "n_train": int(len(x)),
+        "n_test": int(len(split.x_test)),
+    }
+    history["eval_seconds"] = time.perf_counter() - start
+    history["lca"] = lca_meta
+    return params, history, metrics
+
+
+def train_classifier_and_save(name: str, config: dict, directory=None, progress: bool = True) -> tuple[Path, dict]:
+    """Train a classifier from ``config`` and write ``<directory>/<name>.npz``; returns the path and metadata."""
+    from geomlib._src.classifiers import flatten_classifier
+
+    params, history, metrics = classifier_from_config(config, directory, progress)
+    meta = {
+        "config": config,
+        "metrics": metrics,
+        "lca": history["lca"],
+        "train_seconds": round(history["seconds"], 1),
+        "versions": _versions(),
+        "rebuild": (rebuild_command(name) if name in SHIPPED_CLASSIFIERS and SHIPPED_CLASSIFIERS[name] == config
+                    else None),
+    }
+    path = save_params(name, flatten_classifier(params), meta, {"loss": history["loss"]},
+                       PARAMS_DIR if directory is None else directory, storage=config["storage"])
+    return path, meta
+
+
+def _classifier_summary(path: Path, meta: dict) -> str:
+    m = meta["metrics"]
+    return (f"{path} ({path.stat().st_size / 1e6:.2f} MB): held-out accuracy {100 * m['test_accuracy']:.1f}% "
+            f"(float32 weights {100 * m['test_accuracy_float32']:.1f}%, softplus twin at T = "
+            f"{meta['config']['smooth_temperature']:g}: {100 * m['smooth_test_accuracy']:.1f}%), training "
+            f"accuracy {100 * m['train_accuracy']:.1f}%, last-epoch loss {m['train_loss_last_epoch']:.4f}, "
+            f"trained in {meta['train_seconds']:.0f} s")
+
+
+def _rebuild(name: str) -> str:
+    if name in SHIPPED_CLASSIFIERS:
+        return _classifier_summary(*train_classifier_and_save(name, SHIPPED_CLASSIFIERS[name]))
+    return _summary(*train_and_save(name, SHIPPED_MODELS[name]))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m geomlib.train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("all", help="rebuild every shipped model into geomlib/params")
     shipped = sub.add_parser("shipped", help="rebuild shipped models by name")
-    shipped.add_argument("names", nargs="+", choices=sorted(SHIPPED_MODELS))
-    sub.add_parser("list", help="list the shipped models and their configurations")
+    shipped.add_argument("names", nargs="+", choices=sorted({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}))
+    sub.add_parser("list", help="list the shipped models (dictionaries, classifiers) and their configurations")
     lca = sub.add_parser("lca", help="train a custom LCA dictionary")
     lca.add_argument("--data", choices=("patches", "mnist"), required=True)
     lca.add_argument("--neurons", type=int, required=True)
@@ -118,12 +238,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "list":
-        for name, config in SHIPPED_MODELS.items():
+        for name, config in {**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}.items():
             print(f"{name}: {json.dumps(config)}")
         return 0
     if args.command in ("all", "shipped"):
-        for name in SHIPPED_MODELS if args.command == "all" else args.names:
-            print(_summary(*train_and_save(name, SHIPPED_MODELS[name])))
+        names = [*SHIPPED_MODELS, *SHIPPED_CLASSIFIERS] if args.command == "all" else args.names
+        # Dictionaries before the classifiers that read them.
+        for name in sorted(names, key=lambda n: n in SHIPPED_CLASSIFIERS):
+            print(_rebuild(name))
         return 0
     config = dict(_DEFAULTS[args.data], neurons=args.neurons)
     for key in ("lam", "steps", "eta", "batches", "batch_size", "lr", "seed", "patch_size", "n_patches"):

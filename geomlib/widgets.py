@@ -722,12 +722,21 @@ class PlaneExplorer(widgets.VBox):
         return isinstance(self.neurons[self.neuron], Tunable) or isinstance(self._u, Tunable)
 
     def _parameters_text(self) -> str:
-        return "".join(f"   {self.parameter_sliders[k].description} = {self.parameter_sliders[k].label}"
-                       for k in self.parameter_sliders)
+        # the label of the current option (SelectionSlider.label is empty until the value first changes)
+        return "".join(f"   {w.description} = {next(label for label, v in w.options if v == w.value)}"
+                       for w in self.parameter_sliders.values())
 
     def _readout(self) -> str:
-        return (f"{self._name()}   θ = {self.theta:.0f}°   origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)"
-                + (self._parameters_text() if self._tuned() else ""))
+        where = f"θ = {self.theta:.0f}°   origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)"
+        if not self._tuned():
+            return f"{self._name()}   {where}"
+        # two lines: too wide for one. Parameters u is built from are in its name already;
+        # slider labels without their explanation in brackets
+        in_name = self._u.uses(self.parameter_values) if isinstance(self._u, Tunable) else {}
+        values = ", ".join(f"{w.description.split(' (')[0]} = {next(lb for lb, v in w.options if v == w.value)}"
+                           for k, w in self.parameter_sliders.items() if k not in in_name)
+        return f"{self._name()}\nθ = {self.theta:.0f}°, origin + ({self.origin_a:.2f} u, {self.origin_b:.2f} v)" + (
+            f", {values}" if values else "")
 
     def _draw_artists(self, geo, field, arrows, coords):
         values = np.asarray(geo.value, dtype=np.float64)

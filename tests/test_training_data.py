@@ -123,3 +123,90 @@ def test_fit_linear_neuron_is_deterministic_and_accepts_bool_labels():
 def test_fit_linear_neuron_bad_input(x_shape, target, match):
     with pytest.raises(ValueError, match=match):
         geomlib.fit_linear_neuron(np.zeros(x_shape), target)
+
+
+# ----------------------------------------------------------------------------- IDX files
+
+
+def write_idx(path, array, magic=None, count=None):
+    """Write uint8 ``array`` as an IDX file (gzipped if ``path`` ends in .gz); ``magic`` and
+    ``count`` override the header to make bad files."""
+    import gzip
+
+    array = np.asarray(array, np.uint8)
+    magic = 0x0800 + array.ndim if magic is None else magic
+    dims = list(array.shape)
+    if count is not None:
+        dims[0] = count
+    raw = magic.to_bytes(4, "big") + np.asarray(dims, ">i4").tobytes() + array.tobytes()
+    (gzip.open if str(path).endswith(".gz") else open)(path, "wb").write(raw)
+
+
+def write_mnist(directory, n_train=5, n_test=3, gz=False, seed=0):
+    rng = np.random.default_rng(seed)
+    data = {"x_train": rng.integers(0, 256, (n_train, 28, 28)), "y_train": rng.integers(0, 10, n_train),
+            "x_test": rng.integers(0, 256, (n_test, 28, 28)), "y_test": rng.integers(0, 10, n_test)}
+    for key, stem in geomlib._src.data.IDX_FILES.items():
+        write_idx(directory / (stem + (".gz" if gz else "")), data[key])
+    return data
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_mnist_idx_reads_the_files_it_wrote(tmp_path, gz):
+    data = write_mnist(tmp_path, gz=gz)
+    split = geomlib._src.data.load_mnist_idx(tmp_path)
+    assert isinstance(split, geomlib.Split)
+    assert split.x_train.shape == (5, 784) and split.x_test.shape == (3, 784)
+    assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.int32
+    np.testing.assert_array_equal(split.x_train, data["x_train"].reshape(5, 784).astype(np.float32) / 255)
+    np.testing.assert_array_equal(split.x_test[1].reshape(28, 28) * 255, data["x_test"][1].astype(np.float32))
+    np.testing.assert_array_equal(split.y_train, data["y_train"])
+    np.testing.assert_array_equal(split.y_test, data["y_test"])
+    assert 0 <= split.x_train.min() and split.x_train.max() <= 1
+
+
+def test_load_mnist_idx_accepts_the_dotted_names(tmp_path):
+    data = write_mnist(tmp_path)
+    (tmp_path / "train-images-idx3-ubyte").rename(tmp_path / "train-images.idx3-ubyte")
+    split = geomlib._src.data.load_mnist_idx(tmp_path)
+    np.testing.assert_array_equal(split.y_train, data["y_train"])
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("missing", r"directory: expected the IDX file t10k-labels-idx1-ubyte \(or t10k-labels-idx1-ubyte.gz\) in"),
+        ("magic", r"t10k-images-idx3-ubyte: expected IDX magic number 0x00000803 .* got 0x00000801"),
+        ("labels-magic", r"train-labels-idx1-ubyte: expected IDX magic number 0x00000801 .* got 0x00000803"),
+        ("count", r"train: expected as many labels as images, got 5 images and 4 labels"),
+        ("truncated", r"train-images-idx3-ubyte: expected 3920 data bytes for shape \(5, 28, 28\), got 3919"),
+        ("header-lies", r"t10k-labels-idx1-ubyte: expected 4 data bytes for shape \(4,\), got 3"),
+        ("short", r"t10k-images-idx3-ubyte: expected an IDX header of 16 bytes, got a file of 6 bytes"),
+        ("sizes", r"expected training and test images of one size, got \(28, 28\) and \(14, 14\)"),
+        ("not-a-directory", r"directory: expected a directory holding the MNIST IDX files, got"),
+    ],
+)
+def test_load_mnist_idx_bad_files(tmp_path, damage, match):
+    write_mnist(tmp_path)
+    where = tmp_path
+    if damage == "missing":
+        (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    elif damage == "magic":
+        write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)), magic=0x0801)
+    elif damage == "labels-magic":
+        write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(5), magic=0x0803)
+    elif damage == "count":
+        write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(4))
+    elif damage == "truncated":
+        path = tmp_path / "train-images-idx3-ubyte"
+        path.write_bytes(path.read_bytes()[:-1])
+    elif damage == "header-lies":
+        write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(3), count=4)
+    elif damage == "short":
+        (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03\x00\x00")
+    elif damage == "sizes":
+        write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 14, 14)))
+    else:
+        where = tmp_path / "t10k-labels-idx1-ubyte"
+    with pytest.raises(ValueError, match=match):
+        geomlib._src.data.load_mnist_idx(where)

