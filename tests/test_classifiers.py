@@ -154,13 +154,13 @@ def test_shipped_classifier_files_are_float16_and_small():
 
 # ----------------------------------------------------------------------------- training
 
-TINY = {**SHIPPED_CLASSIFIERS["mlp-2"], "n_train": 1000, "hidden": [64], "epochs": 4, "copies": 0,
-        "storage": "float32"}
+TINY = {**SHIPPED_CLASSIFIERS["mlp-2"], "n_train": 1000, "hidden": [64], "epochs": 5, "copies": 0,
+        "batch_size": 32, "lr": 3e-3, "storage": "float32"}
 
 
 def test_small_retraining_is_deterministic_and_learns():
-    """1,000 training digits, 64 hidden units, 4 epochs: about 89% held-out accuracy here;
-    asserted >= 85% (the spread over seeds is about 1%)."""
+    """1,000 training digits, 64 hidden units, 5 epochs (3 s): 88.0%, 89.1%, 88.2% held-out
+    accuracy for seeds 0, 1, 2 here; asserted >= 85%."""
     p1, h1, m1 = classifier_from_config(TINY, progress=False)
     p2, h2, m2 = classifier_from_config(TINY, progress=False)
     for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p2)):
@@ -172,12 +172,13 @@ def test_small_retraining_is_deterministic_and_learns():
 
 
 def test_small_lca_classifier_saves_and_loads(tmp_path, mnist):
-    config = {**TINY, "n_train": 300, "hidden": [32], "epochs": 2, "lca": "mnist-768", "storage": "float16"}
+    """300 training digits' LCA codes, 32 hidden units: 77.5% (seed 0) and 72.0% (seed 1) here."""
+    config = {**TINY, "n_train": 300, "hidden": [32], "lca": "mnist-768", "storage": "float16"}
     path, meta = train_classifier_and_save("tiny-lca", config, tmp_path, progress=False)
     assert path == tmp_path / "tiny-lca.npz" and meta["rebuild"] is None
     f = load_classifier("tiny-lca", directory=tmp_path)
     acc = classifier_accuracy(f, mnist.x_test, mnist.y_test)
-    assert acc == pytest.approx(meta["metrics"]["test_accuracy"], abs=0.005) and acc > 0.5
+    assert acc == pytest.approx(meta["metrics"]["test_accuracy"], abs=0.005) and acc > 0.6
     # The classifier is tied to its dictionary: another mnist-768 next to it is refused.
     phi = np.asarray(load_params("mnist-768")["phi"])
     save_params("mnist-768", {"phi": phi[:, ::-1]}, {"config": {}}, directory=tmp_path)

