@@ -1,8 +1,8 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
 Layers (lower never import upper): planes -> geometry (hypersurface, contours)
--> models -> lca, training, data, images, params_io, attacks -> lca_views, survey -> plots
--> widgets. The public names are re-exported here; ``geomlib.plots`` and
+-> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers
+-> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
 """
 
@@ -17,8 +17,15 @@ from geomlib._src.attacks import (
     pgd,
     targeted_sign_attack,
 )
+from geomlib._src.classifiers import (
+    bind_classifier,
+    classifier_accuracy,
+    classifier_logits,
+    load_classifier,
+    train_classifier,
+)
 from geomlib._src.contours import ContourFit, contour_points, fit_contour_curvature
-from geomlib._src.data import Split, load_mnist_subset
+from geomlib._src.data import Split, load_mnist_idx, load_mnist_subset
 from geomlib._src.geometry import (
     PlaneGeometry,
     contour_curvature,
@@ -61,7 +68,7 @@ from geomlib._src.models import (
     mlp,
     pointwise_neuron,
 )
-from geomlib._src.params_io import SHIPPED_MODELS, load_metadata, load_params, save_params
+from geomlib._src.params_io import SHIPPED_CLASSIFIERS, SHIPPED_MODELS, load_metadata, load_params, save_params
 from geomlib._src.planes import Plane, float_dtype, grid, plane
 from geomlib._src.survey import (
     ContourBend,
@@ -90,6 +97,7 @@ __all__ = [
     "Plane",
     "PlaneGeometry",
     "ResponseAttenuation",
+    "SHIPPED_CLASSIFIERS",
     "SHIPPED_MODELS",
     "SignAttackResult",
     "Split",
@@ -99,7 +107,10 @@ __all__ = [
     "activation",
     "attack_success",
     "axis_curvature",
+    "bind_classifier",
     "carlini_wagner",
+    "classifier_accuracy",
+    "classifier_logits",
     "contour_bend",
     "contour_curvature",
     "contour_points",
@@ -124,7 +135,9 @@ __all__ = [
     "lca_threshold",
     "lca_trajectory",
     "linear_neuron",
+    "load_classifier",
     "load_metadata",
+    "load_mnist_idx",
     "load_mnist_subset",
     "load_params",
     "load_photographs",
@@ -150,6 +163,7 @@ __all__ = [
     "survey_planes",
     "targeted_sign_attack",
     "toy_lca_dictionary",
+    "train_classifier",
     "train_lca",
     "whiten",
 ]

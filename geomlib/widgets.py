@@ -219,7 +219,8 @@ class PlaneExplorer(widgets.VBox):
       v1, v2: the vertical axis rotates from v1 (theta = 0) to v2 (theta = 90);
         both are orthonormalised against u (and v2 against v1), shape ``(D,)``. Either
         may be a dict name -> direction: a menu then chooses it (its names label the axis).
-      origin: base origin x0 ``(D,)``; zeros if None. The plane's origin is
+      origin: base origin x0 ``(D,)`` (or a :class:`Tunable` building it, e.g. from a digit
+        index); zeros if None. The plane's origin is
         ``x0 + origin_a u + origin_b v(theta)``.
       extent: half-width of the square window, in plane units.
       n: grid points per axis (``n x n`` autodiff evaluations per update).
@@ -315,10 +316,15 @@ class PlaneExplorer(widgets.VBox):
                 u0 = self._basis(a, b)[0]
         self.preview = None if preview is None else int(preview)
         self._full_handle = None  # the full-resolution update scheduled after a preview
-        x0 = np.zeros_like(u0) if origin is None else np.asarray(origin, dtype=np.float64)
+        if isinstance(origin, Tunable):
+            if not parameters:
+                raise ValueError("parameters: expected the sliders that a Tunable origin is built from, got none")
+            self._x0 = origin
+            x0 = np.asarray(self._resolve("x0", origin, "axis"), dtype=np.float64)
+        else:
+            x0 = self._x0 = np.zeros_like(u0) if origin is None else np.asarray(origin, dtype=np.float64)
         if x0.shape != u0.shape:
             raise ValueError(f"origin: expected shape {u0.shape}, got {x0.shape}")
-        self.x0 = x0
         self.extent = float(extent)
         labels = tuple(labels)
         if self._choose_axes:  # the menus name the axes
@@ -411,6 +417,11 @@ class PlaneExplorer(widgets.VBox):
     def v2(self) -> np.ndarray:
         """The vertical axis at theta = 90 (orthonormalised against u and v1), shape ``(D,)``."""
         return self._basis()[2]
+
+    @property
+    def x0(self) -> np.ndarray:
+        """The base origin (built for the current parameters if it is Tunable), ``(D,)``."""
+        return np.asarray(self._resolve("x0", self._x0, "axis"), dtype=np.float64)
 
     @property
     def parameter_values(self) -> dict:
@@ -719,7 +730,7 @@ class PlaneExplorer(widgets.VBox):
         return f"{self.neuron}, u = {self._u_text()}" if isinstance(self._u, Tunable) else self.neuron
 
     def _tuned(self) -> bool:
-        return isinstance(self.neurons[self.neuron], Tunable) or isinstance(self._u, Tunable)
+        return any(isinstance(x, Tunable) for x in (self.neurons[self.neuron], self._u, self._x0))
 
     def _parameters_text(self) -> str:
         # the label of the current option (SelectionSlider.label is empty until the value first changes)

@@ -25,7 +25,9 @@ PUBLIC = {
     "lca": ["dictionary_neuron", "divisive_normalization_neuron", "init_dictionary", "lca_energy",
             "lca_neuron", "lca_statistics", "mei_axis", "neuron_weights", "train_lca"],
     "training": ["fit_linear_neuron"],
-    "data": ["Split", "load_mnist_subset"],
+    "data": ["Split", "load_mnist_idx", "load_mnist_subset"],
+    "classifiers": ["bind_classifier", "classifier_accuracy", "classifier_logits", "load_classifier",
+                    "train_classifier"],
     "images": ["load_photographs", "natural_image_patches", "whiten"],
     "params_io": ["load_metadata", "load_params", "save_params"],
     "attacks": ["SignAttackResult", "attack_success", "carlini_wagner", "deepfool", "fgsm", "mean_squared_distance",
@@ -35,7 +37,7 @@ PUBLIC = {
     "survey": ["ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "axis_curvature",
                "contour_bend", "gauss_rows", "load_survey", "response_attenuation", "run_survey", "save_survey",
                "survey_planes"],
-    None: ["DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_MODELS", "TOY_LCA"],
+    None: ["DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 
@@ -43,13 +45,13 @@ SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 
 # Lower layers never import upper ones (geomlib/__init__.py): planes -> geometry
 # (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
-# -> lca_views, survey -> plots -> widgets.
+# -> lca_views, survey, classifiers -> plots -> widgets.
 LAYER = {
     "planes": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
     "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,
-    "lca_views": 4, "survey": 4,
+    "lca_views": 4, "survey": 4, "classifiers": 4,
 }
 
 

@@ -704,3 +704,22 @@ def test_tunable_axes_follow_a_parameter():
         ex.close()
     with pytest.raises(ValueError, match="^parameters"):
         PlaneExplorer({"tanh": neuron(0)}, widgets.Tunable(lambda index: W[index]), rand, W[1], n=N)
+
+
+def test_tunable_origin_follows_a_parameter(setup):
+    neurons, w, v1, v2 = setup
+    images = jax.random.normal(jax.random.key(5), (3, D))
+    ex = PlaneExplorer({"quadratic": neurons["quadratic"]}, w, v1, v2, origin=widgets.Tunable(lambda digit: images[digit]),
+                       parameters={"digit": [0, 1, 2]}, n=N, dpi=40)
+    try:
+        for digit in (2, 0, 1):
+            ex.update(digit=digit, origin_a=0.5)
+            _check_state(ex)
+            np.testing.assert_allclose(ex.x0, np.asarray(images[digit]), rtol=1e-6)
+            np.testing.assert_allclose(np.asarray(ex.plane.origin), np.asarray(images[digit]) + 0.5 * ex.u,
+                                       rtol=1e-5, atol=1e-5)
+            assert "digit = " in ex.readout.value
+    finally:
+        ex.close()
+    with pytest.raises(ValueError, match="^parameters"):
+        PlaneExplorer(neurons, w, v1, v2, origin=widgets.Tunable(lambda digit: images[digit]), n=N)

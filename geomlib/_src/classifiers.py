@@ -121,10 +121,9 @@ def bind_classifier(params: dict, *, lca_steps: int = 75, smooth_temperature: fl
     Parameters and the temperature stay traced arguments, so compiled code is shared
     between models of one architecture and between temperatures.
     """
-    dim = _check_params(params)
+    _check_params(params)
     if smooth_temperature is not None and not (np.shape(smooth_temperature) == () and smooth_temperature > 0):
         raise ValueError(f"smooth_temperature: expected None (ReLU) or a scalar T > 0, got {smooth_temperature!r}")
-    del dim
     temperature = jnp.asarray(1.0 if smooth_temperature is None else smooth_temperature, float_dtype())
     return Partial(_Logits(int(lca_steps), smooth_temperature is not None), params, temperature)
 
