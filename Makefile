@@ -26,6 +26,12 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
 
+# JAX's persistent compilation cache: the notebooks run twice in `make test` (nbval and the
+# browser test), and compiling through the unrolled LCA takes longer than running it.
+JAX_CACHE ?= $(abspath $(VENV))/jax-cache
+export JAX_COMPILATION_CACHE_DIR := $(JAX_CACHE)
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.2
+
 test: $(STAMP)
 	@bash tools/ensure_chromium.sh
 	$(PY) -m pytest --nbval-lax --nbval-current-env $(PYTEST_ARGS)

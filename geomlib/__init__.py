@@ -1,7 +1,7 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
 Layers (lower never import upper): planes -> geometry (hypersurface, contours)
--> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers
+-> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers, boundary, robustness
 -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
 """
@@ -16,6 +16,19 @@ from geomlib._src.attacks import (
     perturbation_norm,
     pgd,
     targeted_sign_attack,
+)
+from geomlib._src.boundary import (
+    BoundaryCurvature,
+    Walk,
+    adversarial_direction,
+    boundary_curvatures,
+    boundary_point,
+    decision_function,
+    nearest_other_class,
+    plane_logits,
+    same_class_pairs,
+    straight_line_walk,
+    top_two,
 )
 from geomlib._src.classifiers import (
     bind_classifier,
@@ -70,6 +83,22 @@ from geomlib._src.models import (
 )
 from geomlib._src.params_io import SHIPPED_CLASSIFIERS, SHIPPED_MODELS, load_metadata, load_params, save_params
 from geomlib._src.planes import Plane, float_dtype, grid, plane
+from geomlib._src.robustness import (
+    AdversarialDirections,
+    MSDResult,
+    accuracy_under_attack,
+    class_means,
+    gaas_basis,
+    gaas_directions,
+    gradient_ascent_path,
+    msd_at_confidence,
+    one_image,
+    orthogonal_adversarial_directions,
+    path_plane_coordinates,
+    step_contour_cosines,
+    target_log_probability,
+    template_cosine,
+)
 from geomlib._src.survey import (
     ContourBend,
     ResponseAttenuation,
@@ -87,11 +116,14 @@ from geomlib._src.survey import (
 from geomlib._src.training import fit_linear_neuron
 
 __all__ = [
+    "AdversarialDirections",
+    "BoundaryCurvature",
     "ContourBend",
     "ContourFit",
     "ContourTurning",
     "DICTIONARY_MODELS",
     "LCATrajectory",
+    "MSDResult",
     "NONLINEARITIES",
     "PHOTOGRAPHS",
     "Plane",
@@ -104,17 +136,24 @@ __all__ = [
     "SurveyPlanes",
     "SurveyResult",
     "TOY_LCA",
+    "Walk",
+    "accuracy_under_attack",
     "activation",
+    "adversarial_direction",
     "attack_success",
     "axis_curvature",
     "bind_classifier",
+    "boundary_curvatures",
+    "boundary_point",
     "carlini_wagner",
+    "class_means",
     "classifier_accuracy",
     "classifier_logits",
     "contour_bend",
     "contour_curvature",
     "contour_points",
     "contour_turning",
+    "decision_function",
     "deepfool",
     "dictionary_neuron",
     "divisive_normalization_neuron",
@@ -123,7 +162,10 @@ __all__ = [
     "fit_contour_curvature",
     "fit_linear_neuron",
     "float_dtype",
+    "gaas_basis",
+    "gaas_directions",
     "gauss_rows",
+    "gradient_ascent_path",
     "grid",
     "grid_curvature",
     "init_dictionary",
@@ -145,23 +187,35 @@ __all__ = [
     "mean_squared_distance",
     "mei_axis",
     "mlp",
+    "msd_at_confidence",
     "natural_image_patches",
+    "nearest_other_class",
     "neuron_weights",
+    "one_image",
+    "orthogonal_adversarial_directions",
+    "path_plane_coordinates",
     "perturbation_norm",
     "pgd",
     "plane",
     "plane_geometry",
     "plane_gradients",
+    "plane_logits",
     "plane_values",
     "pointwise_neuron",
     "principal_curvatures",
     "quadrature_pair",
     "response_attenuation",
     "run_survey",
+    "same_class_pairs",
     "save_params",
     "save_survey",
+    "step_contour_cosines",
+    "straight_line_walk",
     "survey_planes",
+    "target_log_probability",
     "targeted_sign_attack",
+    "template_cosine",
+    "top_two",
     "toy_lca_dictionary",
     "train_classifier",
     "train_lca",

@@ -37,6 +37,13 @@ PUBLIC = {
     "survey": ["ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "axis_curvature",
                "contour_bend", "gauss_rows", "load_survey", "response_attenuation", "run_survey", "save_survey",
                "survey_planes"],
+    "boundary": ["BoundaryCurvature", "Walk", "adversarial_direction", "boundary_curvatures", "boundary_point",
+                 "decision_function", "nearest_other_class", "plane_logits", "same_class_pairs",
+                 "straight_line_walk", "top_two"],
+    "robustness": ["AdversarialDirections", "MSDResult", "accuracy_under_attack", "class_means", "gaas_basis",
+                   "gaas_directions", "gradient_ascent_path", "msd_at_confidence", "one_image",
+                   "orthogonal_adversarial_directions", "path_plane_coordinates", "step_contour_cosines",
+                   "target_log_probability", "template_cosine"],
     None: ["DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
@@ -45,13 +52,13 @@ SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 
 # Lower layers never import upper ones (geomlib/__init__.py): planes -> geometry
 # (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
-# -> lca_views, survey, classifiers -> plots -> widgets.
+# -> lca_views, survey, classifiers, boundary, robustness -> plots -> widgets.
 LAYER = {
     "planes": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
     "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,
-    "lca_views": 4, "survey": 4, "classifiers": 4,
+    "lca_views": 4, "survey": 4, "classifiers": 4, "boundary": 4, "robustness": 4,
 }
 
 

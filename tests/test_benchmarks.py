@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` lives at the repo root
 
+from benchmarks import bench_attacks as ba  # noqa: E402
 from benchmarks import bench_geometry as bg  # noqa: E402
 from benchmarks import bench_survey as bs  # noqa: E402
 from benchmarks._timing import Check, compare, format_checks, format_table, ratio  # noqa: E402
@@ -51,6 +52,27 @@ def test_survey_benchmark_quick():
         assert table.rows and all(len(row) == len(table.headers) for row in table.rows)
         assert format_table(table.headers, table.rows)
     assert format_checks(res.checks)
+
+
+def test_attacks_benchmark_quick():
+    """The attack-throughput benchmark (batched PGD vs a per-image loop) at tiny sizes."""
+    res = ba.run("attacks", quick=True)
+    assert set(res.ratios) == {"per-image time loop/batched"}
+    assert all(math.isfinite(v) and v > 0 for v in res.ratios.values())
+    agree = [c for c in res.checks if c.name.startswith("max |x_adv")]
+    assert agree and agree[0].status == "PASS"  # the loop and the batched kernel give the same images
+    for table in res.tables:
+        assert table.rows and all(len(row) == len(table.headers) for row in table.rows)
+        assert format_table(table.headers, table.rows)
+    assert format_checks(res.checks)
+
+
+def test_main_lists_the_attacks_benchmark(capsys):
+    from benchmarks.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "attacks" in capsys.readouterr().out
 
 
 def test_main_lists_the_survey_benchmark(capsys):

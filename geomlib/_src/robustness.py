@@ -300,7 +300,7 @@ def template_cosine(x_adv, x, source, target, means) -> jax.Array:
 
 
 class AdversarialDirections(NamedTuple):
-    """Outcome of :func:`orthogonal_adversarial_directions` and :func:`gaas_directions`.
+    r"""Outcome of :func:`orthogonal_adversarial_directions` and :func:`gaas_directions`.
 
     Attributes:
       delta: the perturbations actually applied (after clipping), ``(B, k, D)``.
@@ -350,12 +350,12 @@ def _orthogonal_directions(f, x, y, k, eps, steps, step_size, clip, alternations
 
     def feasible(delta, basis, mask):
         # Alternating projections onto {orthogonal to the basis} and {x + delta in [0, 1]}
-        # (both convex), ending on the orthogonal complement; then the ball |delta| <= eps.
+        # (both convex), ending in the box; then shrink into the ball |delta| <= eps
+        # (a scaling towards x keeps both the box and the orthogonality).
         def alt(_, dl):
             return _bound(x + _project_out(dl, basis, mask), clip) - x
 
         delta = jax.lax.fori_loop(0, alternations, alt, delta)
-        delta = _project_out(delta, basis, mask)
         n = jnp.linalg.norm(delta, axis=1, keepdims=True)
         return delta * jnp.where(n > eps, eps / jnp.where(n > eps, n, 1), 1)
 
@@ -367,8 +367,7 @@ def _orthogonal_directions(f, x, y, k, eps, steps, step_size, clip, alternations
             g = _project_out(_loss_grad(f, _bound(x + delta, clip), y, targeted), basis, mask)
             return feasible(delta + step_size * _unit(g), basis, mask)
 
-        delta = jax.lax.fori_loop(0, steps, step, jnp.zeros_like(x))
-        delta_applied = _bound(x + delta, clip) - x
+        delta_applied = jax.lax.fori_loop(0, steps, step, jnp.zeros_like(x))  # x + delta is in the box
         basis = basis.at[:, i].set(_unit(_project_out(delta_applied, basis, mask)))
         return basis, applied.at[:, i].set(delta_applied)
 
@@ -388,7 +387,7 @@ def _check_direction_args(logits_fn, x, y, k, eps, clip):
 
 
 def orthogonal_adversarial_directions(logits_fn, x, y, k: int, eps, steps: int = 10, step_size=None, *,
-                                      clip: bool = True, alternations: int = 10,
+                                      clip: bool = True, alternations: int = 30,
                                       rank_tol: float = 1e-3) -> AdversarialDirections:
     r"""Up to k mutually orthogonal adversarial perturbations of L2 size <= eps per image, found one by one.
 
@@ -489,3 +488,34 @@ def gaas_directions(logits_fn, x, y, k: int, eps, *, clip: bool = True, rank_tol
     r = gaas_basis(g, k)
     delta = _bound(x[:, None, :] + eps * r, clip) - x[:, None, :]
     return _summarise(f, x, y, delta, rank_tol)
+
+
+def path_plane_coordinates(path, plane) -> jax.Array:
+    r"""Coordinates :math:`(a, b) = ((x^t - o) \cdot u, (x^t - o) \cdot v)` of a path in a plane.
+
+    Args:
+      path: ``(T + 1, D)`` (one image's path) or ``(T + 1, B, D)``.
+      plane: a :class:`geomlib.Plane` (``origin``, orthonormal ``u``, ``v``).
+
+    Returns:
+      ``(T + 1, 2)`` resp. ``(T + 1, B, 2)``.
+    """
+    path = jnp.asarray(path)
+    if path.ndim not in (2, 3) or path.shape[-1] != plane.u.shape[0]:
+        raise ValueError(f"path: expected shape (T + 1, D) or (T + 1, B, D) with D = {plane.u.shape[0]}, "
+                         f"got shape {path.shape}")
+    d = path - plane.origin
+    return jnp.stack([d @ plane.u, d @ plane.v], axis=-1)
+
+
+def _one_image(response_fn, x):
+    return response_fn(x[None])[0]
+
+
+def one_image(response_fn) -> Partial:
+    """A batched response ``(B, D) -> (B,)`` as a one-image response ``(D,) -> ()`` (for
+    :func:`geomlib.plane_values`), kept a ``Partial`` so that bound parameters stay traced
+    (a closure would bake them into the compiled code as constants)."""
+    if not callable(response_fn):
+        raise ValueError(f"response_fn: expected a callable (B, D) -> (B,), got {type(response_fn).__name__}")
+    return Partial(_one_image, _as_partial(response_fn))

@@ -755,7 +755,8 @@ class NotebookPage:
 
     def move(self, slider: Slider, shots: Callable[[str, bytes], None] | None = None) -> Move:
         """Move a slider as a reader would (drag its handle; if the value did not change,
-        type a new one into its readout) and report what the figure did.
+        drag across the track for a selection slider, else type a new value into its
+        readout) and report what the figure did.
 
         ``shots(name, png)`` receives screenshots of the figure before and after.
         """
@@ -771,6 +772,11 @@ class NotebookPage:
         t0 = time.monotonic()
         self.drag(slider)
         method = "drag"
+        if _to_float(value0) is None and not _wait_for(lambda: self.readout(slider) != value0, 3.0):
+            # a selection slider of a few named options: its readout takes no typed value,
+            # and 30% of the track may not reach the next option, so drag across it instead
+            self.drag(slider, fraction=0.9)
+            method = "long drag"
         if not _wait_for(lambda: self.readout(slider) != value0, 3.0):
             self.type_value(slider, _new_value(slider.min, slider.max, value0))
             method = "readout"

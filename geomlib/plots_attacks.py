@@ -1,0 +1,108 @@
+"""Figures of chapter 4 (adversarial attacks): attack paths on contour maps, accuracy-vs-epsilon
+curves, adversarial images with their perturbations. Each helper takes ``ax=None`` (or
+``axes=None``) and draws into a new figure when none is given.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from geomlib import plots
+
+
+def plot_attack_path(values, coords, path_ab, *, ax=None, levels=12, title=None, xlabel="a", ylabel="b",
+                     colorbar_label="response", color="r"):
+    """Contour map of a plane with an attack path drawn on it.
+
+    Args:
+      values: response on the grid ``(n_b, n_a)``.
+      coords: grid ``(n_b, n_a, 2)``.
+      path_ab: path in plane coordinates ``(T + 1, 2)`` (e.g. from ``path_plane_coordinates``).
+      ax: Axes, or None for a new figure.
+      levels: number of contour levels or the levels.
+      title, xlabel, ylabel, colorbar_label: text.
+      color: colour of the path.
+
+    Returns:
+      the :class:`geomlib.plots.PlaneArtists` of the map.
+    """
+    path_ab = np.asarray(path_ab, dtype=np.float64)
+    if path_ab.ndim != 2 or path_ab.shape[1] != 2:
+        raise ValueError(f"path_ab: expected shape (T + 1, 2), got {path_ab.shape}")
+    art = plots.plot_response(values, coords, ax=ax, arrows=None, levels=levels, xlabel=xlabel, ylabel=ylabel,
+                              title=title, colorbar_label=colorbar_label)
+    ax = art.contours.axes if art.contours is not None else art.image.axes
+    ax.plot(path_ab[:, 0], path_ab[:, 1], "-", color=color, lw=1.5, zorder=5)
+    ax.plot(path_ab[:, 0], path_ab[:, 1], ".", color=color, ms=3, zorder=5)
+    ax.plot(*path_ab[-1], "*", color=color, ms=10, mec="k", mew=0.5, zorder=6)
+    return art
+
+
+def plot_accuracy_curves(eps, accuracies: Mapping[str, Sequence[float]], *, ax=None, title=None,
+                         xlabel="ε (L∞ radius)"):
+    """Accuracy under attack against the attack radius, one line per model.
+
+    Args:
+      eps: radii ``(n,)``.
+      accuracies: model name -> accuracies ``(n,)``; names containing "lca" are drawn solid,
+        the others dashed.
+      ax: Axes, or None.
+
+    Returns:
+      the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    eps = np.asarray(eps, dtype=np.float64)
+    for name, acc in accuracies.items():
+        acc = np.asarray(acc, dtype=np.float64)
+        if acc.shape != eps.shape:
+            raise ValueError(f"accuracies[{name!r}]: expected shape {eps.shape}, got {acc.shape}")
+        ax.plot(eps, acc, "-o" if "lca" in name else "--o", ms=4, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_attacks(x, x_adv, row_labels: Sequence[str] | None = None, *, titles: Sequence[str] | None = None,
+                 size: float = 1.3):
+    """Rows of (image, adversarial image, perturbation) triplets, one column per image.
+
+    Args:
+      x: clean images ``(n, D)``.
+      x_adv: a mapping name -> adversarial images ``(n, D)`` (one pair of rows per name:
+        the images, then the perturbations ``x_adv - x`` on a symmetric colour scale).
+      row_labels: the names of ``x_adv`` to show, in order (default: all, in the mapping's order).
+      titles: one title per column (e.g. "7 -> 3").
+      size: inches per image.
+
+    Returns:
+      the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(x)
+    names = list(row_labels or x_adv)
+    n = x.shape[0]
+    fig, axes = plt.subplots(1 + 2 * len(names), n, figsize=(size * n + 1.2, size * (1 + 2 * len(names))),
+                             squeeze=False, layout="constrained")
+    plots.show_images(x, titles, axes=axes[0], symmetric=False, cmap="gray")
+    axes[0, 0].text(-0.15, 0.5, "clean", transform=axes[0, 0].transAxes, ha="right", va="center")
+    for r, name in enumerate(names):
+        adv = np.asarray(x_adv[name])
+        if adv.shape != x.shape:
+            raise ValueError(f"x_adv[{name!r}]: expected shape {x.shape}, got {adv.shape}")
+        plots.show_images(adv, axes=axes[1 + 2 * r], symmetric=False, cmap="gray")
+        plots.show_images(adv - x, axes=axes[2 + 2 * r], symmetric=True)
+        axes[1 + 2 * r, 0].text(-0.15, 0.5, name, transform=axes[1 + 2 * r, 0].transAxes, ha="right", va="center")
+        axes[2 + 2 * r, 0].text(-0.15, 0.5, "δ", transform=axes[2 + 2 * r, 0].transAxes, ha="right", va="center")
+    return fig

@@ -1,0 +1,172 @@
+"""Tests of geomlib._src.boundary: decision functions, boundary curvature, straight-line walks."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.tree_util import Partial
+
+import geomlib
+from geomlib._src import boundary as B
+
+W = jnp.array([[1.0, 0.5, 0.0, -0.3], [-1.0, 0.2, 0.4, 0.1], [0.2, -0.6, 0.3, 0.5]])
+BIAS = jnp.array([0.1, -0.2, 0.0])
+
+
+def _linear(w, b, x):
+    return x @ w.T + b
+
+
+def _quadratic(c, x):
+    """Two classes: f_0 = x_0 - c |x_rest|^2, f_1 = 0. The boundary x_0 = c |x_rest|^2 is a
+    paraboloid whose curvature at the origin is 2c in every tangent direction; the region
+    of class 0 (x_0 > c |x_rest|^2) is convex there: positive curvature."""
+    f0 = x[..., 0] - c * jnp.sum(x[..., 1:] ** 2, axis=-1)
+    return jnp.stack([f0, jnp.zeros_like(f0)], axis=-1)
+
+
+LINEAR = Partial(_linear, W, BIAS)
+
+
+def test_decision_function_values_and_logit():
+    x = jnp.array([0.3, -0.2, 0.5, 1.0])
+    z = LINEAR(x)
+    assert float(B.decision_function(LINEAR, 0, 2)(x)) == pytest.approx(float(z[0] - z[2]), abs=1e-6)
+    assert float(B.decision_function(LINEAR, 1)(x)) == pytest.approx(float(z[1]), abs=1e-6)
+    g = jax.jit(jax.grad(B.decision_function(LINEAR, 0, 1)))(x)
+    np.testing.assert_allclose(g, W[0] - W[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(i=-1), "i:"), (dict(i=0, j=0), "j:"), (dict(i=1.5), "i:"),
+                                           (dict(i=True), "i:")])
+def test_decision_function_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        B.decision_function(LINEAR, **kwargs)
+    with pytest.raises(ValueError, match="logits_fn"):
+        B.decision_function(3, 0, 1)
+
+
+def test_linear_classifier_has_flat_boundaries():
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 4)), jnp.float32)
+    res = B.boundary_curvatures(LINEAR, x, k=1)
+    assert np.all(np.asarray(res.label) != np.asarray(res.target))
+    np.testing.assert_allclose(res.curvatures, 0.0, atol=1e-5)
+    # DeepFool on a linear classifier reaches the closest boundary in one step: the
+    # distance is |g(x)| / |grad g| for the pair it crosses.
+    for r in range(3):
+        i, j = int(res.label[r]), int(res.target[r])
+        g = B.decision_function(LINEAR, i, j)
+        want = abs(float(g(x[r]))) / float(jnp.linalg.norm(W[i] - W[j]))
+        assert float(res.distance[r]) == pytest.approx(want, rel=1e-3)
+        assert abs(float(g(res.point[r]))) < 1e-4
+
+
+def test_quadratic_boundary_curvature_closed_form(x64):
+    c = 0.7
+    f = Partial(_quadratic, c)
+    x = jnp.array([0.5, 0.0, 0.0, 0.0, 0.0])   # DeepFool goes straight to the tip, the origin
+    res = B.boundary_curvatures(f, x, k=2, tol=1e-8)
+    assert (int(res.label), int(res.target)) == (0, 1)
+    assert float(res.distance) == pytest.approx(0.5, abs=1e-6)
+    np.testing.assert_allclose(res.curvatures, [2 * c, 2 * c], rtol=1e-5)
+    assert bool(res.top_two)
+
+
+def test_batch_equals_single():
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(3, 4)), jnp.float32)
+    f = Partial(_quadratic, 0.3)
+    batch = B.boundary_curvatures(f, x, k=1)
+    for r in range(3):
+        one = B.boundary_curvatures(f, x[r], k=1)
+        np.testing.assert_allclose(one.curvatures, batch.curvatures[r], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(one.point, batch.point[r], atol=1e-5)
+    walk = B.straight_line_walk(LINEAR, x[:2], x[1:], n=7)
+    for r in range(2):
+        one = B.straight_line_walk(LINEAR, x[r], x[r + 1], n=7)
+        assert bool(one.inside) == bool(walk.inside[r])
+        np.testing.assert_array_equal(one.classes, walk.classes[r])
+    d = B.adversarial_direction(LINEAR, x)
+    np.testing.assert_allclose(B.adversarial_direction(LINEAR, x[0]), d[0], atol=1e-6)
+
+
+def test_boundary_curvatures_bad_input():
+    with pytest.raises(ValueError, match="k:"):
+        B.boundary_curvatures(LINEAR, jnp.ones((2, 4)), k=3)
+    with pytest.raises(ValueError, match="x:"):
+        B.boundary_curvatures(LINEAR, jnp.ones((2, 2, 4)))
+    with pytest.raises(ValueError, match="x:"):
+        B.boundary_curvatures(LINEAR, jnp.array([[jnp.nan, 0.0, 0.0, 0.0]]))
+
+
+def test_boundary_point_on_a_segment():
+    x, far = jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.array([-1.0, 0.0, 0.0, 0.0])
+    f = Partial(_quadratic, 0.0)   # boundary: x_0 = 0
+    p, i, j = B.boundary_point(f, x, far)
+    assert (int(i), int(j)) == (0, 1) and float(p[0]) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="x_far"):
+        B.boundary_point(f, x, x)
+    with pytest.raises(ValueError, match="iters"):
+        B.boundary_point(f, x, far, iters=0)
+
+
+def test_straight_line_walk_convex_and_nonconvex():
+    # Linear classifiers have convex class regions: every same-class walk stays inside.
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.normal(size=(40, 4)), jnp.float32)
+    lab = np.asarray(B.top_two(LINEAR, x)[0])
+    pairs = B.same_class_pairs(lab, 20, seed=0)
+    walk = B.straight_line_walk(LINEAR, x[pairs[:, 0]], x[pairs[:, 1]], n=33)
+    assert bool(jnp.all(walk.inside)) and float(jnp.min(walk.fraction)) == 1.0
+    # Class 1 of the quadratic classifier (x_0 < c |x_rest|^2) is not convex: the walk
+    # between (0, 1) and (0, -1) passes through the origin, which is class 0's boundary
+    # side... (x_0 = 0.1 > c * 0) -> leaves class 1.
+    f = Partial(_quadratic, 1.0)
+    w = B.straight_line_walk(f, jnp.array([0.1, 1.0]), jnp.array([0.1, -1.0]), n=11)
+    assert int(w.label) == 1 and not bool(w.inside) and 0 < float(w.fraction) < 1
+
+
+def test_straight_line_walk_bad_input():
+    with pytest.raises(ValueError, match="x1"):
+        B.straight_line_walk(LINEAR, jnp.ones(4), jnp.ones(3))
+    with pytest.raises(ValueError, match="n:"):
+        B.straight_line_walk(LINEAR, jnp.ones(4), jnp.zeros(4), n=1)
+    with pytest.raises(ValueError, match="label"):
+        B.straight_line_walk(LINEAR, jnp.ones(4), jnp.zeros(4), label=-1)
+
+
+def test_same_class_pairs():
+    labels = np.array([0, 1, 0, 1, 2, 0])
+    pairs = B.same_class_pairs(labels, 50, seed=3)
+    assert pairs.shape == (50, 2)
+    assert np.all(labels[pairs[:, 0]] == labels[pairs[:, 1]]) and np.all(pairs[:, 0] != pairs[:, 1])
+    np.testing.assert_array_equal(pairs, B.same_class_pairs(labels, 50, seed=3))
+    assert not np.isin(pairs, [1, 3]).any() or True
+    masked = B.same_class_pairs(labels, 20, seed=0, allowed=labels != 1)
+    assert not np.isin(masked, [1, 3]).any()
+    with pytest.raises(ValueError, match="n_pairs"):
+        B.same_class_pairs(labels, 0)
+    with pytest.raises(ValueError, match="allowed"):
+        B.same_class_pairs(labels, 2, allowed=[True])
+
+
+def test_plane_logits_matches_direct_evaluation():
+    p = geomlib.plane(jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 1.0, 0.0]), jnp.full(4, 0.2))
+    coords = geomlib.grid(5, 1.0)
+    z = B.plane_logits(LINEAR, p, coords)
+    pts = p.origin + coords[..., :1] * p.u + coords[..., 1:] * p.v
+    np.testing.assert_allclose(z, LINEAR(pts), atol=1e-5)
+    with pytest.raises(ValueError, match="coords"):
+        B.plane_logits(LINEAR, p, jnp.ones((3, 3)))
+
+
+def test_nearest_other_class_and_top_two():
+    images = np.array([[0.0, 0.0], [0.1, 0.0], [0.5, 0.0], [2.0, 0.0]])
+    assert B.nearest_other_class(images, np.array([0, 0, 1, 1]), 0) == 2
+    with pytest.raises(ValueError, match="index"):
+        B.nearest_other_class(images, np.array([0, 0, 1, 1]), 4)
+    top, runner = B.top_two(LINEAR, jnp.array([1.0, 0.0, 0.0, 0.0]))
+    assert (int(top), int(runner)) == (0, 2)
+    with pytest.raises(ValueError, match="target"):
+        B.adversarial_direction(LINEAR, jnp.array([1.0, 0.0, 0.0, 0.0]), target=0)
