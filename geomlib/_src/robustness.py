@@ -24,7 +24,9 @@ from geomlib._src.attacks import (
     _bound,
     _check_count,
     _check_images,
+    _check_key,
     _check_labels,
+    _check_norm,
     _check_scalar,
     _concrete,
     _loss_grad,
@@ -33,6 +35,7 @@ from geomlib._src.attacks import (
     pgd,
     targeted_sign_attack,
 )
+from geomlib._src.planes import Plane
 
 
 # ----------------------------------------------------------------------------- accuracy under attack
@@ -66,7 +69,7 @@ def accuracy_under_attack(logits_fn, x, y, eps_list: Sequence[float], steps: int
 
     >>> logits_fn = lambda x: jnp.stack([jnp.zeros(len(x)), x[:, 0] - 0.5], axis=1)
     >>> accuracy_under_attack(logits_fn, jnp.array([[0.4], [0.8]]), jnp.array([0, 1]), [0.0, 0.2], steps=5).tolist()
-    [1.0, 0.0]
+    [1.0, 0.5]
     """
     eps = np.asarray(eps_list, dtype=np.float64)
     if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
@@ -76,6 +79,8 @@ def accuracy_under_attack(logits_fn, x, y, eps_list: Sequence[float], steps: int
         raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
     if not (np.ndim(step_size_factor) == 0 and float(step_size_factor) > 0):
         raise ValueError(f"step_size_factor: expected a scalar > 0, got {step_size_factor!r}")
+    norm = _check_norm(norm)
+    key = _check_key(key)
     f = _as_partial(logits_fn)
     x = _check_images(x, True)
     y = _check_labels(y, x.shape[0], _num_classes(f, x), "y")
@@ -204,6 +209,9 @@ def gradient_ascent_path(response_fn, x, step_size, steps: int, *, clip: bool = 
     Returns:
       the path, shape ``(steps + 1, B, D)``, starting with ``x``.
 
+    Raises:
+      ValueError: bad arguments, or a response that is not finite at ``x``.
+
     >>> path = gradient_ascent_path(lambda x: x @ jnp.array([3.0, 4.0]), jnp.zeros((1, 2)), 0.5, 2, clip=False)
     >>> [[round(v, 4) for v in p] for p in path[:, 0].tolist()]
     [[0.0, 0.0], [0.3, 0.4], [0.6, 0.8]]
@@ -212,6 +220,11 @@ def gradient_ascent_path(response_fn, x, step_size, steps: int, *, clip: bool = 
     f = _check_response(response_fn, x)
     step_size = _check_scalar(step_size, "step_size", x.dtype, strict=True)
     steps = _check_count(steps, "steps")
+    bad = ~np.isfinite(np.asarray(f(x)))
+    if bad.any():  # the gradient of a NaN response is 0 there: the path would silently stand still
+        raise ValueError(f"response_fn: expected finite responses at x, got non-finite values for images "
+                         f"{np.flatnonzero(bad)[:10].tolist()} (e.g. a target outside [0, K) in "
+                         f"target_log_probability)")
     return _ascent_path(f, x, step_size, steps, bool(clip))
 
 
@@ -259,9 +272,11 @@ def class_means(x, y, num_classes: int = 10) -> jax.Array:
     """Mean image of each class, ``(num_classes, D)`` from images ``(n, D)`` and labels ``(n,)``
     (NaN rows for classes without images)."""
     x = jnp.asarray(x)
-    y = jnp.asarray(y)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"x, y: expected images (n, D) and labels (n,), got shapes {x.shape} and {y.shape}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes: expected an integer >= 1, got {num_classes!r}")
+    if x.ndim != 2:
+        raise ValueError(f"x: expected images of shape (n, D), got shape {x.shape}")
+    y = _check_labels(y, x.shape[0], int(num_classes), "y")
     onehot = jax.nn.one_hot(y, num_classes, dtype=x.dtype)
     return (onehot.T @ x) / onehot.sum(axis=0)[:, None]
 
@@ -453,7 +468,8 @@ def gaas_basis(g, k: int) -> jax.Array:
 
     def frame(gi):
         q, r = jnp.linalg.qr(jnp.concatenate([gi[:, None], rest], axis=1))
-        return q * jnp.sign(jnp.diagonal(r))[None, :]  # first column = +g / |g|
+        d = jnp.diagonal(r)
+        return q * jnp.where(d >= 0, 1, -1).astype(q.dtype)[None, :]  # first column = +g / |g| (orthonormal if g = 0)
 
     q = jax.vmap(frame)(g)  # (B, D, k)
     u = jnp.full((k,), 1 / np.sqrt(k), g.dtype)
@@ -500,6 +516,8 @@ def path_plane_coordinates(path, plane) -> jax.Array:
     Returns:
       ``(T + 1, 2)`` resp. ``(T + 1, B, 2)``.
     """
+    if not isinstance(plane, Plane):
+        raise ValueError(f"plane: expected a geomlib.Plane (from geomlib.plane(u, v, origin)), got {type(plane).__name__}")
     path = jnp.asarray(path)
     if path.ndim not in (2, 3) or path.shape[-1] != plane.u.shape[0]:
         raise ValueError(f"path: expected shape (T + 1, D) or (T + 1, B, D) with D = {plane.u.shape[0]}, "
