@@ -47,7 +47,7 @@ from geomlib._src.geometry import (
     plane_gradients,
     plane_values,
 )
-from geomlib._src.hypersurface import principal_curvatures
+from geomlib._src.hypersurface import LanczosCurvatures, lanczos_curvatures, principal_curvatures
 from geomlib._src.images import PHOTOGRAPHS, load_photographs, natural_image_patches, whiten
 from geomlib._src.lca import (
     DICTIONARY_MODELS,
@@ -123,6 +123,7 @@ __all__ = [
     "ContourTurning",
     "DICTIONARY_MODELS",
     "LCATrajectory",
+    "LanczosCurvatures",
     "MSDResult",
     "NONLINEARITIES",
     "PHOTOGRAPHS",
@@ -176,6 +177,7 @@ __all__ = [
     "lca_statistics",
     "lca_threshold",
     "lca_trajectory",
+    "lanczos_curvatures",
     "linear_neuron",
     "load_cifar10",
     "load_classifier",

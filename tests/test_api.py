@@ -18,7 +18,7 @@ PUBLIC = {
     "planes": ["Plane", "float_dtype", "grid", "plane"],
     "geometry": ["PlaneGeometry", "contour_curvature", "grid_curvature", "plane_geometry",
                  "plane_gradients", "plane_values"],
-    "hypersurface": ["principal_curvatures"],
+    "hypersurface": ["LanczosCurvatures", "lanczos_curvatures", "principal_curvatures"],
     "contours": ["ContourFit", "contour_points", "fit_contour_curvature"],
     "models": ["activation", "init_mlp", "lca_codes", "lca_threshold", "linear_neuron", "mlp",
                "pointwise_neuron"],

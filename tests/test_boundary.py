@@ -27,6 +27,26 @@ def _quadratic(c, x):
     return jnp.stack([f0, jnp.zeros_like(f0)], axis=-1)
 
 
+def _ball(x):
+    """Two classes: f_0 = 1 - |x|^2, f_1 = 0. Class 0 is the unit ball (convex): curvature
+    +1 in every tangent direction of its boundary. At the origin the decision function has
+    zero gradient: DeepFool cannot move the image."""
+    f0 = 1.0 - jnp.sum(x**2, axis=-1)
+    return jnp.stack([f0, jnp.zeros_like(f0)], axis=-1)
+
+
+def _softplus_mlp(w1, b1, w2, x):
+    return jax.nn.softplus(x @ w1.T + b1) @ w2.T
+
+
+def _smooth_classifier(dim=30, hidden=10, classes=3, seed=42):
+    rng = np.random.default_rng(seed)
+    dtype = geomlib.float_dtype()
+    return Partial(_softplus_mlp, jnp.asarray(2.0 * rng.normal(size=(hidden, dim)) / np.sqrt(dim), dtype),
+                   jnp.asarray(rng.normal(size=hidden), dtype),
+                   jnp.asarray(rng.normal(size=(classes, hidden)) / np.sqrt(hidden), dtype))
+
+
 LINEAR = Partial(_linear, W, BIAS)
 
 
@@ -53,6 +73,7 @@ def test_linear_classifier_has_flat_boundaries():
     res = B.boundary_curvatures(LINEAR, x, k=1)
     assert np.all(np.asarray(res.label) != np.asarray(res.target))
     np.testing.assert_allclose(res.curvatures, 0.0, atol=1e-5)
+    assert np.all(np.asarray(res.curvatures) == 0.0) and np.all(np.asarray(res.residuals) == 0.0)
     # DeepFool on a linear classifier reaches the closest boundary in one step: the
     # distance is |g(x)| / |grad g| for the pair it crosses.
     for r in range(3):
@@ -91,6 +112,44 @@ def test_batch_equals_single():
     np.testing.assert_allclose(B.adversarial_direction(LINEAR, x[0]), d[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("which", ["LM", "LA", "SA"])
+def test_boundary_curvatures_match_the_dense_shape_operator(which, x64):
+    """Per-image class pairs in one batch: each row equals the dense curvatures of its own
+    decision function f_label - f_target at its boundary point (the reference path)."""
+    f = _smooth_classifier()
+    x = jnp.asarray(np.random.default_rng(41).normal(size=(6, 30)))
+    res = B.boundary_curvatures(f, x, k=3, which=which, tol=1e-8, iterations=16)  # < D - 1 = 29
+    assert len(set(zip(np.asarray(res.label).tolist(), np.asarray(res.target).tolist()))) > 1
+    for r in range(len(x)):
+        i, j = int(res.label[r]), int(res.target[r])
+        assert i != j
+        g = B.decision_function(f, i, j)
+        assert abs(float(g(res.point[r]))) < 1e-6
+        dense = np.asarray(geomlib.principal_curvatures(g, res.point[r]))
+        want = {"LA": dense[:3], "SA": dense[-3:],
+                "LM": np.sort(dense[np.argsort(-np.abs(dense))[:3]])[::-1]}[which]
+        np.testing.assert_allclose(res.curvatures[r], want, rtol=1e-6)
+        assert np.all(np.asarray(res.residuals[r]) <= 1e-8 * np.abs(want))
+
+
+def test_ball_closed_form_and_unmoved_image(x64):
+    """Class 0 is the unit ball: curvature +1/|p| (multiplicity D - 1, found by restarts);
+    the image at the origin cannot be moved: NaN row, label == target."""
+    x = jnp.array([[0.5, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0], [0.1, -0.3, 0.2, 0.0, 0.4]])
+    res = B.boundary_curvatures(Partial(_ball), x, k=3)
+    moved = np.array([True, False, True])
+    np.testing.assert_array_equal(np.asarray(res.label) != np.asarray(res.target), moved)
+    np.testing.assert_allclose(np.linalg.norm(res.point[moved], axis=1), 1.0, rtol=1e-8)
+    np.testing.assert_allclose(res.curvatures[moved], 1 / np.linalg.norm(res.point[moved], axis=1)[:, None]
+                               * np.ones((1, 3)), rtol=1e-10)
+    assert np.all(np.isnan(np.asarray(res.curvatures[1]))) and np.all(np.isnan(np.asarray(res.residuals[1])))
+    assert np.isnan(float(res.distance[1])) and not bool(res.top_two[1])
+    np.testing.assert_array_equal(np.asarray(res.top_two)[moved], True)
+    # Fewer Lanczos steps than wanted curvatures is an error, not a silent NaN.
+    with pytest.raises(ValueError, match="iterations"):
+        B.boundary_curvatures(Partial(_ball), x, k=3, iterations=2)
+
+
 def test_boundary_curvatures_bad_input():
     with pytest.raises(ValueError, match="k:"):
         B.boundary_curvatures(LINEAR, jnp.ones((2, 4)), k=3)
@@ -98,6 +157,8 @@ def test_boundary_curvatures_bad_input():
         B.boundary_curvatures(LINEAR, jnp.ones((2, 2, 4)))
     with pytest.raises(ValueError, match="x:"):
         B.boundary_curvatures(LINEAR, jnp.array([[jnp.nan, 0.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="which:"):
+        B.boundary_curvatures(LINEAR, jnp.ones((2, 4)), k=1, which="XX")
 
 
 def test_boundary_point_on_a_segment():

@@ -409,9 +409,6 @@ def test_digit_static_title_names_the_digit(dex):
     assert re.search(rf"digit\D{{0,6}}{DIGITS[1]}\b", text), text  # ... and so is the digit
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="a plain-function classifier (not a Partial) passes "
-                   "digit_explorer's callable check but decision_function binds it as a traced Partial argument: "
-                   "jit raises TypeError")
 def test_digit_plain_function_classifier(digit_setup):
     _, images, labels = digit_setup
     w = np.random.default_rng(0).normal(size=(DIGIT_K, DIGIT_D))

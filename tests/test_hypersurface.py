@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from jax.tree_util import Partial
 
 import geomlib
+from geomlib._src import hypersurface as H
 
 D_DIAG = np.array([1.0, 2.0, -0.5, 3.0, 0.25, -1.0])
 
@@ -192,3 +193,130 @@ def test_non_scalar_or_non_callable_f_raises(k):
         geomlib.principal_curvatures(vector_valued, np.ones(5), k=k)
     with pytest.raises(ValueError, match=r"f: expected a callable"):
         geomlib.principal_curvatures("x @ x", np.ones(5), k=k)
+
+
+# ----------------------------------------------------------------------------- batched Lanczos
+
+
+def quadratic_per_point(x, d):
+    """x^T diag(d) x with d passed per point (an ``args`` row of lanczos_curvatures)."""
+    return x @ (d * x)
+
+
+def _top_k(dense, k, which):
+    """The top k of each row of decreasing dense curvatures, by ``which``, decreasing."""
+    rows = {"LA": lambda d: d[:k], "SA": lambda d: d[-k:],
+            "LM": lambda d: np.sort(d[np.argsort(-np.abs(d))[:k]])[::-1]}[which]
+    return np.stack([rows(d) for d in dense])
+
+
+def _smooth_points(smooth_model):
+    """A smooth function in D = 60 with a nontrivial spectrum, and 5 points."""
+    f = smooth_model(20, 60, hidden=32, scale=2.0, slope=0.5)
+    return f, np.random.default_rng(5).normal(size=(5, 60))
+
+
+@pytest.mark.parametrize("which", ["LA", "SA", "LM"])
+def test_lanczos_closed_form_with_per_point_arguments(which, x64):
+    """x^T diag(d) x on an axis: curvatures -2 d_i / |grad f| (i off the axis), each point
+    with its own d (traced per-row args), all points in one batch."""
+    dim = 8
+    rng = np.random.default_rng(30)
+    d = rng.uniform(0.2, 3.0, size=(4, dim)) * rng.choice([-1.0, 1.0], size=(4, dim))
+    axes, r = np.array([0, 3, 5, 7]), np.array([1.5, -0.7, 2.0, 0.4])
+    x = np.zeros((4, dim))
+    x[np.arange(4), axes] = r
+    expected = np.stack([np.sort(-2 * np.delete(d[b], axes[b]) / (2 * abs(d[b, axes[b]] * r[b])))[::-1]
+                         for b in range(4)])
+    out = H.lanczos_curvatures(quadratic_per_point, x, 3, args=(d,), which=which)
+    assert out.curvatures.shape == out.residuals.shape == (4, 3) and out.curvatures.dtype == np.float64
+    np.testing.assert_allclose(_np(out.curvatures), _top_k(expected, 3, which), rtol=1e-10)
+    assert np.all(_np(out.residuals) <= 1e-8 * np.abs(_np(out.curvatures)))
+
+
+@pytest.mark.parametrize("which", ["LA", "SA", "LM"])
+def test_lanczos_equals_dense_eigenvalues(which, smooth_model, x64):
+    f, x = _smooth_points(smooth_model)
+    dense = np.stack([_np(geomlib.principal_curvatures(f, p)) for p in x])
+    expected = _top_k(dense, 3, which)
+    assert np.all(np.abs(np.diff(expected, axis=1)) > 1e-3)  # distinct values: order matters
+    out = H.lanczos_curvatures(f, x, 3, which=which, iterations=30, tol=1e-8)
+    np.testing.assert_allclose(_np(out.curvatures), expected, rtol=1e-6)
+    # The ARPACK path (the per-point reference) agrees too.
+    arpack = np.stack([_np(geomlib.principal_curvatures(f, p, k=3, which=which, tol=1e-10)) for p in x[:2]])
+    np.testing.assert_allclose(_np(out.curvatures[:2]), arpack, rtol=1e-6)
+
+
+def test_lanczos_batch_equals_one_by_one_and_chunks(smooth_model, x64):
+    f, x = _smooth_points(smooth_model)
+    batch = H.lanczos_curvatures(f, x, 3, iterations=30)
+    for b in (0, 3):
+        one = H.lanczos_curvatures(f, x[b:b + 1], 3, iterations=30)
+        np.testing.assert_allclose(_np(one.curvatures[0]), _np(batch.curvatures[b]), rtol=1e-10)
+    chunked = H.lanczos_curvatures(f, x, 3, iterations=30, chunk=2)  # 3 chunks of 2, one padded row
+    np.testing.assert_allclose(_np(chunked.curvatures), _np(batch.curvatures), rtol=1e-10)
+    np.testing.assert_allclose(_np(chunked.residuals), _np(batch.residuals), rtol=1e-6, atol=1e-20)
+
+
+def test_lanczos_not_converged_is_nan_never_wrong(smooth_model, x64):
+    """Too few iterations: each curvature is either NaN (residual above tol) or right."""
+    f, x = _smooth_points(smooth_model)
+    dense = np.stack([_np(geomlib.principal_curvatures(f, p)) for p in x])
+    tol = 1e-6
+    out = H.lanczos_curvatures(f, x, 3, which="LA", iterations=15, tol=tol)
+    kappa, res = _np(out.curvatures), _np(out.residuals)
+    nan = np.isnan(kappa)
+    assert nan.any() and (~nan).any() and np.all(np.isfinite(res))
+    assert np.all(res[nan] > tol * np.abs(dense).max() * 1e-3)
+    np.testing.assert_allclose(kappa[~nan], _top_k(dense, 3, "LA")[~nan], rtol=tol)
+    assert np.all(res[~nan] <= tol * np.abs(kappa[~nan]))
+    # More iterations converge them all.
+    assert not np.isnan(_np(H.lanczos_curvatures(f, x, 3, which="LA", iterations=30, tol=tol).curvatures)).any()
+
+
+def quadric(a, w, x):
+    """w . x + x^T A x: flat (A = 0), a sphere, a paraboloid... one compiled Lanczos kernel."""
+    return w @ x + x @ (a @ x)
+
+
+def _quadric(a, w):
+    return Partial(quadric, jnp.asarray(a, jnp.float32), jnp.asarray(w, jnp.float32))
+
+
+def test_lanczos_flat_is_exactly_zero_and_zero_gradient_is_nan():
+    rng = np.random.default_rng(31)
+    flat = H.lanczos_curvatures(_quadric(np.zeros((6, 6)), rng.normal(size=6)), rng.normal(size=(2, 6)), 3)
+    assert np.all(_np(flat.curvatures) == 0.0) and np.all(_np(flat.residuals) == 0.0)  # S == 0: breakdown
+    sphere = H.lanczos_curvatures(_quadric(np.eye(6), np.zeros(6)), np.array([np.zeros(6), [3.0, 0, 4, 0, 0, 0]]), 3)
+    assert np.all(np.isnan(_np(sphere.curvatures[0]))) and np.all(np.isnan(_np(sphere.residuals[0])))
+    np.testing.assert_allclose(_np(sphere.curvatures[1]), -0.2, rtol=1e-6)  # -1/r, multiplicity 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lanczos_finds_a_repeated_curvature_with_its_multiplicity(seed):
+    """x_0 - |x_rest|^2 / 2: at the origin S = I on the tangent space (one curvature, 1, of
+    multiplicity D - 1: Lanczos breaks down after one step, often with an exactly zero vector)."""
+    paraboloid = _quadric(np.diag([0.0, -0.5, -0.5, -0.5, -0.5, -0.5]), np.eye(6)[0])
+    out = H.lanczos_curvatures(paraboloid, np.zeros((2, 6)), 5, which="LA", seed=seed)
+    np.testing.assert_allclose(_np(out.curvatures), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(x=np.ones(5)), r"x: expected points of shape \(B, D\)"),
+        (dict(x=np.full((2, 5), np.nan)), "x: expected finite"),
+        (dict(k=0), r"k: expected an integer with 1 <= k <= min\(iterations, D - 1\) = 4, got 0"),
+        (dict(k=5), r"k: .* = 4, got 5"),
+        (dict(k=3, iterations=2), r"k: .* = 2, got 3"),
+        (dict(iterations=0), "iterations: expected a positive integer"),
+        (dict(which="XX"), "which: expected 'LA', 'SA' or 'LM'"),
+        (dict(chunk=0), "chunk: expected a positive integer"),
+        (dict(tol=0.0), "tol: expected a positive number"),
+        (dict(args=(np.ones(3),)), r"args: expected arrays with leading axis B = 2"),
+    ],
+)
+def test_lanczos_bad_input_raises(kwargs, match):
+    call = dict(f=squared_norm, x=np.ones((2, 5)), k=2) | kwargs
+    with pytest.raises(ValueError, match=match):
+        H.lanczos_curvatures(call.pop("f"), call.pop("x"), call.pop("k"), **call)

@@ -12,6 +12,10 @@ and its D - 1 eigenvalues on the tangent space are the principal curvatures
 A Householder reflection Q (symmetric, orthogonal, Q n = -s e_1) gives an explicit
 orthonormal basis of the tangent space: columns 2..D of Q. The tangent block of
 Q H Q is therefore the shape operator in that basis, without forming P.
+
+:func:`principal_curvatures` handles one point (dense, or ARPACK on Hessian-vector
+products); :func:`lanczos_curvatures` the top k at a batch of points, with a fixed-step
+Lanczos in JAX vmapped over the points (used by :func:`geomlib.boundary_curvatures`).
 """
 
 from __future__ import annotations
