@@ -73,7 +73,7 @@ VIEWPORT = {"width": 1400, "height": 1000}
 #: Upper bounds (seconds). Generous for 2 shared cores, but bounded: a hang fails.
 SERVER_START_TIMEOUT = float(os.environ.get("RG_BROWSER_SERVER_TIMEOUT", 90))
 PAGE_TIMEOUT = float(os.environ.get("RG_BROWSER_PAGE_TIMEOUT", 60))
-RUN_ALL_TIMEOUT = float(os.environ.get("RG_BROWSER_RUN_TIMEOUT", 240))
+RUN_ALL_TIMEOUT = float(os.environ.get("RG_BROWSER_RUN_TIMEOUT", 600))
 UPDATE_TIMEOUT = float(os.environ.get("RG_BROWSER_UPDATE_TIMEOUT", 60))
 
 #: JupyterLab user settings written before start: no news toast, no update check, no
