@@ -6,6 +6,9 @@ Shared by the browser tests (``tests/browser``) and the browser benchmark
 * :class:`LabServer` starts ``jupyter lab`` on a free loopback port with a random token
   and throw-away config, settings, runtime and workspace dirs, serving a temporary copy
   of the notebooks (so a test run never touches the repo), and always shuts it down.
+  Its kernels run with ``GEOMLIB_SMOKE=1`` (:mod:`geomlib.smoke`): the notebooks use
+  their smoke sizes (fewer digits, planes, attack steps), since here only "it runs and
+  the sliders redraw" is checked; nbval checks the printed numbers at full size.
 * :func:`launch_browser` starts Debian's Chromium (``/usr/bin/chromium``) through
   Playwright for Python; nothing is downloaded by a test tool.
 * :class:`NotebookPage` opens a notebook, runs all cells through the Run menu, waits for
@@ -89,6 +92,9 @@ LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
 }
 
+#: Set to "1" for the kernels (LabServer(smoke=True), the default): geomlib.smoke.ENV_VAR.
+SMOKE_ENV = "GEOMLIB_SMOKE"
+
 _TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Exception in comm_msg")
 
 
@@ -150,9 +156,10 @@ class LabServer:
     tree in the end).
     """
 
-    def __init__(self, root: Path, work: Path):
+    def __init__(self, root: Path, work: Path, smoke: bool = True):
         self.root = Path(root)
         self.work = Path(work)
+        self.smoke = smoke
         self.token = secrets.token_hex(24)
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
@@ -184,8 +191,10 @@ class LabServer:
             "display_name": "Python (response-geometry)", "language": "python",
             "metadata": {"debugger": False}}, indent=1))
         env = dict(os.environ)
-        for var in ("JUPYTER_TOKEN", "JPY_SESSION_NAME", "JUPYTER_PREFER_ENV_PATH"):
+        for var in ("JUPYTER_TOKEN", "JPY_SESSION_NAME", "JUPYTER_PREFER_ENV_PATH", SMOKE_ENV):
             env.pop(var, None)
+        if self.smoke:  # kernels inherit the server's environment
+            env[SMOKE_ENV] = "1"
         # No announcements feed at all (news_url None), the app object readable from the
         # page (for kernel status and cell models), no culling, no shutdown on idle.
         (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps({
@@ -330,9 +339,10 @@ def _kill_pids(pids: list[int]) -> None:
 
 @contextlib.contextmanager
 def lab_server(notebooks: Path, extra: dict[str, str] | None = None,
-               work: Path | None = None) -> Iterator[LabServer]:
+               work: Path | None = None, smoke: bool = True) -> Iterator[LabServer]:
     """A running :class:`LabServer` on a temporary copy of ``notebooks`` (plus ``extra``
-    files: name -> text); removed afterwards unless ``work`` was given."""
+    files: name -> text); removed afterwards unless ``work`` was given. ``smoke``: run
+    the kernels with ``GEOMLIB_SMOKE=1`` (smoke sizes, see :mod:`geomlib.smoke`)."""
     own = work is None
     work = Path(tempfile.mkdtemp(prefix="rg-lab-")) if own else Path(work)
     try:
@@ -340,7 +350,7 @@ def lab_server(notebooks: Path, extra: dict[str, str] | None = None,
         for name, text in (extra or {}).items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
-        with LabServer(root, work / "lab") as server:
+        with LabServer(root, work / "lab", smoke=smoke) as server:
             yield server
     finally:
         if own:
