@@ -12,6 +12,9 @@ Conventions used across the test files:
 * Hypothesis runs a small, derandomized profile (no example database written to disk),
   so the suite is deterministic and quick; set HYPOTHESIS_PROFILE=geomlib-thorough to
   explore more examples locally.
+* ``make test`` runs these tests on two pytest-xdist workers (tools/run_tests.py): tests
+  write only under ``tmp_path`` (per worker), and each worker keeps JAX's persistent
+  compilation cache in its own sub-folder (JAX writes cache files without a lock).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from hypothesis import HealthCheck, settings
 from jax.tree_util import Partial
 
 import geomlib
+
+if os.environ.get("PYTEST_XDIST_WORKER") and jax.config.jax_compilation_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", os.path.join(jax.config.jax_compilation_cache_dir,
+                                                                os.environ["PYTEST_XDIST_WORKER"]))
 
 settings.register_profile(
     "geomlib-ci",
