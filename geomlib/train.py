@@ -13,8 +13,8 @@ Every run is seeded: the data (patches cut with ``data_seed``, or the seeded MNI
 split), the initial dictionary or weights, the shifted copies and the batch order
 (``seed``), so rebuilding gives the same model up to floating-point differences between
 machines. ``all`` trains the dictionaries first, then the classifiers (the ``lca-*``
-classifiers read ``mnist-768``; ``shipped lca-mlp-2`` trains that dictionary first if
-its file is missing).
+classifiers read ``mnist-768`` or another ``mnist-*`` dictionary; ``shipped lca-mlp-2``
+trains its dictionary first if that file is missing).
 """
 
 from __future__ import annotations
@@ -129,8 +129,36 @@ def _classifier_dictionary(name: str, directory, progress: bool) -> tuple[np.nda
     return np.asarray(load_params(name)["phi"]), SHIPPED_MODELS[name]
 
 
+def lca_overrides(config: dict) -> dict:
+    """The LCA inference settings a classifier ``config`` sets itself instead of taking its
+    dictionary's: ``{"steps": 25}`` for ``"lca_steps": 25`` (keys ``lca_lam``, ``lca_steps``,
+    ``lca_eta``; absent or None: the dictionary's value). ValueError on a bad value, or on an
+    override without an LCA front-end (``config["lca"]`` None).
+
+    >>> lca_overrides({"lca": "mnist-768", "lca_steps": 25})
+    {'steps': 25}
+    """
+    out = {k: config[f"lca_{k}"] for k in ("lam", "steps", "eta") if config.get(f"lca_{k}") is not None}
+    for key, value in out.items():
+        integer = key == "steps"
+        ok = (not isinstance(value, bool) and isinstance(value, (int, np.integer) if integer else (int, float))
+              and np.isfinite(value) and value > 0)
+        if not ok:
+            raise ValueError(f"config['lca_{key}']: expected {'a positive integer' if integer else 'a number > 0'} "
+                             f"or None (the dictionary's), got {value!r}")
+    if out and config.get("lca") is None:
+        raise ValueError(f"config: {', '.join('lca_' + k for k in out)} given without an LCA front-end "
+                         f"(config['lca'] is None); expected a dictionary name in config['lca']")
+    return out
+
+
 def classifier_from_config(config: dict, directory=None, progress: bool = True) -> tuple[dict, dict, dict]:
     """Train an MNIST classifier as ``config`` says (a value of ``SHIPPED_CLASSIFIERS`` or alike).
+
+    Optional keys beyond those of ``mlp-2``: ``lca_lam``, ``lca_steps``, ``lca_eta`` (LCA
+    inference settings that replace the dictionary's, see :func:`lca_overrides`; recorded in
+    the file's ``"lca"`` metadata, which :func:`geomlib.load_classifier` uses), ``cure`` and
+    ``adversarial`` (options of :func:`geomlib.train_classifier`).
 
     The weights are rounded to the storage precision (``config["storage"]``) before the
     metrics are computed, so the metrics are those of the model that is saved.
@@ -153,15 +181,16 @@ def classifier_from_config(config: dict, directory=None, progress: bool = True) 
     if config.get("n_train") is not None:
         x, y = x[:config["n_train"]], y[:config["n_train"]]
     lca, lca_meta = None, None
+    overrides = lca_overrides(config)
     if config["lca"] is not None:
         phi, dict_config = _classifier_dictionary(config["lca"], directory, progress)
-        lca = {"phi": phi, **{k: dict_config[k] for k in ("lam", "steps", "eta")}}
-        lca_meta = {"dictionary": config["lca"], **{k: dict_config[k] for k in ("lam", "steps", "eta")},
-                    "phi_sha256": dictionary_fingerprint(phi)}
+        settings = {k: dict_config[k] if overrides.get(k) is None else overrides[k] for k in ("lam", "steps", "eta")}
+        lca = {"phi": phi, **settings}
+        lca_meta = {"dictionary": config["lca"], **settings, "phi_sha256": dictionary_fingerprint(phi)}
     params, history = train_classifier(
         x, y, hidden=config["hidden"], lca=lca, epochs=config["epochs"], batch_size=config["batch_size"],
         lr=config["lr"], weight_decay=config["weight_decay"], copies=config["copies"], shift=config["shift"],
-        seed=config["seed"], progress=progress)
+        seed=config["seed"], cure=config.get("cure"), adversarial=config.get("adversarial"), progress=progress)
     steps = lca["steps"] if lca is not None else 75
     full = bind_classifier(params, lca_steps=steps)
     storage = np.dtype(config["storage"])

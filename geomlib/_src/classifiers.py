@@ -29,6 +29,7 @@ import numpy as np
 import optax
 from jax.tree_util import Partial
 
+from geomlib._src.attacks import _pgd
 from geomlib._src.models import activation, init_mlp, lca_codes
 from geomlib._src.params_io import _how_to_rebuild, load_metadata, load_params, params_path
 from geomlib._src.planes import float_dtype
@@ -166,13 +167,15 @@ def load_classifier(name: str, *, smooth_temperature: float | None = None, direc
 
     Ready for the attacks (:func:`geomlib.pgd`, :func:`geomlib.carlini_wagner`, ...):
     a ``jax.tree_util.Partial`` of :func:`classifier_logits` whose bound arguments are the
-    parameters (``logits_fn.args[0]``) and the temperature. For the ``lca-*`` models the
-    dictionary file named in the metadata (``mnist-768``) is loaded too, with the
-    metadata's lam, steps and eta; gradients flow through the LCA recurrence.
+    parameters (``logits_fn.args[0]``) and the temperature. For the ``lca*`` models the
+    dictionary file named in the metadata (e.g. ``mnist-768``) is loaded too, with the lam,
+    steps and eta the classifier was trained with (its metadata ``"lca"``: the dictionary's
+    own, or the classifier's overrides such as ``lca_steps`` = 25 for ``lca-mlp-2-t25``);
+    gradients flow through the LCA recurrence.
 
     Args:
-      name: a shipped classifier (:data:`geomlib.SHIPPED_CLASSIFIERS`: ``"linear"``,
-        ``"mlp-2"``, ``"mlp-3"``, ``"lca-mlp-2"``, ``"lca-mlp-3"``) or a file written by
+      name: a shipped classifier (a key of :data:`geomlib.SHIPPED_CLASSIFIERS`, e.g.
+        ``"linear"``, ``"mlp-2"``, ``"lca-mlp-2"``, ``"mlp-2-pgd"``) or a file written by
         ``python -m geomlib.train`` into ``directory``.
       smooth_temperature: None for the ReLU model; T > 0 for its softplus twin (same
         weights, smooth LCA threshold at the same T).
@@ -250,14 +253,160 @@ def shifted_copies(x, copies: int, shift: int, seed: int = 0) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _make_train_step(optimizer):
-    def loss_fn(params, x, y):
-        logits = classifier_logits(params, x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+# ----------------------------------------------------------------------------- robust training
+
+
+def _unit_sign(g):
+    """sign(g) / |sign(g)|_2 per row (0 where g = 0): CURE's finite-difference direction."""
+    z = jnp.sign(g)
+    n = jnp.linalg.norm(z, axis=1, keepdims=True)
+    return jnp.where(n > 0, z / jnp.where(n > 0, n, 1), 0)
+
+
+def _cure(loss_fn, x, h):
+    """Per-row CURE penalty of a batched per-example loss ``(B, D) -> (B,)`` (differentiable)."""
+    grad = jax.grad(lambda x: jnp.sum(loss_fn(x)))
+    g = grad(x)
+    z = jax.lax.stop_gradient(_unit_sign(g))
+    return jnp.sum((grad(x + h * z) - g) ** 2, axis=1)
+
+
+def cure_penalty(fn, x, h, y=None) -> jax.Array:
+    r"""CURE curvature penalty per image (Moosavi-Dezfooli et al. 2019): how much the input
+    gradient of the loss changes over a step of length h.
+
+    .. math:: R(x) = ig|
+abla_x L(x + h z) - 
+abla_x L(x)ig|_2^2, \qquad
+              z = \operatorname{sign}
+abla_x L(x) / |\operatorname{sign}
+abla_x L(x)|_2 ,
+
+    a finite-difference estimate of :math:`h^2 |H z|^2` (H the Hessian of L in x) along
+    the direction an L-inf attack takes first. It is zero wherever L is linear in x on the
+    segment, and :math:`h^2 |A z|^2` for :math:`L = 	frac12 x^	op A x`. ``x + h z`` is not
+    clipped to [0, 1]. Where the gradient is 0, z = 0 and R = 0.
+
+    Args:
+      fn: a per-example loss ``(B, D) -> (B,)`` (each row depending on its own image); or,
+        with ``y``, a classifier ``logits_fn: (B, D) -> (B, K)`` whose softmax
+        cross-entropy with the labels ``y`` is the loss.
+      x: images ``(B, D)``.
+      h: step length (Euclidean), scalar > 0; for MNIST pixels in [0, 1] a unit L2 step
+        is ``1 / 28`` per pixel along ``sign``.
+      y: integer labels ``(B,)``, or None when ``fn`` is the loss itself.
+
+    Returns:
+      penalties, shape ``(B,)``.
+
+    Reference: Moosavi-Dezfooli, Fawzi, Uesato & Frossard (2019), Robustness via curvature
+    regularization, and vice versa, CVPR.
+
+    >>> a = jnp.diag(jnp.array([1.0, 3.0]))
+    >>> quadratic = lambda x: 0.5 * jnp.einsum("bi,ij,bj->b", x, a, x)
+    >>> round(float(cure_penalty(quadratic, jnp.array([[1.0, 1.0]]), 2.0)[0]), 4)   # h^2 |A z|^2 = 4 * 10 / 2
+    20.0
+    >>> cure_penalty(lambda x: x @ jnp.array([1.0, -2.0]), jnp.ones((3, 2)), 2.0).tolist()
+    [0.0, 0.0, 0.0]
+    """
+    if not callable(fn):
+        raise ValueError(f"fn: expected a callable (B, D) -> (B,) (or logits (B, K) with y), got {type(fn).__name__}")
+    x = jnp.asarray(x, dtype=float_dtype())
+    if x.ndim != 2:
+        raise ValueError(f"x: expected a batch of images of shape (B, D), got shape {x.shape}")
+    if not (np.ndim(h) == 0 and (not _concrete(h) or float(h) > 0)):
+        raise ValueError(f"h: expected a scalar > 0, got {h!r}")
+    loss_fn = fn
+    if y is not None:
+        y = jnp.asarray(y)
+        if y.shape != x.shape[:1] or not jnp.issubdtype(y.dtype, jnp.integer):
+            raise ValueError(f"y: expected integer labels of shape ({x.shape[0]},), got {y.dtype} {y.shape}")
+
+        def loss_fn(x):
+            return optax.softmax_cross_entropy_with_integer_labels(fn(x), y)
+
+    out = jax.eval_shape(loss_fn, jax.ShapeDtypeStruct(x.shape, x.dtype))
+    if getattr(out, "shape", None) != x.shape[:1]:
+        raise ValueError(f"fn: expected a per-example loss of shape ({x.shape[0]},)"
+                         f"{' (from logits and y)' if y is not None else ''}, got {getattr(out, 'shape', out)}")
+    return _cure(loss_fn, x, jnp.asarray(h, x.dtype))
+
+
+def _check_options(name: str, options, allowed: dict, required: tuple[str, ...]) -> dict:
+    """``options`` (a dict) completed with ``allowed`` defaults; ValueError naming what is wrong."""
+    if not isinstance(options, dict):
+        raise ValueError(f"{name}: expected None or a dict with keys {sorted(allowed)}, got {options!r}")
+    unknown = sorted(set(options) - set(allowed))
+    missing = [k for k in required if k not in options]
+    if unknown or missing:
+        raise ValueError(f"{name}: expected keys {sorted(allowed)} ({', '.join(required)} required), got "
+                         f"{sorted(options)}" + (f": unknown {unknown}" if unknown else f": missing {missing}"))
+    return {**allowed, **options}
+
+
+def _positive(name: str, value, *, high: float | None = None, integer: bool = False, zero: bool = False):
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and np.isfinite(value) and (value >= 0 if zero else value > 0) and (high is None or value <= high)
+          and (not integer or int(value) == value))
+    if not ok:
+        what = ("a positive integer" if integer else "a finite number " + (">= 0" if zero else "> 0")
+                + (f" and <= {high:g}" if high is not None else ""))
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+#: Defaults of the ``adversarial`` option of :func:`train_classifier` (None: computed).
+ADVERSARIAL_DEFAULTS = {"eps": None, "steps": 7, "step_size": None, "clean_weight": 0.0}
+
+
+def _check_robust_options(cure, adversarial, lca) -> tuple[dict | None, dict | None]:
+    if cure is not None:
+        cure = _check_options("cure", cure, {"h": None, "gamma": None}, ("h", "gamma"))
+        cure = {"h": _positive("cure['h']", cure["h"]), "gamma": _positive("cure['gamma']", cure["gamma"], zero=True)}
+    if adversarial is not None:
+        adv = _check_options("adversarial", adversarial, ADVERSARIAL_DEFAULTS, ("eps",))
+        eps = _positive("adversarial['eps']", adv["eps"], high=1.0)
+        steps = _positive("adversarial['steps']", adv["steps"], integer=True)
+        step_size = 2.5 * eps / steps if adv["step_size"] is None else _positive("adversarial['step_size']",
+                                                                                  adv["step_size"])
+        clean = _positive("adversarial['clean_weight']", adv["clean_weight"], zero=True)
+        if clean >= 1:
+            raise ValueError(f"adversarial['clean_weight']: expected a weight in [0, 1), got {adv['clean_weight']!r}")
+        adversarial = {"eps": eps, "steps": steps, "step_size": step_size, "clean_weight": clean}
+    if lca is not None and (cure is not None or adversarial is not None):
+        raise ValueError(f"{'cure' if cure is not None else 'adversarial'}: only supported for plain MLPs "
+                         "(lca=None); CURE and adversarial training through an LCA front-end are not implemented")
+    if cure is not None and adversarial is not None:
+        raise ValueError("cure and adversarial: expected at most one of them, got both")
+    return cure, adversarial
+
+
+def _logits_of(params, x):
+    return classifier_logits(params, x)
+
+
+def _make_train_step(optimizer, cure: dict | None = None, adversarial: dict | None = None):
+    def cross_entropy(params, x, y):
+        return optax.softmax_cross_entropy_with_integer_labels(classifier_logits(params, x), y)
+
+    def loss_fn(params, x, y, x_adv):
+        if adversarial is not None:
+            w = adversarial["clean_weight"]
+            loss = (1 - w) * cross_entropy(params, x_adv, y).mean()
+            return loss + w * cross_entropy(params, x, y).mean() if w else loss
+        loss = cross_entropy(params, x, y).mean()
+        if cure is not None:
+            loss = loss + cure["gamma"] * _cure(lambda x: cross_entropy(params, x, y), x, cure["h"]).mean()
+        return loss
 
     @jax.jit
-    def step(params, state, x, y):
-        loss, grad = jax.value_and_grad(loss_fn)(params, x, y)
+    def step(params, state, x, y, key):
+        x_adv = x
+        if adversarial is not None:  # Madry et al.: L-inf PGD from a random start, model frozen
+            x_adv = jax.lax.stop_gradient(_pgd(
+                Partial(_logits_of, params), x, y, jnp.bool_(False), adversarial["eps"], adversarial["step_size"],
+                adversarial["steps"], key, "inf", True))
+        loss, grad = jax.value_and_grad(loss_fn)(params, x, y, x_adv)
         updates, state = optimizer.update(grad, state, params)
         return optax.apply_updates(params, updates), state, loss
 
@@ -279,7 +428,8 @@ def lca_code_batch(phi, x, lam: float, steps: int = 75, eta: float = 1 / 30, bat
 
 def train_classifier(x, y, *, hidden: Sequence[int] = (768,), lca: dict | None = None, epochs: int = 30,
                      batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-4, copies: int = 0,
-                     shift: int = 2, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+                     shift: int = 2, seed: int = 0, cure: dict | None = None, adversarial: dict | None = None,
+                     progress: bool = True) -> tuple[dict, dict]:
     r"""Train a softmax classifier (MLP with ReLU hidden layers, optionally on LCA codes) with optax.
 
     Minimises the mean softmax cross-entropy of :func:`classifier_logits` by AdamW
@@ -303,14 +453,28 @@ def train_classifier(x, y, *, hidden: Sequence[int] = (768,), lca: dict | None =
       weight_decay: AdamW decoupled weight decay.
       copies: translated copies of every image added to the training set.
       shift: maximal translation (pixels) of the copies.
-      seed: random seed.
+      seed: random seed (also of the PGD random starts: step t uses
+        ``jax.random.fold_in(jax.random.PRNGKey(seed), t)``).
+      cure: None, or ``{"h": float > 0, "gamma": float >= 0}``: add the CURE curvature
+        penalty ``gamma * mean(cure_penalty(...))`` of every minibatch (:func:`cure_penalty`,
+        step h in input units, the penalty differentiated through by JAX). Plain MLPs only.
+      adversarial: None, or ``{"eps": float in (0, 1], "steps": int = 7, "step_size": float
+        = 2.5 eps / steps, "clean_weight": float in [0, 1) = 0}``: PGD adversarial training
+        (Madry et al. 2018). Each minibatch is *replaced* by its L-inf PGD examples
+        (:func:`geomlib.pgd` with a random start, pixels kept in [0, 1], against the current
+        weights); with ``clean_weight`` w > 0 the loss is ``(1 - w) L(x_adv) + w L(x)``
+        instead. Plain MLPs only; not together with ``cure``.
       progress: show a ``tqdm`` progress bar with the running loss.
 
     Returns:
       ``(params, history)``: params for :func:`classifier_logits` (with ``"lca"``:
       ``phi``, ``lam``, ``eta``; pass ``lca_steps`` = ``lca["steps"]``), and ``history``
-      with ``"loss"`` (mean training loss per epoch, ``(epochs,)``) and ``"seconds"``
-      (including the LCA codes).
+      with ``"loss"`` (mean training loss per epoch, ``(epochs,)``: with ``cure`` the
+      penalty included, with ``adversarial`` the loss on the PGD examples) and
+      ``"seconds"`` (including the LCA codes).
+
+    Raises:
+      ValueError: bad shapes or options (the message names the argument or the option key).
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(64, 5)).astype(np.float32)
@@ -334,6 +498,7 @@ def train_classifier(x, y, *, hidden: Sequence[int] = (768,), lca: dict | None =
         raise ValueError(f"hidden: expected positive layer widths, got {tuple(hidden)!r}")
     if not lr > 0 or not weight_decay >= 0:
         raise ValueError(f"expected lr > 0 and weight_decay >= 0, got lr={lr!r}, weight_decay={weight_decay!r}")
+    cure, adversarial = _check_robust_options(cure, adversarial, lca)
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -353,18 +518,21 @@ def train_classifier(x, y, *, hidden: Sequence[int] = (768,), lca: dict | None =
     schedule = optax.cosine_decay_schedule(lr, epochs * per_epoch)
     optimizer = optax.adamw(schedule, weight_decay=weight_decay)
     state = optimizer.init(params)
-    step = _make_train_step(optimizer)
+    step = _make_train_step(optimizer, cure, adversarial)
+    root = jax.random.PRNGKey(seed)
     rng = np.random.default_rng(seed)
     labels = y.astype(np.int32)
     losses = []
+    kind = " (CURE)" if cure is not None else " (PGD)" if adversarial is not None else ""
     bar = tqdm(range(epochs), desc=f"classifier {'lca-' if lca is not None else ''}"
-               f"{'-'.join(map(str, (features.shape[1], *hidden, n_classes)))}", disable=not progress)
-    for _ in bar:
+               f"{'-'.join(map(str, (features.shape[1], *hidden, n_classes)))}{kind}", disable=not progress)
+    for epoch in bar:
         order = rng.permutation(x.shape[0])
         total = 0.0
         for b in range(per_epoch):
             idx = order[b * batch_size:(b + 1) * batch_size]
-            params, state, loss = step(params, state, features[idx], labels[idx])
+            key = jax.random.fold_in(root, epoch * per_epoch + b)
+            params, state, loss = step(params, state, features[idx], labels[idx], key)
             total += loss
         losses.append(float(total) / per_epoch)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
