@@ -1,8 +1,8 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
 Layers (lower never import upper): planes -> geometry (hypersurface, contours)
--> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers, boundary, robustness
--> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
+-> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers, boundary,
+robustness -> defense -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
 """
 
@@ -39,6 +39,23 @@ from geomlib._src.classifiers import (
 )
 from geomlib._src.contours import ContourFit, contour_points, fit_contour_curvature
 from geomlib._src.data import Split, load_cifar10, load_mnist_idx, load_mnist_subset
+from geomlib._src.defense import (
+    CIFAR10_SETTINGS,
+    ClassifierMeasures,
+    DEFENSE_MODELS,
+    RankCorrelation,
+    cifar10_comparison,
+    cifar10_models,
+    compare_classifiers,
+    comparison_summary,
+    first_layer_survey,
+    load_comparison,
+    logit_bend,
+    measure_classifier,
+    mnist_comparison,
+    rank_correlation,
+    save_comparison,
+)
 from geomlib._src.geometry import (
     PlaneGeometry,
     contour_curvature,
@@ -118,9 +135,12 @@ from geomlib._src.training import fit_linear_neuron
 __all__ = [
     "AdversarialDirections",
     "BoundaryCurvature",
+    "CIFAR10_SETTINGS",
+    "ClassifierMeasures",
     "ContourBend",
     "ContourFit",
     "ContourTurning",
+    "DEFENSE_MODELS",
     "DICTIONARY_MODELS",
     "LCATrajectory",
     "LanczosCurvatures",
@@ -129,6 +149,7 @@ __all__ = [
     "PHOTOGRAPHS",
     "Plane",
     "PlaneGeometry",
+    "RankCorrelation",
     "ResponseAttenuation",
     "SHIPPED_CLASSIFIERS",
     "SHIPPED_MODELS",
@@ -147,9 +168,13 @@ __all__ = [
     "boundary_curvatures",
     "boundary_point",
     "carlini_wagner",
+    "cifar10_comparison",
+    "cifar10_models",
     "class_means",
     "classifier_accuracy",
     "classifier_logits",
+    "compare_classifiers",
+    "comparison_summary",
     "contour_bend",
     "contour_curvature",
     "contour_points",
@@ -160,6 +185,7 @@ __all__ = [
     "divisive_normalization_neuron",
     "energy_neuron",
     "fgsm",
+    "first_layer_survey",
     "fit_contour_curvature",
     "fit_linear_neuron",
     "float_dtype",
@@ -171,25 +197,29 @@ __all__ = [
     "grid_curvature",
     "init_dictionary",
     "init_mlp",
+    "lanczos_curvatures",
     "lca_codes",
     "lca_energy",
     "lca_neuron",
     "lca_statistics",
     "lca_threshold",
     "lca_trajectory",
-    "lanczos_curvatures",
     "linear_neuron",
     "load_cifar10",
     "load_classifier",
+    "load_comparison",
     "load_metadata",
     "load_mnist_idx",
     "load_mnist_subset",
     "load_params",
     "load_photographs",
     "load_survey",
+    "logit_bend",
     "mean_squared_distance",
+    "measure_classifier",
     "mei_axis",
     "mlp",
+    "mnist_comparison",
     "msd_at_confidence",
     "natural_image_patches",
     "nearest_other_class",
@@ -207,9 +237,11 @@ __all__ = [
     "pointwise_neuron",
     "principal_curvatures",
     "quadrature_pair",
+    "rank_correlation",
     "response_attenuation",
     "run_survey",
     "same_class_pairs",
+    "save_comparison",
     "save_params",
     "save_survey",
     "step_contour_cosines",

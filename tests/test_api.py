@@ -44,7 +44,10 @@ PUBLIC = {
                    "gaas_directions", "gradient_ascent_path", "msd_at_confidence", "one_image",
                    "orthogonal_adversarial_directions", "path_plane_coordinates", "step_contour_cosines",
                    "target_log_probability", "template_cosine"],
-    None: ["DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA"],
+    "defense": ["ClassifierMeasures", "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers",
+                "comparison_summary", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
+                "mnist_comparison", "rank_correlation", "save_comparison"],
+    None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 
@@ -52,13 +55,14 @@ SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 
 # Lower layers never import upper ones (geomlib/__init__.py): planes -> geometry
 # (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
-# -> lca_views, survey, classifiers, boundary, robustness -> plots -> widgets.
+# -> lca_views, survey, classifiers, boundary, robustness -> defense -> plots -> widgets.
 LAYER = {
     "planes": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
     "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,
     "lca_views": 4, "survey": 4, "classifiers": 4, "boundary": 4, "robustness": 4,
+    "defense": 5,
 }
 
 
