@@ -26,8 +26,10 @@ def fake_pytest(monkeypatch):
     """Replace the pytest subprocess: record each session's arguments, return set exit codes."""
     calls, codes = [], []
 
-    def fake(args, label):
+    def fake(args, label, log=None):
         calls.append(args)
+        if log is not None:
+            log.write(b"unit session output\n")
         return codes.pop(0), 1.0
 
     monkeypatch.setattr(run_tests, "_pytest", fake)
@@ -61,3 +63,22 @@ def test_named_paths_run_one_serial_session(fake_pytest):
     codes += [3]
     assert run_tests.main(["tests/test_lca.py", "-q"]) == 3
     assert calls == [["--nbval-lax", "--nbval-current-env", "tests/test_lca.py", "-q"]]
+
+
+@pytest.mark.parametrize("unit_code, serial_code, expected", [(0, 0, 0), (1, 0, 1), (0, 2, 2)])
+def test_concurrent_sessions(monkeypatch, capfd, unit_code, serial_code, expected):
+    calls = []
+
+    def fake(args, label, log=None):
+        calls.append(args)
+        unit = "tests/browser" not in args
+        assert (log is not None) == unit  # the unit session's output is buffered
+        if log is not None:
+            log.write(b"unit session output\n")
+        return (unit_code if unit else serial_code), 1.0
+
+    monkeypatch.setattr(run_tests, "_pytest", fake)
+    monkeypatch.chdir(ROOT)
+    assert run_tests.main(["--concurrent"]) == expected
+    assert len(calls) == 2
+    assert "unit session output" in capfd.readouterr().out

@@ -17,6 +17,8 @@ arguments go to both sessions. If they name test paths (``tests/test_lca.py``,
 ``notebooks/01-linear-neurons.ipynb``, a node id, ...), the split is skipped and one
 serial session runs exactly what was asked, as ``pytest --nbval-lax --nbval-current-env
 ARGS`` always did. ``--workers 0`` (or pytest-xdist missing) runs the unit tests serially.
+``--concurrent`` runs the two sessions at the same time (the unit tests' output is
+printed when both are done): much of both is single-threaded tracing and compilation.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,18 +56,39 @@ def _xdist_available() -> bool:
     return True
 
 
-def _pytest(args: list[str], label: str) -> tuple[int, float]:
+def _pytest(args: list[str], label: str, log=None) -> tuple[int, float]:
     cmd = [sys.executable, "-m", "pytest", *args]
-    print(f"\n===== {label}: {' '.join(cmd[1:])}", flush=True)
+    print(f"\n===== {label}: {' '.join(cmd[1:])}" + (" (output shown when both are done)" if log else ""),
+          flush=True)
     start = time.perf_counter()
-    code = subprocess.call(cmd)
+    code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT if log else None)
     return code, time.perf_counter() - start
+
+
+def _run_concurrently(first: tuple[str, list[str]], second: tuple[str, list[str]]) -> list[tuple[str, int, float]]:
+    """Both sessions at once; the first one's output is buffered and printed at the end."""
+    results = {}
+    with tempfile.TemporaryFile() as log:
+        def run_first():
+            results["first"] = _pytest(first[1], first[0], log=log)
+
+        thread = threading.Thread(target=run_first)
+        thread.start()
+        results["second"] = _pytest(second[1], second[0])
+        thread.join()
+        log.seek(0)
+        print(f"\n===== output of the {first[0]}:", flush=True)
+        sys.stdout.buffer.write(log.read())
+        sys.stdout.flush()
+    return [(first[0], *results["first"]), (second[0], *results["second"])]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=False)
     parser.add_argument("--workers", type=int, default=2,
                         help="pytest-xdist workers for the unit tests (0: serial; default 2)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="run the two sessions at the same time (unit output shown at the end)")
     parser.add_argument("--run-tests-help", action="help", help="show this help and exit")
     ours, extra = parser.parse_known_args(argv)
     root = Path.cwd()
@@ -81,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             print("run_tests: pytest-xdist is not installed; unit tests run serially", flush=True)
     phases = [("unit tests" + (f" on {ours.workers} workers" if parallel else ""), [*parallel, *UNIT, *extra]),
               ("browser tests and notebooks (serial)", [*NBVAL, *SERIAL, *extra])]
-    results = [(label, *_pytest(args, label)) for label, args in phases]
+    if ours.concurrent:
+        results = _run_concurrently(*phases)
+    else:
+        results = [(label, *_pytest(args, label)) for label, args in phases]
     print("\n===== summary", flush=True)
     return summarize(results)
 
