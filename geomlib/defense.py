@@ -46,8 +46,20 @@ def main(argv=None) -> int:
         eps = tuple(float(e) for e in args.eps.split(",") if e.strip())
     except ValueError:
         ap.error(f"--eps: expected comma-separated numbers, got {args.eps!r}")
+    if not all(np.isfinite(e) and e >= 0 for e in eps):
+        ap.error(f"--eps: expected finite radii >= 0, got {args.eps!r}")
     if args.images < 1:
         ap.error(f"--images: expected a positive integer, got {args.images}")
+    # Checked before anything is printed or loaded: a typo fails at once.
+    if args.cifar10 and args.models is not None:
+        ap.error("--models: the CIFAR-10 comparison trains its own two models; drop --models or --cifar10")
+    models = d.DEFENSE_MODELS if args.models is None else tuple(m.strip() for m in args.models.split(",") if m.strip())
+    if not args.cifar10:
+        from geomlib._src.params_io import SHIPPED_CLASSIFIERS
+
+        bad = [m for m in models if m not in SHIPPED_CLASSIFIERS]
+        if bad or not models:
+            ap.error(f"--models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {bad or models}")
     kind = "cifar10" if args.cifar10 else "mnist"
     out = args.out or f"defense-{kind}-{args.images}.npz"
     devices = jax.local_devices()
@@ -62,12 +74,6 @@ def main(argv=None) -> int:
         results, meta = d.cifar10_comparison(args.cifar10, args.images, seed=args.seed, eps=eps,
                                              progress=not args.no_progress, on_model=save)
     else:
-        models = d.DEFENSE_MODELS if args.models is None else tuple(m.strip() for m in args.models.split(",") if m.strip())
-        from geomlib._src.params_io import SHIPPED_CLASSIFIERS
-
-        bad = [m for m in models if m not in SHIPPED_CLASSIFIERS]
-        if bad or not models:
-            ap.error(f"--models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {bad or models}")
         results, meta = d.mnist_comparison(models, args.images, seed=args.seed, eps=eps,
                                            progress=not args.no_progress, on_model=save)
     meta["seconds"] = time.perf_counter() - start

@@ -18,9 +18,10 @@ For one classifier and a batch of correctly classified images :math:`x_n` (label
   one. The contour is found and fitted by the survey code (:func:`geomlib.contour_bend`:
   :math:`a = c_0 + c_1 b + c_2 b^2`) on the window :math:`a \in [0, 3r], b \in [-r, r]`,
   in units of the image's DeepFool distance r, so :math:`c_2` is dimensionless
-  (:math:`c_2 = 0` for a flat boundary; for a smooth one :math:`c_2 \approx r \kappa_v / 2`
-  with :math:`\kappa_v` the boundary's normal curvature along v). Positive = exo-origin:
-  the boundary bends away from the image.
+  (:math:`c_2 = 0` for a flat boundary; for a smooth one :math:`c_2 \approx -r \kappa_v / 2`
+  with :math:`\kappa_v` the boundary's normal curvature along v in the sign convention of
+  :func:`geomlib.boundary_curvatures`, positive where the image's class region is locally
+  convex). Positive c2 = exo-origin: the boundary bends away from the image (:math:`\kappa_v < 0`).
 
 and per model, ``first_layer_bend``: the survey statistic of chapter 2 (:func:`geomlib.run_survey`:
 0.5 contour of the min-max normalised response on comparison and random planes through 0)
@@ -155,10 +156,14 @@ def logit_bend(logits_fn, x, boundary, label, other, *, key=0, n_b: int = 8, ite
     Two planes per image, as the survey's two kinds: a *comparison* plane, v the gradient
     of :math:`z_k - z_i` for the next-nearest class k (by DeepFool's linearised distance;
     the analogue of another neuron's weight vector), and a *random* plane, v a Gaussian
-    direction. A flat boundary gives 0; positive = bends away from x.
+    direction. A flat boundary gives 0; positive = bends away from x. For a smooth boundary
+    :math:`c_2 \approx -r \kappa_v / 2`, :math:`\kappa_v` the normal curvature along v in the
+    convention of :func:`geomlib.boundary_curvatures` (positive where the region of class i
+    is locally convex, i.e. the boundary bends toward x).
 
     Args:
-      logits_fn: classifier ``(D,) -> (K,)`` (jax-traceable), K >= 3.
+      logits_fn: classifier ``(D,) -> (K,)`` (jax-traceable), K >= 2 (with K = 2 there is
+        no third class and the comparison column is NaN).
       x: images ``(B, D)``; boundary: their boundary points ``(B, D)``.
       label, other: the classes i (at x) and j (beyond the boundary), int ``(B,)``.
       key: seed of the random directions (image n uses ``fold_in(key, n)``).
@@ -167,22 +172,24 @@ def logit_bend(logits_fn, x, boundary, label, other, *, key=0, n_b: int = 8, ite
 
     Returns:
       c2 ``(B, 2)``: comparison plane, random plane; NaN where the boundary point
-      coincides with x or fewer than 3 rows cross.
+      coincides with x or fewer than 3 rows cross (and in the comparison column for K = 2).
     """
     f = _as_partial(logits_fn)
     x, boundary = jnp.asarray(x), jnp.asarray(boundary, jnp.asarray(x).dtype)
     if x.ndim != 2 or boundary.shape != x.shape:
         raise ValueError(f"x, boundary: expected two arrays of one shape (B, D), got {x.shape} and {boundary.shape}")
-    if jax.eval_shape(f, x[0]).shape[-1] < 3:
-        raise ValueError("logits_fn: the comparison plane needs at least 3 classes")
+    num = jax.eval_shape(f, x[0]).shape[-1]
+    if num < 2:
+        raise ValueError(f"logits_fn: expected at least 2 classes, got {num}")
     i, j = jnp.asarray(label, jnp.int32), jnp.asarray(other, jnp.int32)
     d = boundary - x
     r = jnp.linalg.norm(d, axis=1)
     u = d / jnp.where(r > 0, r, 1.0)[:, None]
-    base = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    w = jnp.stack([_comparison_direction(f, x, i, j),
-                   jax.vmap(lambda n: jax.random.normal(jax.random.fold_in(base, n), (x.shape[1],), x.dtype))(
-                       jnp.arange(x.shape[0]))], axis=1)                       # (B, 2, D)
+    base = jax.random.PRNGKey(int(key)) if isinstance(key, (int, np.integer)) else key
+    random = jax.vmap(lambda n: jax.random.normal(jax.random.fold_in(base, n), (x.shape[1],), x.dtype))(
+        jnp.arange(x.shape[0]))
+    # K = 2: no next-nearest class; the random plane stands in and its column is NaN below.
+    w = jnp.stack([_comparison_direction(f, x, i, j) if num >= 3 else random, random], axis=1)  # (B, 2, D)
     w = w - jnp.sum(w * u[:, None], axis=2, keepdims=True) * u[:, None]
     v = w / jnp.maximum(jnp.linalg.norm(w, axis=2, keepdims=True), jnp.finfo(x.dtype).tiny)
     two = lambda a: jnp.repeat(a, 2, axis=0)                                 # noqa: E731  (B, ...) -> (2B, ...)
@@ -193,7 +200,9 @@ def logit_bend(logits_fn, x, boundary, label, other, *, key=0, n_b: int = 8, ite
     static = _bend_static(0.0, LOGIT_WINDOW, n_b, iterations, False, True, "arclength")
     out = _run_chunks(fp, {id(i2), id(j2), id(x2), id(r2)}, planes, jnp.asarray(0.0, x.dtype), chunk_size=chunk,
                       **static)
-    c2 = np.asarray(_as_bend(out, (x.shape[0], 2), static).c2)
+    c2 = np.array(_as_bend(out, (x.shape[0], 2), static).c2)
+    if num < 3:
+        c2[:, 0] = np.nan
     return np.where(np.asarray(r)[:, None] > 0, c2, np.nan)
 
 
@@ -232,11 +241,11 @@ def _classifier_parts(logits_fn) -> tuple[dict, int]:
 
 
 def _pgd_correct(f, x, y, eps, steps, factor, key):
-    rows = []
+    rows = [np.zeros((0, x.shape[0]), bool)]
     for e in eps:
         x_adv = x if e == 0 else pgd(f, x, y, float(e), steps, factor * float(e) / steps, "inf", key=key)
-        rows.append(np.asarray(jnp.argmax(f(x_adv), axis=1) == y))
-    return np.stack(rows)
+        rows.append(np.asarray(jnp.argmax(f(x_adv), axis=1) == y)[None])
+    return np.concatenate(rows)
 
 
 # ----------------------------------------------------------------------------- one classifier
@@ -257,7 +266,7 @@ def measure_classifier(logits_fn, smooth_fn, x, y, target, means, *, eps: Sequen
       x: images ``(B, D)`` in [0, 1] that the classifier gets right; y: their labels ``(B,)``.
       target: target classes of the sign attack ``(B,)`` (each != y).
       means: class means ``(K, D)`` (:func:`geomlib.class_means`) for the template cosine.
-      eps: L-inf PGD radii; pgd_steps: PGD steps per radius (step 2.5 eps / steps, no random start).
+      eps: L-inf PGD radii (may be empty); pgd_steps: PGD steps per radius (step 2.5 eps / steps, no random start).
       k, lanczos_iterations, curvature_tol: principal curvatures per image and the Lanczos
         settings of :func:`geomlib.boundary_curvatures`.
       msd_step, msd_steps, confidence: the sign attack of :func:`geomlib.msd_at_confidence`.
@@ -283,6 +292,8 @@ def measure_classifier(logits_fn, smooth_fn, x, y, target, means, *, eps: Sequen
     if np.any(pred != np.asarray(y)):
         raise ValueError(f"x: expected images the classifier gets right; wrong at rows {np.flatnonzero(pred != np.asarray(y))[:10].tolist()}")
     means = jnp.asarray(means, x.dtype)
+    if means.shape != (num, x.shape[1]):
+        raise ValueError(f"means: expected class means of shape (K, D) = ({num}, {x.shape[1]}), got {means.shape}")
     eps = np.asarray(eps, np.float64).reshape(-1)
     if not np.all(np.isfinite(eps)) or np.any(eps < 0):
         raise ValueError(f"eps: expected finite radii >= 0, got {eps.tolist()}")
@@ -543,7 +554,9 @@ def save_comparison(path, results: Mapping[str, ClassifierMeasures], metadata: d
         for field in ClassifierMeasures._fields:
             value = getattr(m, field)
             arrays[f"{name}/{field}"] = np.asarray(json.dumps(value) if field == "seconds" else value)
-    arrays["__meta__"] = np.asarray(json.dumps({"models": list(results), **(metadata or {})}))
+    # The model names apart from the metadata, so a metadata key "models" cannot replace them.
+    arrays["__models__"] = np.asarray(json.dumps(list(results)))
+    arrays["__meta__"] = np.asarray(json.dumps(dict(metadata or {})))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
@@ -557,14 +570,15 @@ def load_comparison(path) -> tuple[dict[str, ClassifierMeasures], dict]:
         raise FileNotFoundError(f"{path}: no such comparison file (write one with `python -m geomlib.defense`)")
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["__meta__"]))
+        # files written before "__models__" kept the names in the metadata
+        names = json.loads(str(data["__models__"])) if "__models__" in data.files else meta.pop("models")
         out = {}
-        for name in meta["models"]:
+        for name in names:
             kw = {}
             for field in ClassifierMeasures._fields:
                 v = data[f"{name}/{field}"]
                 kw[field] = json.loads(str(v)) if field == "seconds" else v
             out[name] = ClassifierMeasures(**kw)
-    meta.pop("models")
     return out, meta
 
 
