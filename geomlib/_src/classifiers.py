@@ -13,6 +13,9 @@ T -> 0 (for exact, autodiff curvature of piecewise-linear models).
 The shipped classifiers (:data:`geomlib.SHIPPED_CLASSIFIERS`, trained on the 4,000
 training digits of :func:`geomlib.load_mnist_subset`) are loaded with
 :func:`load_classifier` as ``logits_fn: (B, 784) -> (B, 10)`` for the attacks.
+:func:`train_classifier` also trains robust MLPs: with the CURE curvature penalty
+(:func:`cure_penalty`, Moosavi-Dezfooli et al. 2019) or on PGD examples (Madry et al.
+2018, the attack of :mod:`geomlib._src.attacks`).
 """
 
 from __future__ import annotations
