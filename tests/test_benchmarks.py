@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` lives at the repo root
 
 from benchmarks import bench_attacks as ba  # noqa: E402
+from benchmarks import bench_defense as bd  # noqa: E402
 from benchmarks import bench_geometry as bg  # noqa: E402
 from benchmarks import bench_survey as bs  # noqa: E402
 from benchmarks._timing import Check, compare, format_checks, format_table, ratio  # noqa: E402
@@ -67,20 +68,13 @@ def test_attacks_benchmark_quick():
     assert format_checks(res.checks)
 
 
-def test_main_lists_the_attacks_benchmark(capsys):
+@pytest.mark.parametrize("name", ["attacks", "survey", "defense"])
+def test_main_lists_the_benchmark(capsys, name):
     from benchmarks.__main__ import main
 
     with pytest.raises(SystemExit):
         main(["--help"])
-    assert "attacks" in capsys.readouterr().out
-
-
-def test_main_lists_the_survey_benchmark(capsys):
-    from benchmarks.__main__ import main
-
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    assert "survey" in capsys.readouterr().out
+    assert name in capsys.readouterr().out
 
 
 def test_compare_interleaves_and_pairs():
@@ -108,3 +102,20 @@ def test_check_status():
     assert Check("x", 100.0, 150.0, ">=").status == "MISS"
     assert Check("x", math.nan, 150.0, ">=").status == "MISS"
     assert Check("x", 1.0, None).status == "(report)"
+
+
+def test_defense_benchmark_quick():
+    """The measure_classifier throughput benchmark (batched vs one digit at a time) at tiny sizes."""
+    res = bd.run("defense", quick=True)
+    assert set(res.ratios) == {"per-image time loop/batched, robustness", "per-image time loop/batched, curvature",
+                               "per-image time loop/batched, whole call"}
+    assert all(math.isfinite(v) and v > 0 for v in res.ratios.values())
+    rates = [c for c in res.checks if "/ s" in c.name]
+    assert len(rates) == 4 and all(math.isfinite(c.value) and c.value > 0 for c in rates)
+    agree = [c for c in res.checks if c.name.startswith("max rel. difference") and c.target is not None]
+    assert agree and all(c.status == "PASS" for c in agree)  # the loop and the batched call give the same numbers
+    assert len(res.tables) == 1 and len(res.tables[0].rows) == 3
+    for table in res.tables:
+        assert all(len(row) == len(table.headers) for row in table.rows)
+        assert format_table(table.headers, table.rows)
+    assert format_checks(res.checks)

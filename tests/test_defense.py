@@ -519,7 +519,7 @@ def write_learnable_cifar(directory, n=48, seed=0):
             pickle.dump(batch, fh, protocol=2)
 
 
-TINY_TRAIN = {"n_train": 64, "neurons": 16, "batches": 5, "epochs": 100, "hidden": [], "steps": 5, "lam": 0.1}
+TINY_TRAIN = {"n_train": 64, "neurons": 16, "batches": 5, "epochs": 1500, "hidden": [8], "steps": 5, "lam": 0.1}
 
 
 def test_cifar10_comparison_on_a_fake_folder(tmp_path):
