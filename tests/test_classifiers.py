@@ -376,7 +376,7 @@ def _train(**kw):
         (lambda p: _train(cure={"h": 1.0, "gamma": 1.0}, lca={"phi": np.eye(4), "lam": 0.1, "steps": 5, "eta": 0.1}),
          r"cure: only supported for plain MLPs \(lca=None\)"),
         (lambda p: cure_penalty(lambda x: x, np.zeros((2, 3)), 1.0), r"fn: expected a per-example loss of shape \(2,\)"),
-        (lambda p: cure_penalty(lambda x: x[:, 0], np.zeros((2, 3)), -1.0), r"h: expected a scalar > 0, got -1.0"),
+        (lambda p: cure_penalty(lambda x: x[:, 0], np.zeros((2, 3)), -1.0), r"h: expected a finite scalar > 0, got -1.0"),
         (lambda p: cure_penalty(lambda x: x, np.zeros((2, 3)), 1.0, y=np.zeros(3, int)),
          r"y: expected integer labels of shape \(2,\)"),
         # LCA overrides in a classifier config

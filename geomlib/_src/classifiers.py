@@ -317,8 +317,8 @@ abla_x L(x)|_2 ,
     x = jnp.asarray(x, dtype=float_dtype())
     if x.ndim != 2:
         raise ValueError(f"x: expected a batch of images of shape (B, D), got shape {x.shape}")
-    if not (np.ndim(h) == 0 and (not _concrete(h) or float(h) > 0)):
-        raise ValueError(f"h: expected a scalar > 0, got {h!r}")
+    if not (np.ndim(h) == 0 and (not _concrete(h) or 0 < float(h) < np.inf)):
+        raise ValueError(f"h: expected a finite scalar > 0, got {h!r}")
     loss_fn = fn
     if y is not None:
         y = jnp.asarray(y)
