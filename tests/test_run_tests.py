@@ -44,7 +44,7 @@ def test_both_sessions_run_and_either_fails_the_run(fake_pytest, first, second, 
     codes += [first, second]
     assert run_tests.main(["-x"]) == expected
     unit, serial = calls
-    assert unit[:2] == ["-n", "2"] or not run_tests._xdist_available()
+    assert unit[:4] == ["-n", "2", "--dist", "loadfile"] or not run_tests._xdist_available()
     assert "tests" in unit and "--ignore=tests/browser" in unit and "notebooks" not in unit
     assert serial[:2] == ["--nbval-lax", "--nbval-current-env"] and "-n" not in serial
     assert "tests/browser" in serial and "notebooks" in serial

@@ -5,8 +5,9 @@ Used by ``make test``::
     python -m tools.run_tests [--workers N] [pytest arguments ...]
 
 1. **Unit tests** (``README.md``, ``tests/``, ``geomlib/`` doctests; not ``tests/browser``)
-   with pytest-xdist on ``N`` worker processes (``-n N``, default 2): most of their time
-   is single-threaded XLA compilation, which two processes overlap.
+   with pytest-xdist on ``N`` worker processes (``-n N --dist loadfile``, default 2): most
+   of their time is single-threaded XLA compilation, which two processes overlap; whole
+   files go to one worker, so a file's jitted functions compile once.
 2. **Browser tests and notebooks** (``tests/browser``, ``notebooks/`` under nbval,
    ``--nbval-lax --nbval-current-env``) in one serial session: each notebook drives a
    kernel that already uses every core, and nbval must run a notebook's cells in order.
@@ -101,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parallel = []
     if ours.workers > 0:
         if _xdist_available():
-            parallel = ["-n", str(ours.workers)]
+            # loadfile: a test file's tests share jitted functions; split across workers,
+            # both would compile them (measured: -n 2 --dist load slower than serial).
+            parallel = ["-n", str(ours.workers), "--dist", "loadfile"]
         else:
             print("run_tests: pytest-xdist is not installed; unit tests run serially", flush=True)
     phases = [("unit tests" + (f" on {ours.workers} workers" if parallel else ""), [*parallel, *UNIT, *extra]),
