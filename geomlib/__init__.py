@@ -34,6 +34,7 @@ from geomlib._src.classifiers import (
     bind_classifier,
     classifier_accuracy,
     classifier_logits,
+    cure_penalty,
     load_classifier,
     train_classifier,
 )
@@ -177,6 +178,7 @@ __all__ = [
     "comparison_summary",
     "contour_bend",
     "contour_curvature",
+    "cure_penalty",
     "contour_points",
     "contour_turning",
     "decision_function",

@@ -26,7 +26,7 @@ PUBLIC = {
             "lca_neuron", "lca_statistics", "mei_axis", "neuron_weights", "train_lca"],
     "training": ["fit_linear_neuron"],
     "data": ["Split", "load_cifar10", "load_mnist_idx", "load_mnist_subset"],
-    "classifiers": ["bind_classifier", "classifier_accuracy", "classifier_logits", "load_classifier",
+    "classifiers": ["bind_classifier", "classifier_accuracy", "classifier_logits", "cure_penalty", "load_classifier",
                     "train_classifier"],
     "images": ["load_photographs", "natural_image_patches", "whiten"],
     "params_io": ["load_metadata", "load_params", "save_params"],
