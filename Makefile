@@ -46,7 +46,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
-# Retrain every shipped parameter file in geomlib/params (seeded; ~10 min on 2 cores).
+# Retrain every shipped parameter file in geomlib/params (seeded; about an hour on 2 cores:
+# chapter 5's dictionaries and the PGD-trained MLP take most of it).
 models: $(STAMP)
 	$(PY) -m geomlib.train all
 
