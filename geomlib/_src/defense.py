@@ -117,6 +117,11 @@ class ClassifierMeasures(NamedTuple):
     eps: np.ndarray
     seconds: dict
 
+    @property
+    def largest_curvature(self) -> np.ndarray:
+        """Largest principal curvature magnitude per image, ``(B,)`` (NaN where none converged)."""
+        return _largest(self.boundary_curvature)
+
 
 # ----------------------------------------------------------------------------- pieces
 
