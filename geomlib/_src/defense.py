@@ -61,10 +61,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from geomlib._src.attacks import _as_partial, _check_images, _check_labels, _num_classes, deepfool, pgd
+from geomlib._src.attacks import _as_partial, _check_images, _check_labels, _num_classes, deepfool
 from geomlib._src.boundary import _bisect, boundary_curvatures, top_two
 from geomlib._src.planes import Plane, float_dtype
-from geomlib._src.robustness import msd_at_confidence, template_cosine
+from geomlib._src.robustness import _correct_under_attack, msd_at_confidence, template_cosine
 from geomlib._src.survey import _as_bend, _bend_static, _flat_planes, _run_chunks, run_survey
 
 #: Window of the logit bend, in units of each image's DeepFool distance r: a in [0, 3r], b in [-r, r].
@@ -245,14 +245,6 @@ def _classifier_parts(logits_fn) -> tuple[dict, int]:
     return args[0], int(getattr(func, "lca_steps", 75))
 
 
-def _pgd_correct(f, x, y, eps, steps, factor, key):
-    rows = [np.zeros((0, x.shape[0]), bool)]
-    for e in eps:
-        x_adv = x if e == 0 else pgd(f, x, y, float(e), steps, factor * float(e) / steps, "inf", key=key)
-        rows.append(np.asarray(jnp.argmax(f(x_adv), axis=1) == y)[None])
-    return np.concatenate(rows)
-
-
 # ----------------------------------------------------------------------------- one classifier
 
 
@@ -302,7 +294,7 @@ def measure_classifier(logits_fn, smooth_fn, x, y, target, means, *, eps: Sequen
     eps = np.asarray(eps, np.float64).reshape(-1)
     if not np.all(np.isfinite(eps)) or np.any(eps < 0):
         raise ValueError(f"eps: expected finite radii >= 0, got {eps.tolist()}")
-    xs, ys, ts, pad = _shard(devices, x, y, target)
+    xs, ys, ts = _shard(devices, x, y, target)
     tick = progress or (lambda name: None)
     seconds = {}
 
@@ -324,7 +316,7 @@ def measure_classifier(logits_fn, smooth_fn, x, y, target, means, *, eps: Sequen
     bend = timed("logit bend", lambda: logit_bend(f, xs, point, ys, other, key=key))
     bend = np.where(moved[:, None], bend, np.nan)
     msd = timed("msd", lambda: msd_at_confidence(f, xs, ts, msd_step, msd_steps, confidence))
-    correct = timed("pgd", lambda: _pgd_correct(f, xs, ys, eps, pgd_steps, 2.5, None))
+    correct = timed("pgd", lambda: np.asarray(_correct_under_attack(f, xs, ys, eps, pgd_steps, 2.5, "inf", None)))
     tmpl_df = np.where(moved, np.asarray(template_cosine(x_df, xs, ys, other, means)), np.nan)
     tmpl_msd = np.where(np.asarray(msd.reached), np.asarray(template_cosine(msd.x_adv, xs, ys, ts, means)), np.nan)
     if smooth_fn is not None:
@@ -360,7 +352,7 @@ def _shard(devices, *arrays):
         mesh = jax.sharding.Mesh(np.array(devices), ("batch",))
         arrays = tuple(jax.device_put(a, jax.sharding.NamedSharding(
             mesh, jax.sharding.PartitionSpec("batch", *([None] * (a.ndim - 1))))) for a in arrays)
-    return (*arrays, pad)
+    return arrays
 
 
 # ----------------------------------------------------------------------------- many classifiers

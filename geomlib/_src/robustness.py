@@ -84,12 +84,17 @@ def accuracy_under_attack(logits_fn, x, y, eps_list: Sequence[float], steps: int
     f = _as_partial(logits_fn)
     x = _check_images(x, True)
     y = _check_labels(y, x.shape[0], _num_classes(f, x), "y")
-    out = []
+    return jnp.mean(_correct_under_attack(f, x, y, eps, steps, float(step_size_factor), norm, key), axis=1)
+
+
+def _correct_under_attack(f, x, y, eps, steps: int, step_size_factor: float, norm: str, key) -> jax.Array:
+    """Bool ``(len(eps), B)``: image still classified as its label after PGD at each radius
+    (checked arguments; ``eps`` a float array, radius 0 = the clean image)."""
+    rows = [jnp.zeros((0, x.shape[0]), bool)]
     for e in eps:
-        x_adv = x if e == 0 else pgd(f, x, y, float(e), steps, float(step_size_factor) * float(e) / steps, norm,
-                                     key=key)
-        out.append(jnp.mean(jnp.argmax(f(x_adv), axis=1) == y))
-    return jnp.stack(out)
+        x_adv = x if e == 0 else pgd(f, x, y, float(e), steps, step_size_factor * float(e) / steps, norm, key=key)
+        rows.append((jnp.argmax(f(x_adv), axis=1) == y)[None])
+    return jnp.concatenate(rows)
 
 
 # ----------------------------------------------------------------------------- attack size at a confidence
