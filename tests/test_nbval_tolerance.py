@@ -1,0 +1,71 @@
+"""tools/nbval_tolerance.py: strict notebook checks pass CPU rounding noise, fail real changes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from tools.nbval_tolerance import _absorb_last_digit_noise, within_last_digit
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("ref, test", [
+    ("rho +0.40  [+0.13, +0.40]", "rho +0.41  [+0.12, +0.40]"),
+    ("mean MSD ratio 1.17", "mean MSD ratio 1.16"),
+    ("c2 -0.0000", "c2 +0.0000"),
+    ("97% of digits, 12 models", "96% of digits, 12 models"),
+    ("step 1.5e-03", "step 1.6e-03"),
+])
+def test_last_digit_noise_is_absorbed(ref, test):
+    assert within_last_digit(ref, test)
+
+
+@pytest.mark.parametrize("ref, test", [
+    ("rho +0.40", "rho +0.42"),                  # two units
+    ("ratio 1.17", "ratio 1.2"),                # another format
+    ("12 models", "13 models, 1 more"),          # another count of numbers
+    ("lca-mlp-2 0.50", "lca-mlp-3 0.50"),        # a name is text
+    ("lam0.1 0.50", "lam0.2 0.50"),
+    ("LCA larger on 92%", "MLP larger on 92%"),  # words
+    ("[16, 16]", "[16, 16, 16]"),
+])
+def test_real_changes_are_not(ref, test):
+    assert not within_last_digit(ref, test)
+
+
+def test_only_text_outputs_of_the_same_stream_are_adjusted():
+    ref = [new_output("stream", name="stdout", text="ratio 1.17\n"),
+           new_output("execute_result", data={"text/plain": "0.40", "image/png": "AAA"}, execution_count=1)]
+    test = [new_output("stream", name="stdout", text="ratio 1.16\n"),
+            new_output("execute_result", data={"text/plain": "0.41", "image/png": "BBB"}, execution_count=2)]
+    out = _absorb_last_digit_noise(test, ref)
+    assert out[0]["text"] == "ratio 1.17\n" and out[1]["data"]["text/plain"] == "0.40"
+    assert out[1]["data"]["image/png"] == "BBB"  # images still differ: nbval reports them
+    assert test[0]["text"] == "ratio 1.16\n"     # the input is not modified
+    stderr = [new_output("stream", name="stderr", text="ratio 1.16\n")]
+    assert _absorb_last_digit_noise(stderr, ref[:1])[0]["text"] == "ratio 1.16\n"
+
+
+def _run_nbval(tmp_path: Path, saved: str) -> subprocess.CompletedProcess:
+    cell = new_code_cell('print(f"ratio {1.1649:.2f}")\n# NBVAL_CHECK_OUTPUT', execution_count=1,
+                         outputs=[new_output("stream", name="stdout", text=saved)])
+    path = tmp_path / "strict.ipynb"
+    nbformat.write(new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}}), path)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "--nbval-current-env",
+                           "-p", "no:cacheprovider", "-p", "tools.nbval_tolerance", "--rootdir", str(tmp_path),
+                           "-c", "/dev/null", str(path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_nbval_passes_one_last_digit_unit_and_fails_two(tmp_path):
+    ok = _run_nbval(tmp_path, "ratio 1.17\n")   # the cell prints ratio 1.16
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    changed = _run_nbval(tmp_path, "ratio 1.18\n")
+    assert changed.returncode == 1 and "ratio 1.18" in changed.stdout, changed.stdout[-2000:]
