@@ -32,11 +32,11 @@ JAX_CACHE ?= $(abspath $(VENV))/jax-cache
 export JAX_COMPILATION_CACHE_DIR := $(JAX_CACHE)
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0.2
 
-# Two pytest sessions (tools/run_tests.py), both always run, make fails if either fails:
-# the unit tests and doctests on TEST_WORKERS pytest-xdist processes (whole files per
-# worker; TEST_WORKERS=0: serial), then the browser tests
-# and the notebooks (nbval) serially. PYTEST_ARGS go to both; naming test paths in
-# PYTEST_ARGS runs just those, in one serial session.
+# Three pytest sessions (tools/run_tests.py) at the same time, all always run, make fails if
+# any fails: the unit tests and doctests on TEST_WORKERS pytest-xdist processes (whole files
+# per worker; TEST_WORKERS=0: one process), the browser tests, and the notebooks (nbval).
+# PYTEST_ARGS go to all three (add --sequential to run them one after another); naming
+# test paths in PYTEST_ARGS runs just those, in one serial session.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)

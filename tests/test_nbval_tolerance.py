@@ -52,9 +52,9 @@ def test_only_text_outputs_of_the_same_stream_are_adjusted():
     assert _absorb_last_digit_noise(stderr, ref[:1])[0]["text"] == "ratio 1.16\n"
 
 
-def _run_nbval(tmp_path: Path, saved: str) -> subprocess.CompletedProcess:
+def _run_nbval(tmp_path: Path, saved: str, metadata: dict | None = None) -> subprocess.CompletedProcess:
     cell = new_code_cell('print(f"ratio {1.1649:.2f}")\n# NBVAL_CHECK_OUTPUT', execution_count=1,
-                         outputs=[new_output("stream", name="stdout", text=saved)])
+                         outputs=[new_output("stream", name="stdout", text=saved)], metadata=metadata or {})
     path = tmp_path / "strict.ipynb"
     nbformat.write(new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                       "language": "python"}}), path)
@@ -69,3 +69,21 @@ def test_nbval_passes_one_last_digit_unit_and_fails_two(tmp_path):
     assert ok.returncode == 0, ok.stdout[-2000:]
     changed = _run_nbval(tmp_path, "ratio 1.18\n")
     assert changed.returncode == 1 and "ratio 1.18" in changed.stdout, changed.stdout[-2000:]
+
+
+def test_cell_tolerance_from_metadata():
+    from tools.nbval_tolerance import cell_tolerance
+    assert cell_tolerance({}) == {"relative": 0.0, "absolute": 0.0}
+    assert cell_tolerance({"nbval-tolerance": {"relative": 0.03, "reason": "chaotic"}}) == {"relative": 0.03,
+                                                                                            "absolute": 0.0}
+    for bad in ({"relative": 0.03}, {"relative": 0.03, "reason": " "}, {"relativ": 0.03, "reason": "x"},
+                {"absolute": 2, "reason": "x"}, {"relative": -0.1, "reason": "x"}):
+        with pytest.raises(ValueError, match="nbval-tolerance"):
+            cell_tolerance({"nbval-tolerance": bad})
+
+
+def test_a_cell_with_a_stated_tolerance_allows_that_much(tmp_path):
+    ok = _run_nbval(tmp_path, "ratio 1.19\n", {"nbval-tolerance": {"relative": 0.03, "reason": "test"}})
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    beyond = _run_nbval(tmp_path, "ratio 1.22\n", {"nbval-tolerance": {"relative": 0.03, "reason": "test"}})
+    assert beyond.returncode == 1, beyond.stdout[-2000:]

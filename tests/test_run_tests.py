@@ -22,63 +22,71 @@ def test_names_paths():
 
 
 @pytest.fixture
-def fake_pytest(monkeypatch):
-    """Replace the pytest subprocess: record each session's arguments, return set exit codes."""
-    calls, codes = [], []
+def fake_sessions(monkeypatch):
+    """Replace the pytest subprocesses (foreground and concurrent): record each session's
+    arguments and JAX cache folder, return the exit codes set for unit / browser / notebooks."""
+    calls, codes = [], {}
 
-    def fake(args, label, log=None):
-        calls.append(args)
-        if log is not None:
-            log.write(b"unit session output\n")
-        return codes.pop(0), 1.0
+    def kind(args):
+        return "browser" if "tests/browser" in args and "--ignore=tests/browser" not in args else \
+            "notebooks" if "notebooks" in args else "unit"
 
-    monkeypatch.setattr(run_tests, "_pytest", fake)
+    def fake_call(cmd, env=None, **kw):
+        args = cmd[3:]
+        calls.append((kind(args), args, (env or {}).get(run_tests.CACHE_ENV)))
+        if kw.get("stdout") is not None:
+            kw["stdout"].write(f"{kind(args)} session output\n".encode())
+        return codes.get(kind(args), 0)
+
+    class FakePopen:
+        def __init__(self, cmd, env=None, **kw):
+            self.returncode = fake_call(cmd, env, **kw)
+
+        def poll(self):
+            return self.returncode
+
+    monkeypatch.setattr(run_tests.subprocess, "call", fake_call)
+    monkeypatch.setattr(run_tests.subprocess, "Popen", FakePopen)
+    monkeypatch.setenv(run_tests.CACHE_ENV, "/tmp/jax-cache")
     monkeypatch.chdir(ROOT)
     return calls, codes
 
 
-@pytest.mark.parametrize("first, second, expected", [(0, 0, 0), (1, 0, 1), (0, 1, 1), (2, 1, 2), (5, 0, 0),
-                                                     (0, 5, 0), (5, 5, 5), (5, 1, 1)])
-def test_both_sessions_run_and_either_fails_the_run(fake_pytest, first, second, expected):
-    calls, codes = fake_pytest
-    codes += [first, second]
-    assert run_tests.main(["-x"]) == expected
-    unit, serial = calls
-    assert unit[:4] == ["-n", "2", "--dist", "loadfile"] or not run_tests._xdist_available()
-    assert "tests" in unit and "--ignore=tests/browser" in unit and "notebooks" not in unit
-    assert serial[:2] == ["--nbval-lax", "--nbval-current-env"] and "-n" not in serial
-    assert "tests/browser" in serial and "notebooks" in serial
-    assert unit[-1] == serial[-1] == "-x"
+CODES = [(0, 0, 0, 0), (1, 0, 0, 1), (0, 1, 0, 1), (0, 0, 1, 1), (2, 1, 0, 2), (0, 3, 1, 3), (5, 0, 0, 0),
+         (5, 5, 5, 5), (5, 1, 5, 1)]
 
 
-def test_serial_workers(fake_pytest):
-    calls, codes = fake_pytest
-    codes += [0, 0]
+@pytest.mark.parametrize("sequential", [False, True])
+@pytest.mark.parametrize("unit, browser, notebooks, expected", CODES)
+def test_every_session_runs_and_any_fails_the_run(fake_sessions, capfd, sequential, unit, browser, notebooks,
+                                                  expected):
+    calls, codes = fake_sessions
+    codes.update(unit=unit, browser=browser, notebooks=notebooks)
+    assert run_tests.main(["-x", *(["--sequential"] if sequential else [])]) == expected
+    assert [c[0] for c in calls] == ["unit", "browser", "notebooks"]
+    (_, unit_args, unit_cache), (_, browser_args, browser_cache), (_, nb_args, nb_cache) = calls
+    assert unit_args[:4] == ["-n", "2", "--dist", "loadfile"] or not run_tests._xdist_available()
+    assert "tests" in unit_args and "--ignore=tests/browser" in unit_args and "notebooks" not in unit_args
+    assert "-n" not in browser_args and "-n" not in nb_args and "notebooks" not in browser_args
+    assert nb_args[:2] == ["--nbval-lax", "--nbval-current-env"]
+    assert unit_args[-1] == browser_args[-1] == nb_args[-1] == "-x"
+    # each session its own JAX cache folder (JAX writes cache files without a lock)
+    assert len({unit_cache, browser_cache, nb_cache}) == 3
+    assert all(c.startswith("/tmp/jax-cache/") for c in (unit_cache, browser_cache, nb_cache))
+    out = capfd.readouterr().out
+    if not sequential:  # buffered output of the first two sessions is printed at the end
+        assert "unit session output" in out and "browser session output" in out
+    assert "summary" in out
+
+
+def test_one_process_for_the_unit_tests(fake_sessions):
+    calls, _ = fake_sessions
     assert run_tests.main(["--workers", "0"]) == 0
-    assert "-n" not in calls[0]
+    assert "-n" not in calls[0][1]
 
 
-def test_named_paths_run_one_serial_session(fake_pytest):
-    calls, codes = fake_pytest
-    codes += [3]
+def test_named_paths_run_one_serial_session(fake_sessions):
+    calls, codes = fake_sessions
+    codes.update(unit=3)
     assert run_tests.main(["tests/test_lca.py", "-q"]) == 3
-    assert calls == [["--nbval-lax", "--nbval-current-env", "tests/test_lca.py", "-q"]]
-
-
-@pytest.mark.parametrize("unit_code, serial_code, expected", [(0, 0, 0), (1, 0, 1), (0, 2, 2)])
-def test_concurrent_sessions(monkeypatch, capfd, unit_code, serial_code, expected):
-    calls = []
-
-    def fake(args, label, log=None):
-        calls.append(args)
-        unit = "tests/browser" not in args
-        assert (log is not None) == unit  # the unit session's output is buffered
-        if log is not None:
-            log.write(b"unit session output\n")
-        return (unit_code if unit else serial_code), 1.0
-
-    monkeypatch.setattr(run_tests, "_pytest", fake)
-    monkeypatch.chdir(ROOT)
-    assert run_tests.main(["--concurrent"]) == expected
-    assert len(calls) == 2
-    assert "unit session output" in capfd.readouterr().out
+    assert [c[1] for c in calls] == [["--nbval-lax", "--nbval-current-env", "tests/test_lca.py", "-q"]]

@@ -1,41 +1,49 @@
-"""Run the test suite in two pytest sessions: unit tests in parallel, notebooks serially.
+"""Run the test suite in three pytest sessions: unit tests, browser tests, notebooks.
 
 Used by ``make test``::
 
-    python -m tools.run_tests [--workers N] [pytest arguments ...]
+    python -m tools.run_tests [--workers N] [--sequential] [pytest arguments ...]
 
 1. **Unit tests** (``README.md``, ``tests/``, ``geomlib/`` doctests; not ``tests/browser``)
-   with pytest-xdist on ``N`` worker processes (``-n N --dist loadfile``, default 2): most
-   of their time is single-threaded XLA compilation, which two processes overlap; whole
+   with pytest-xdist on ``N`` worker processes (``-n N --dist loadfile``, default 2): whole
    files go to one worker, so a file's jitted functions compile once.
-2. **Browser tests and notebooks** (``tests/browser``, ``notebooks/`` under nbval,
-   ``--nbval-lax --nbval-current-env``) in one serial session: each notebook drives a
-   kernel that already uses every core, and nbval must run a notebook's cells in order.
+2. **Browser tests** (``tests/browser``): JupyterLab and headless Chromium, serially.
+3. **Notebooks** under nbval (``notebooks/``, ``--nbval-lax --nbval-current-env``), serially:
+   nbval must run a notebook's cells in order.
 
-Both sessions always run; the exit status is that of the first one that failed (a
-session that selected no test, e.g. under ``-k``, counts as passed). Extra pytest
-arguments go to both sessions. If they name test paths (``tests/test_lca.py``,
-``notebooks/01-linear-neurons.ipynb``, a node id, ...), the split is skipped and one
-serial session runs exactly what was asked, as ``pytest --nbval-lax --nbval-current-env
-ARGS`` always did. ``--workers 0`` (or pytest-xdist missing) runs the unit tests serially.
-``--concurrent`` runs the two sessions at the same time (the unit tests' output is
-printed when both are done): much of both is single-threaded tracing and compilation.
+By default the three sessions run **at the same time**: much of each is single-threaded
+(tracing and XLA compilation, a browser waiting for a kernel, a notebook kernel between
+cells), so on 2 cores they overlap well (``make test`` measured both ways is in the
+README). The notebooks' output streams live; the other two sessions' output is printed,
+in order, when all are done. Each session keeps JAX's persistent compilation cache
+(``$JAX_COMPILATION_CACHE_DIR``) in its own sub-folder, since JAX writes cache files
+without a lock. ``--sequential`` runs them one after another instead.
+
+All sessions always run; the exit status is that of the first one (in the order above)
+that failed (a session that selected no test, e.g. under ``-k``, counts as passed).
+Extra pytest arguments go to every session. If they name test paths
+(``tests/test_lca.py``, ``notebooks/01-linear-neurons.ipynb``, a node id, ...), the split
+is skipped and one serial session runs exactly what was asked, as ``pytest --nbval-lax
+--nbval-current-env ARGS`` always did. ``--workers 0`` (or pytest-xdist missing) runs the
+unit tests in one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 UNIT = ["README.md", "tests", "geomlib", "--ignore=tests/browser"]
-SERIAL = ["tests/browser", "notebooks"]
+BROWSER = ["tests/browser"]
+NOTEBOOKS = ["notebooks"]
 NBVAL = ["--nbval-lax", "--nbval-current-env"]
 NO_TESTS_COLLECTED = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
+CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
 
 
 def names_paths(args: list[str], root: Path) -> bool:
@@ -57,39 +65,63 @@ def _xdist_available() -> bool:
     return True
 
 
-def _pytest(args: list[str], label: str, log=None) -> tuple[int, float]:
+def _env(cache: str | None) -> dict | None:
+    """The environment of a session with its own JAX cache sub-folder (None: inherit as is)."""
+    if cache is None or not os.environ.get(CACHE_ENV):
+        return None
+    return {**os.environ, CACHE_ENV: str(Path(os.environ[CACHE_ENV]) / cache)}
+
+
+def _command(args: list[str], label: str, buffered: bool = False) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", *args]
-    print(f"\n===== {label}: {' '.join(cmd[1:])}" + (" (output shown when both are done)" if log else ""),
+    print(f"\n===== {label}: {' '.join(cmd[1:])}" + (" (output shown when all are done)" if buffered else ""),
           flush=True)
+    return cmd
+
+
+def _pytest(args: list[str], label: str, cache: str | None = None) -> tuple[int, float]:
+    """One session in the foreground: (exit code, seconds)."""
+    cmd = _command(args, label)
     start = time.perf_counter()
-    code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT if log else None)
+    code = subprocess.call(cmd, env=_env(cache))
     return code, time.perf_counter() - start
 
 
-def _run_concurrently(first: tuple[str, list[str]], second: tuple[str, list[str]]) -> list[tuple[str, int, float]]:
-    """Both sessions at once; the first one's output is buffered and printed at the end."""
-    results = {}
-    with tempfile.TemporaryFile() as log:
-        def run_first():
-            results["first"] = _pytest(first[1], first[0], log=log)
-
-        thread = threading.Thread(target=run_first)
-        thread.start()
-        results["second"] = _pytest(second[1], second[0])
-        thread.join()
-        log.seek(0)
-        print(f"\n===== output of the {first[0]}:", flush=True)
-        sys.stdout.buffer.write(log.read())
-        sys.stdout.flush()
-    return [(first[0], *results["first"]), (second[0], *results["second"])]
+def _run_concurrently(phases: list[tuple[str, list[str], str]]) -> list[tuple[str, int, float]]:
+    """All sessions at once; the last one streams, the others' output is printed at the end."""
+    start = time.perf_counter()
+    running = []
+    for i, (label, args, cache) in enumerate(phases):
+        live = i == len(phases) - 1
+        log = None if live else tempfile.TemporaryFile()
+        cmd = _command(args, label, buffered=not live)
+        proc = subprocess.Popen(cmd, env=_env(cache), stdout=log, stderr=None if live else subprocess.STDOUT)
+        running.append((label, proc, log))
+    results, seconds = [], {}
+    pending = {id(p): label for label, p, _ in running}
+    while pending:  # record each session's own wall time as it ends
+        for label, proc, _ in running:
+            if id(proc) in pending and proc.poll() is not None:
+                seconds[label] = time.perf_counter() - start
+                del pending[id(proc)]
+        time.sleep(0.2)
+    for label, proc, log in running:
+        if log is not None:
+            log.seek(0)
+            print(f"\n===== output of the {label}:", flush=True)
+            sys.stdout.buffer.write(log.read())
+            sys.stdout.flush()
+            log.close()
+        results.append((label, proc.returncode, seconds[label]))
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=False)
     parser.add_argument("--workers", type=int, default=2,
-                        help="pytest-xdist workers for the unit tests (0: serial; default 2)")
-    parser.add_argument("--concurrent", action="store_true",
-                        help="run the two sessions at the same time (unit output shown at the end)")
+                        help="pytest-xdist workers for the unit tests (0: one process; default 2)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="run the three sessions one after another (default: at the same time)")
     parser.add_argument("--run-tests-help", action="help", help="show this help and exit")
     ours, extra = parser.parse_known_args(argv)
     root = Path.cwd()
@@ -106,14 +138,17 @@ def main(argv: list[str] | None = None) -> int:
             # both would compile them (measured: -n 2 --dist load slower than serial).
             parallel = ["-n", str(ours.workers), "--dist", "loadfile"]
         else:
-            print("run_tests: pytest-xdist is not installed; unit tests run serially", flush=True)
-    phases = [("unit tests" + (f" on {ours.workers} workers" if parallel else ""), [*parallel, *UNIT, *extra]),
-              ("browser tests and notebooks (serial)", [*NBVAL, *SERIAL, *extra])]
-    if ours.concurrent:
-        results = _run_concurrently(*phases)
+            print("run_tests: pytest-xdist is not installed; unit tests run in one process", flush=True)
+    phases = [("unit tests" + (f" on {ours.workers} workers" if parallel else ""), [*parallel, *UNIT, *extra], "unit"),
+              ("browser tests", [*BROWSER, *extra], "browser"),
+              ("notebooks (nbval)", [*NBVAL, *NOTEBOOKS, *extra], "notebooks")]
+    start = time.perf_counter()
+    if ours.sequential:
+        results = [(label, *_pytest(args, label, cache)) for label, args, cache in phases]
     else:
-        results = [(label, *_pytest(args, label)) for label, args in phases]
-    print("\n===== summary", flush=True)
+        results = _run_concurrently(phases)
+    print(f"\n===== summary ({'one after another' if ours.sequential else 'at the same time'}, "
+          f"{time.perf_counter() - start:.0f} s in all)", flush=True)
     return summarize(results)
 
 
