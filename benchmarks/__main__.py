@@ -79,13 +79,15 @@ def main(argv=None) -> int:
         print("=" * 100)
         print("6. Slider change -> painted figure, in JupyterLab + headless Chromium")
         print("=" * 100, flush=True)
-        bench_browser.run(quick=args.quick)
+        browser_checks = bench_browser.checks(bench_browser.run(quick=args.quick))
+    else:
+        browser_checks = []
 
     print()
     print("=" * 100)
     print("Summary")
     print("=" * 100)
-    print(format_checks([c for r in results for c in r.checks]))
+    print(format_checks([c for r in results for c in r.checks] + browser_checks))
     print(f"\ntotal runtime {time.perf_counter() - t_start:.0f} s; load average at end {_loadavg()}")
     return 0
 

@@ -203,6 +203,27 @@ def _table(rows: list[dict]) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
 
 
+def checks(rows: list[dict]) -> list:
+    """The rows' figures that have a target, as benchmark checks
+    (for the summary of ``python -m benchmarks``): p95 at 64 x 64; preview and full p95 of
+    explorers with a preview; a notebook that failed is a MISS."""
+    from benchmarks._timing import Check
+
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append(Check(f"browser {r['notebook']}: ran", float("nan"), 0.0))
+        elif r.get("preview"):
+            name = f"browser {r['notebook']} / {r['neuron']}"
+            out.append(Check(f"{name}: preview {r['preview_grid']}x{r['preview_grid']} p95 (ms)", r["p95_ms"],
+                             TARGET_PREVIEW_MS))
+            out.append(Check(f"{name}: full {r['grid']}x{r['grid']} p95 (ms)", r["full_p95_ms"], TARGET_FULL_MS))
+        elif r["grid"] == TARGET_GRID:
+            out.append(Check(f"browser {r['notebook']} / {r['neuron']}: {TARGET_GRID}x{TARGET_GRID} p95 (ms)",
+                             r["p95_ms"], TARGET_P95_MS))
+    return out
+
+
 def run(quick: bool = False) -> list[dict]:
     """Run the browser latency benchmark; print and return one row per (notebook, neuron).
 

@@ -119,3 +119,20 @@ def test_defense_benchmark_quick():
         assert all(len(row) == len(table.headers) for row in table.rows)
         assert format_table(table.headers, table.rows)
     assert format_checks(res.checks)
+
+
+def test_browser_rows_become_summary_checks():
+    from benchmarks import bench_browser
+
+    rows = [{"notebook": "01.ipynb", "neuron": "relu", "grid": 64, "preview": False, "p95_ms": 120.0},
+            {"notebook": "03.ipynb", "neuron": "mlp-2", "grid": 20, "preview": False, "p95_ms": 90.0},
+            {"notebook": "02.ipynb", "neuron": "LCA", "grid": 32, "preview": True, "preview_grid": 12,
+             "p95_ms": 230.0, "full_p95_ms": 400.0},
+            {"notebook": "04.ipynb", "error": "NameError: x"}]
+    checks = bench_browser.checks(rows)
+    status = {c.name: c.status for c in checks}
+    assert status == {"browser 01.ipynb / relu: 64x64 p95 (ms)": "PASS",  # the 20 x 20 MLP row has no target
+                      "browser 02.ipynb / LCA: preview 12x12 p95 (ms)": "MISS",
+                      "browser 02.ipynb / LCA: full 32x32 p95 (ms)": "PASS",
+                      "browser 04.ipynb: ran": "MISS"}
+    assert "MISS" in format_checks(checks)
