@@ -158,8 +158,9 @@ def digit_explorer(
       key: seed of the random directions.
       extent, n, preview, kwargs: passed to :class:`~geomlib.widgets.PlaneExplorer`. An
         LCA classifier costs about 90 MFLOP per point (75 steps of a 768 x 768
-        product): on 2 CPU cores a 20 x 20 grid takes about 1.3 s, the 10 x 10 preview
-        about 0.4 s (a ReLU MLP: under 0.1 s).
+        product): ``make bench`` measures, slider to painted figure in JupyterLab on 2 CPU
+        cores, about 0.5 s for the 20 x 20 grid and 0.15 s for the 10 x 10 preview (p95);
+        a ReLU MLP needs no preview, about 0.12 s at 64 x 64.
 
     Returns:
       the explorer; its parameters are ``digit``, ``cls`` and ``function``.
