@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             parallel = ["-n", str(ours.workers), "--dist", "loadfile"]
         else:
             print("run_tests: pytest-xdist is not installed; unit tests run in one process", flush=True)
-    phases = [("unit tests" + (f" on {ours.workers} workers" if parallel else ""), [*parallel, *UNIT, *extra], "unit"),
+    phases = [("unit tests" + (f" on {ours.workers} worker{'s' * (ours.workers > 1)}" if parallel else ""), [*parallel, *UNIT, *extra], "unit"),
               ("browser tests", [*BROWSER, *extra], "browser"),
               ("notebooks (nbval)", [*NBVAL, *NOTEBOOKS, *extra], "notebooks")]
     start = time.perf_counter()
