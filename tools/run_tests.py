@@ -97,14 +97,13 @@ def _run_concurrently(phases: list[tuple[str, list[str], str]]) -> list[tuple[st
         cmd = _command(args, label, buffered=not live)
         proc = subprocess.Popen(cmd, env=_env(cache), stdout=log, stderr=None if live else subprocess.STDOUT)
         running.append((label, proc, log))
-    results, seconds = [], {}
-    pending = {id(p): label for label, p, _ in running}
-    while pending:  # record each session's own wall time as it ends
+    seconds = {}
+    while len(seconds) < len(running):  # record each session's own wall time as it ends
         for label, proc, _ in running:
-            if id(proc) in pending and proc.poll() is not None:
+            if label not in seconds and proc.poll() is not None:
                 seconds[label] = time.perf_counter() - start
-                del pending[id(proc)]
         time.sleep(0.2)
+    results = []
     for label, proc, log in running:
         if log is not None:
             log.seek(0)
