@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geomlib._src.checks import check_float, check_int
 from geomlib._src.lca import lca_statistics, train_lca
 from geomlib._src.params_io import (
     PARAMS_DIR,
@@ -138,14 +139,11 @@ def lca_overrides(config: dict) -> dict:
     >>> lca_overrides({"lca": "mnist-768", "lca_steps": 25})
     {'steps': 25}
     """
-    out = {k: config[f"lca_{k}"] for k in ("lam", "steps", "eta") if config.get(f"lca_{k}") is not None}
-    for key, value in out.items():
-        integer = key == "steps"
-        ok = (not isinstance(value, bool) and isinstance(value, (int, np.integer) if integer else (int, float))
-              and np.isfinite(value) and value > 0)
-        if not ok:
-            raise ValueError(f"config['lca_{key}']: expected {'a positive integer' if integer else 'a number > 0'} "
-                             f"or None (the dictionary's), got {value!r}")
+    out = {}
+    for key in ("lam", "steps", "eta"):
+        value, name = config.get(f"lca_{key}"), f"config['lca_{key}'] (None: the dictionary's)"
+        if value is not None:
+            out[key] = check_int(value, name) if key == "steps" else check_float(value, name, 0.0, open_low=True)
     if out and config.get("lca") is None:
         raise ValueError(f"config: {', '.join('lca_' + k for k in out)} given without an LCA front-end "
                          f"(config['lca'] is None); expected a dictionary name in config['lca']")

@@ -53,11 +53,11 @@ ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 
 SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 
-# Lower layers never import upper ones (geomlib/__init__.py): planes -> geometry
+# Lower layers never import upper ones (geomlib/__init__.py): checks, planes -> geometry
 # (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
 # -> lca_views, survey, classifiers, boundary, robustness -> defense -> plots -> widgets.
 LAYER = {
-    "planes": 0,
+    "checks": 0, "planes": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
     "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,

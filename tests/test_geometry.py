@@ -544,8 +544,8 @@ def test_bad_input_raises(func, kwargs, match):
     [
         (dict(mode="bwd"), r"mode: expected .*'fwd' or 'rev', got 'bwd'"),
         (dict(mode=None), r"mode: expected .*'fwd' or 'rev', got None"),
-        (dict(chunk_size=0), r"chunk_size: expected a positive integer, got 0"),
-        (dict(chunk_size=-5), r"chunk_size: expected a positive integer"),
+        (dict(chunk_size=0), r"chunk_size: expected an integer >= 1, got 0"),
+        (dict(chunk_size=-5), r"chunk_size: expected an integer >= 1"),
     ],
 )
 def test_plane_geometry_bad_options(kwargs, match):

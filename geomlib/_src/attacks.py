@@ -27,6 +27,7 @@ import numpy as np
 import optax
 from jax.tree_util import Partial
 
+from geomlib._src.checks import check_int
 from geomlib._src.planes import float_dtype
 
 Logits = Callable[[jax.Array], jax.Array]
@@ -120,12 +121,6 @@ def _check_scalar(value, name: str, dtype, *, low: float = 0.0, strict: bool = F
             interval = f"{'(' if strict else '['}{low:g}, {'inf)' if high is None else f'{high:g})'}"
             raise ValueError(f"{name}: expected a finite value in {interval}, got {value!r}")
     return arr
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def _labels(y, target, batch: int, k: int):
@@ -299,7 +294,7 @@ def pgd(logits_fn: Logits, x, y, eps, steps: int, step_size, norm: Norm = "inf",
     """
     norm = _check_norm(norm)
     f, x, k = _setup(logits_fn, x, clip)
-    steps = _check_count(steps, "steps")
+    steps = check_int(steps, "steps", 0)
     eps = _check_scalar(eps, "eps", x.dtype)
     step_size = _check_scalar(step_size, "step_size", x.dtype, strict=True)
     labels, targeted = _labels(y, target, x.shape[0], k)
@@ -370,7 +365,7 @@ def targeted_sign_attack(logits_fn: Logits, x, target, step_size, max_steps: int
     target = _check_labels(target, x.shape[0], k, "target")
     step_size = _check_scalar(step_size, "step_size", x.dtype, strict=True)
     confidence = _check_scalar(confidence, "confidence", x.dtype, strict=True, high=1.0)
-    max_steps = _check_count(max_steps, "max_steps")
+    max_steps = check_int(max_steps, "max_steps", 0)
     return _sign_attack(f, x, target, step_size, confidence, jnp.int32(max_steps), bool(clip))
 
 
@@ -445,7 +440,7 @@ def deepfool(logits_fn: Logits, x, steps: int = 50, overshoot=0.02, *, clip: boo
     0.12
     """
     f, x, _ = _setup(logits_fn, x, clip)
-    steps = _check_count(steps, "steps")
+    steps = check_int(steps, "steps", 0)
     overshoot = _check_scalar(overshoot, "overshoot", x.dtype)
     return _deepfool(f, x, overshoot, jnp.int32(steps), bool(clip))
 
@@ -550,10 +545,8 @@ def carlini_wagner(logits_fn: Logits, x, target, *, c=1.0, steps: int = 200, lea
     c = _check_scalar(c, "c", x.dtype, strict=True)
     learning_rate = _check_scalar(learning_rate, "learning_rate", x.dtype, strict=True)
     kappa = _check_scalar(kappa, "kappa", x.dtype)
-    steps = _check_count(steps, "steps")
-    search_steps = _check_count(search_steps, "search_steps")
-    if search_steps < 1:
-        raise ValueError(f"search_steps: expected an integer >= 1, got {search_steps!r}")
+    steps = check_int(steps, "steps", 0)
+    search_steps = check_int(search_steps, "search_steps")
     return _carlini_wagner(f, x, target, c, kappa, learning_rate, jnp.int32(steps), jnp.int32(search_steps),
                            bool(clip))
 

@@ -36,6 +36,7 @@ import numpy as np
 from jax.tree_util import Partial
 
 from geomlib._src.attacks import deepfool
+from geomlib._src.checks import check_int
 from geomlib._src.hypersurface import lanczos_curvatures
 from geomlib._src.planes import float_dtype
 
@@ -65,12 +66,6 @@ def _num_classes(logits_fn, dim: int) -> int:
     if len(shape) != 1:
         raise ValueError(f"logits_fn: expected logits (K,) for one image (D,), got shape {shape}")
     return int(shape[0])
-
-
-def _check_class(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}: expected a class index (a non-negative integer), got {value!r}")
-    return int(value)
 
 
 def _decision(logits_fn, i, j, x):
@@ -103,9 +98,9 @@ def decision_function(logits_fn, i: int, j: int | None = None) -> Partial:
     """
     if not callable(logits_fn):
         raise ValueError(f"logits_fn: expected a callable (D,) -> (K,), got {type(logits_fn).__name__}")
-    i = _check_class(i, "i")
+    i = check_int(i, "i", 0)
     if j is not None:
-        j = _check_class(j, "j")
+        j = check_int(j, "j", 0)
         if j == i:
             raise ValueError(f"j: expected a class other than i = {i}, got {j}")
     return Partial(_decision, _partial(logits_fn), jnp.int32(i), jnp.int32(-1 if j is None else j))
@@ -220,8 +215,7 @@ def boundary_point(logits_fn, x, x_far, iters: int = 30) -> tuple[jax.Array, jax
     fb, _ = _check_batch(x_far, "x_far")
     if fb.shape != xb.shape:
         raise ValueError(f"x_far: expected shape {tuple(jnp.shape(x))} (the shape of x), got {tuple(jnp.shape(x_far))}")
-    if isinstance(iters, bool) or int(iters) != iters or iters < 1:
-        raise ValueError(f"iters: expected a positive integer, got {iters!r}")
+    iters = check_int(iters, "iters")
     i, _ = top_two(logits_fn, xb)
     j, _ = top_two(logits_fn, fb)
     if bool(jnp.any(i == j)):
@@ -306,10 +300,8 @@ def boundary_curvatures(logits_fn, x, k: int = 5, *, steps: int = 50, overshoot:
       Lanczos iteration did not converge to ``tol`` is NaN, never an unconverged value.
     """
     xb, single = _check_batch(x, "x")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < xb.shape[1] - 1:
-        raise ValueError(f"k: expected an integer with 1 <= k < D - 1 = {xb.shape[1] - 1}, got {k!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < k:
-        raise ValueError(f"iterations: expected an integer >= k = {k}, got {iterations!r}")
+    k = check_int(k, "k", 1, xb.shape[1] - 2, high_label="D - 2")
+    iterations = check_int(iterations, "iterations", k, low_label="k")
     if which not in ("LA", "SA", "LM"):
         raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
     x_adv = deepfool(logits_fn, xb, steps=steps, overshoot=overshoot, clip=clip)
@@ -380,8 +372,7 @@ def straight_line_walk(logits_fn, x0, x1, n: int = 64, label=None) -> Walk:
     yb, _ = _check_batch(x1, "x1")
     if yb.shape != xb.shape:
         raise ValueError(f"x1: expected shape {tuple(jnp.shape(x0))} (the shape of x0), got {tuple(jnp.shape(x1))}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n: expected an integer >= 2, got {n!r}")
+    n = check_int(n, "n", 2)
     f = _partial(logits_fn)
     t = jnp.linspace(0.0, 1.0, int(n), dtype=xb.dtype)
     classes = _walk(f, xb, yb, t)
@@ -413,8 +404,7 @@ def same_class_pairs(labels, n_pairs: int, seed: int = 0, allowed=None) -> np.nd
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels: expected integer labels (N,), got {labels.dtype} shape {labels.shape}")
-    if isinstance(n_pairs, bool) or int(n_pairs) != n_pairs or n_pairs < 1:
-        raise ValueError(f"n_pairs: expected a positive integer, got {n_pairs!r}")
+    n_pairs = check_int(n_pairs, "n_pairs")
     ok = np.ones(len(labels), bool) if allowed is None else np.asarray(allowed, bool)
     if ok.shape != labels.shape:
         raise ValueError(f"allowed: expected a mask of shape {labels.shape}, got {ok.shape}")
@@ -484,8 +474,7 @@ def nearest_other_class(images, labels, index: int) -> int:
     images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 2 or labels.shape != (len(images),):
         raise ValueError(f"images, labels: expected (N, D) and (N,), got {images.shape} and {labels.shape}")
-    if isinstance(index, bool) or int(index) != index or not 0 <= index < len(images):
-        raise ValueError(f"index: expected an integer in [0, {len(images)}), got {index!r}")
+    index = check_int(index, "index", 0, len(images) - 1, high_label="N - 1")
     other = np.flatnonzero(labels != labels[index])
     if not len(other):
         raise ValueError("labels: expected at least one image of another class")

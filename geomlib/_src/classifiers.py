@@ -33,6 +33,7 @@ import optax
 from jax.tree_util import Partial
 
 from geomlib._src.attacks import _pgd
+from geomlib._src.checks import check_float, check_int
 from geomlib._src.models import activation, init_mlp, lca_codes
 from geomlib._src.params_io import _how_to_rebuild, load_metadata, load_params, params_path
 from geomlib._src.planes import float_dtype
@@ -89,8 +90,7 @@ def classifier_logits(params: dict, x, *, lca_steps: int = 75, smooth_temperatur
     x = jnp.asarray(x, dtype=jnp.result_type(params["layers"][0]["w"], float_dtype()))
     if x.ndim not in (1, 2) or x.shape[-1] != dim:
         raise ValueError(f"x: expected one image (D,) or a batch (B, D) with D = {dim}, got shape {x.shape}")
-    if isinstance(lca_steps, bool) or not isinstance(lca_steps, (int, np.integer)) or lca_steps < 1:
-        raise ValueError(f"lca_steps: expected a positive integer, got {lca_steps!r}")
+    lca_steps = check_int(lca_steps, "lca_steps")
     temperature = smooth_temperature
     if temperature is not None and _concrete(temperature):
         if np.shape(temperature) != () or not float(temperature) > 0:
@@ -239,10 +239,8 @@ def shifted_copies(x, copies: int, shift: int, seed: int = 0) -> np.ndarray:
     side = int(round(np.sqrt(x.shape[1]))) if x.ndim == 2 else 0
     if x.ndim != 2 or side * side != x.shape[1]:
         raise ValueError(f"x: expected square images flattened to (n, side * side), got shape {x.shape}")
-    if isinstance(copies, bool) or int(copies) != copies or copies < 0:
-        raise ValueError(f"copies: expected a non-negative integer, got {copies!r}")
-    if isinstance(shift, bool) or int(shift) != shift or not 0 <= shift < side:
-        raise ValueError(f"shift: expected an integer in [0, {side}), got {shift!r}")
+    copies = check_int(copies, "copies", 0)
+    shift = check_int(shift, "shift", 0, side - 1, high_label="side - 1")
     rng = np.random.default_rng(seed)
     images = x.reshape(-1, side, side)
     padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
@@ -347,17 +345,6 @@ def _check_options(name: str, options, allowed: dict, required: tuple[str, ...])
     return {**allowed, **options}
 
 
-def _positive(name: str, value, *, high: float | None = None, integer: bool = False, zero: bool = False):
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-          and np.isfinite(value) and (value >= 0 if zero else value > 0) and (high is None or value <= high)
-          and (not integer or int(value) == value))
-    if not ok:
-        what = ("a positive integer" if integer else "a finite number " + (">= 0" if zero else "> 0")
-                + (f" and <= {high:g}" if high is not None else ""))
-        raise ValueError(f"{name}: expected {what}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
 #: Defaults of the ``adversarial`` option of :func:`train_classifier` (None: computed).
 ADVERSARIAL_DEFAULTS = {"eps": None, "steps": 7, "step_size": None, "clean_weight": 0.0}
 
@@ -365,14 +352,15 @@ ADVERSARIAL_DEFAULTS = {"eps": None, "steps": 7, "step_size": None, "clean_weigh
 def _check_robust_options(cure, adversarial, lca) -> tuple[dict | None, dict | None]:
     if cure is not None:
         cure = _check_options("cure", cure, {"h": None, "gamma": None}, ("h", "gamma"))
-        cure = {"h": _positive("cure['h']", cure["h"]), "gamma": _positive("cure['gamma']", cure["gamma"], zero=True)}
+        cure = {"h": check_float(cure["h"], "cure['h']", 0.0, open_low=True),
+                "gamma": check_float(cure["gamma"], "cure['gamma']", 0.0)}
     if adversarial is not None:
         adv = _check_options("adversarial", adversarial, ADVERSARIAL_DEFAULTS, ("eps",))
-        eps = _positive("adversarial['eps']", adv["eps"], high=1.0)
-        steps = _positive("adversarial['steps']", adv["steps"], integer=True)
-        step_size = 2.5 * eps / steps if adv["step_size"] is None else _positive("adversarial['step_size']",
-                                                                                  adv["step_size"])
-        clean = _positive("adversarial['clean_weight']", adv["clean_weight"], zero=True)
+        eps = check_float(adv["eps"], "adversarial['eps']", 0.0, 1.0, open_low=True)
+        steps = check_int(adv["steps"], "adversarial['steps']")
+        step_size = (2.5 * eps / steps if adv["step_size"] is None
+                     else check_float(adv["step_size"], "adversarial['step_size']", 0.0, open_low=True))
+        clean = check_float(adv["clean_weight"], "adversarial['clean_weight']", 0.0)
         if clean >= 1:
             raise ValueError(f"adversarial['clean_weight']: expected a weight in [0, 1), got {adv['clean_weight']!r}")
         adversarial = {"eps": eps, "steps": steps, "step_size": step_size, "clean_weight": clean}
@@ -492,11 +480,8 @@ def train_classifier(x, y, *, hidden: Sequence[int] = (768,), lca: dict | None =
         raise ValueError(f"expected x (n, D) and y (n,), got {x.shape} and {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise ValueError(f"y: expected non-negative integer labels, got dtype {y.dtype}, min {y.min()!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    if batch_size > x.shape[0]:
-        raise ValueError(f"batch_size: expected at most the {x.shape[0]} training images, got {batch_size!r}")
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size", 1, x.shape[0], high_label="the number of training images")
     if any(int(h) != h or h < 1 for h in hidden):
         raise ValueError(f"hidden: expected positive layer widths, got {tuple(hidden)!r}")
     if not lr > 0 or not weight_decay >= 0:

@@ -50,7 +50,6 @@ confidence interval (resampling the images, the same resample for every model).
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from pathlib import Path
@@ -62,10 +61,11 @@ import numpy as np
 from jax.tree_util import Partial
 
 from geomlib._src.attacks import _as_partial, _check_images, _check_labels, _num_classes, deepfool
-from geomlib._src.boundary import _bisect, boundary_curvatures, top_two
-from geomlib._src.planes import Plane, float_dtype
+from geomlib._src.boundary import _bisect, boundary_curvatures
+from geomlib._src.checks import check_int
+from geomlib._src.planes import Plane
 from geomlib._src.robustness import _correct_under_attack, msd_at_confidence, template_cosine
-from geomlib._src.survey import _as_bend, _bend_static, _flat_planes, _run_chunks, run_survey
+from geomlib._src.survey import _as_bend, _bend_static, _run_chunks, run_survey
 
 #: Window of the logit bend, in units of each image's DeepFool distance r: a in [0, 3r], b in [-r, r].
 LOGIT_WINDOW = ((0.0, 3.0), (-1.0, 1.0))
@@ -513,8 +513,7 @@ def rank_correlation(results: Mapping[str, ClassifierMeasures], x_stat: str, y_s
         raise ValueError(f"models: not in results: {missing}")
     if len(names) < 3:
         raise ValueError(f"models: a rank correlation needs at least 3 models, got {len(names)}")
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
-        raise ValueError(f"n_boot: expected a positive integer, got {n_boot!r}")
+    n_boot = check_int(n_boot, "n_boot")
     if not 0 < level < 1:
         raise ValueError(f"level: expected a fraction in (0, 1), got {level!r}")
     sizes = {len(results[m].label) for m in names}
@@ -629,8 +628,7 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     from geomlib._src.data import load_mnist_subset
     from geomlib._src.robustness import class_means
 
-    if isinstance(n_images, bool) or int(n_images) != n_images or n_images < 1:
-        raise ValueError(f"n_images: expected a positive integer, got {n_images!r}")
+    n_images = check_int(n_images, "n_images")
     data = load_mnist_subset(seed=0)
     nets = {m: (load_classifier(m, directory=directory),
                 load_classifier(m, smooth_temperature=temperature, directory=directory)) for m in models}

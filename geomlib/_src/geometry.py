@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
+from geomlib._src.checks import check_int
 from geomlib._src.planes import Plane, float_dtype
 
 Response = Callable[[jax.Array], jax.Array]
@@ -247,9 +248,7 @@ def _plane_value(f: Partial, p: Plane, coords: jax.Array, chunk_size: int):
 
 
 def _check_chunk(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or int(chunk_size) < 1:
-        raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size!r}")
-    return int(chunk_size)
+    return check_int(chunk_size, "chunk_size")
 
 
 def plane_values(f: Response, plane: Plane, coords, *, chunk_size: int = DEFAULT_CHUNK) -> jax.Array:

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 from jax.tree_util import Partial
 
+from geomlib._src.checks import check_float, check_int
 from geomlib._src.geometry import Response, _as_partial
 from geomlib._src.planes import float_dtype
 
@@ -133,8 +134,7 @@ def principal_curvatures(
     if k is None:
         return _dense(fp, x)
     dim = x.shape[0] - 1
-    if int(k) != k or not 1 <= k < dim:
-        raise ValueError(f"k: expected an integer with 1 <= k < D - 1 = {dim}, got {k!r}")
+    k = check_int(k, "k", 1, dim - 1, high_label="D - 2")
     if not float(_grad_norm(fp, x)) > 0:
         return jnp.full((int(k),), jnp.nan, dtype=x.dtype)
     matvec = functools.partial(_tangent_matvec, fp, x)
@@ -319,16 +319,12 @@ def lanczos_curvatures(
     fp = _as_partial(f)
     if which not in ("LA", "SA", "LM"):
         raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
-        raise ValueError(f"iterations: expected a positive integer, got {iterations!r}")
+    iterations = check_int(iterations, "iterations")
     dim = x.shape[1] - 1
-    m = min(int(iterations), dim)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
-        raise ValueError(f"k: expected an integer with 1 <= k <= min(iterations, D - 1) = {m}, got {k!r}")
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
-    if not tol > 0:
-        raise ValueError(f"tol: expected a positive number, got {tol!r}")
+    m = min(iterations, dim)
+    k = check_int(k, "k", 1, m, high_label="min(iterations, D - 1)")
+    chunk = check_int(chunk, "chunk")
+    tol = check_float(tol, "tol", 0.0, open_low=True)
     args = tuple(np.asarray(a) for a in args)
     if any(a.ndim < 1 or a.shape[0] != x.shape[0] for a in args):
         raise ValueError(f"args: expected arrays with leading axis B = {x.shape[0]}, got shapes "

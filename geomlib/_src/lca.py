@@ -43,6 +43,7 @@ import numpy as np
 import optax
 from jax.tree_util import Partial
 
+from geomlib._src.checks import check_int
 from geomlib._src.models import lca_codes, linear_neuron, pointwise_neuron
 from geomlib._src.planes import float_dtype
 
@@ -201,8 +202,7 @@ def dictionary_neuron(params, index: int, model: Model = "lca", *, lam: float = 
     """
     if model not in DICTIONARY_MODELS:
         raise ValueError(f"model: expected one of {DICTIONARY_MODELS}, got {model!r}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps: expected a positive integer, got {steps!r}")
+    steps = check_int(steps, "steps")
     if temperature is not None and not temperature > 0:
         raise ValueError(f"temperature: expected None (hard threshold) or T > 0, got {temperature!r}")
     if not sigma > 0:
@@ -296,9 +296,8 @@ def train_lca(data, n_neurons: int, *, lam: float = 0.15, steps: int = 75, eta: 
     data = np.asarray(data, dtype=float_dtype())
     if data.ndim != 2 or data.shape[0] < 1:
         raise ValueError(f"data: expected inputs of shape (n, D), got {data.shape}")
-    for name, value in (("n_neurons", n_neurons), ("steps", steps), ("batches", batches), ("batch_size", batch_size)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    n_neurons, steps, batches, batch_size = (check_int(value, name) for name, value in (
+        ("n_neurons", n_neurons), ("steps", steps), ("batches", batches), ("batch_size", batch_size)))
     if not lam >= 0 or not eta > 0 or not lr > 0:
         raise ValueError(f"expected lam >= 0, eta > 0, lr > 0, got lam={lam!r}, eta={eta!r}, lr={lr!r}")
     from tqdm.auto import tqdm

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from geomlib._src.checks import check_int
 from geomlib._src.lca import lca_energy
 from geomlib._src.models import lca_threshold
 from geomlib._src.planes import float_dtype
@@ -82,8 +83,7 @@ def lca_trajectory(phi, s, lam: float, steps: int = 75, eta: float = 1 / 30,
     >>> traj.a.shape, [round(float(x), 4) for x in traj.a[-1]]
     ((301, 2), [0.8, 0.0])
     """
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps: expected a positive integer, got {steps!r}")
+    steps = check_int(steps, "steps")
     if not lam >= 0 or not eta > 0:
         raise ValueError(f"expected lam >= 0 and eta > 0, got lam={lam!r}, eta={eta!r}")
     if temperature is not None and not temperature > 0:

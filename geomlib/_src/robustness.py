@@ -22,19 +22,18 @@ from jax.tree_util import Partial
 from geomlib._src.attacks import (
     _as_partial,
     _bound,
-    _check_count,
     _check_images,
     _check_key,
     _check_labels,
     _check_norm,
     _check_scalar,
-    _concrete,
     _loss_grad,
     _num_classes,
     mean_squared_distance,
     pgd,
     targeted_sign_attack,
 )
+from geomlib._src.checks import check_int
 from geomlib._src.planes import Plane
 
 
@@ -74,9 +73,7 @@ def accuracy_under_attack(logits_fn, x, y, eps_list: Sequence[float], steps: int
     eps = np.asarray(eps_list, dtype=np.float64)
     if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
         raise ValueError(f"eps_list: expected a non-empty sequence of finite radii >= 0, got {eps_list!r}")
-    steps = _check_count(steps, "steps")
-    if steps < 1:
-        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
+    steps = check_int(steps, "steps")
     if not (np.ndim(step_size_factor) == 0 and float(step_size_factor) > 0):
         raise ValueError(f"step_size_factor: expected a scalar > 0, got {step_size_factor!r}")
     norm = _check_norm(norm)
@@ -224,7 +221,7 @@ def gradient_ascent_path(response_fn, x, step_size, steps: int, *, clip: bool = 
     x = _check_images(x, bool(clip))
     f = _check_response(response_fn, x)
     step_size = _check_scalar(step_size, "step_size", x.dtype, strict=True)
-    steps = _check_count(steps, "steps")
+    steps = check_int(steps, "steps", 0)
     bad = ~np.isfinite(np.asarray(f(x)))
     if bad.any():  # the gradient of a NaN response is 0 there: the path would silently stand still
         raise ValueError(f"response_fn: expected finite responses at x, got non-finite values for images "
@@ -277,8 +274,7 @@ def class_means(x, y, num_classes: int = 10) -> jax.Array:
     """Mean image of each class, ``(num_classes, D)`` from images ``(n, D)`` and labels ``(n,)``
     (NaN rows for classes without images)."""
     x = jnp.asarray(x)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes: expected an integer >= 1, got {num_classes!r}")
+    num_classes = check_int(num_classes, "num_classes")
     if x.ndim != 2:
         raise ValueError(f"x: expected images of shape (n, D), got shape {x.shape}")
     y = _check_labels(y, x.shape[0], int(num_classes), "y")
@@ -400,8 +396,7 @@ def _check_direction_args(logits_fn, x, y, k, eps, clip):
     f = _as_partial(logits_fn)
     x = _check_images(x, bool(clip))
     y = _check_labels(y, x.shape[0], _num_classes(f, x), "y")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= x.shape[1]:
-        raise ValueError(f"k: expected an integer in [1, D = {x.shape[1]}], got {k!r}")
+    k = check_int(k, "k", 1, x.shape[1], high_label="D")
     eps = _check_scalar(eps, "eps", x.dtype, strict=True)
     return f, x, y, int(k), eps
 
@@ -438,10 +433,10 @@ def orthogonal_adversarial_directions(logits_fn, x, y, k: int, eps, steps: int =
       :class:`AdversarialDirections` with ``delta (B, k, D)``.
     """
     f, x, y, k, eps = _check_direction_args(logits_fn, x, y, k, eps, clip)
-    steps = _check_count(steps, "steps")
+    steps = check_int(steps, "steps", 0)
     step_size = 2.5 * eps / max(steps, 1) if step_size is None else _check_scalar(step_size, "step_size", x.dtype,
                                                                                   strict=True)
-    alternations = _check_count(alternations, "alternations")
+    alternations = check_int(alternations, "alternations", 0)
     delta = _orthogonal_directions(f, x, y, k, eps, jnp.int32(steps), jnp.asarray(step_size, x.dtype), bool(clip),
                                    alternations)
     return _summarise(f, x, y, delta, rank_tol)
@@ -465,8 +460,7 @@ def gaas_basis(g, k: int) -> jax.Array:
     g = jnp.asarray(g)
     if g.ndim != 2:
         raise ValueError(f"g: expected gradients of shape (B, D), got shape {g.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= g.shape[1]:
-        raise ValueError(f"k: expected an integer in [1, D = {g.shape[1]}], got {k!r}")
+    k = check_int(k, "k", 1, g.shape[1], high_label="D")
     d = g.shape[1]
     # Q: QR of [g, fixed pseudo-random vectors] (a deterministic complement, full rank a.s.)
     rest = jax.random.normal(jax.random.key(0), (d, k - 1), g.dtype)

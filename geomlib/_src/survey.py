@@ -50,7 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from geomlib._src.geometry import _VGH, DEFAULT_CHUNK, Response, _as_partial, contour_curvature
+from geomlib._src.checks import check_float, check_int
+from geomlib._src.geometry import _VGH, Response, _as_partial, contour_curvature
 from geomlib._src.lca import DICTIONARY_MODELS, _phi, dictionary_neuron
 from geomlib._src.planes import Extent, Plane, float_dtype, parse_extent
 
@@ -315,22 +316,6 @@ def _check_planes(planes) -> Plane:
     return planes
 
 
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _finite(value, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        out = math.nan
-    if not math.isfinite(out):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return out
-
-
 # --------------------------------------------------------------------------- contour bend
 
 
@@ -488,7 +473,7 @@ def gauss_rows(n_b: int, b_range=(-2.0, 2.0)) -> tuple[np.ndarray, np.ndarray]:
     >>> np.round(b, 4).tolist(), np.round(w, 4).tolist()
     ([-1.5492, 0.0, 1.5492], [1.1111, 1.7778, 1.1111])
     """
-    n_b = _positive_int(n_b, "n_b")
+    n_b = check_int(n_b, "n_b")
     lo, hi = (float(x) for x in b_range)
     x, w = np.polynomial.legendre.leggauss(n_b)
     return 0.5 * (lo + hi) + 0.5 * (hi - lo) * x, 0.5 * (hi - lo) * w
@@ -648,7 +633,7 @@ def contour_bend(
     fp = _as_partial(f)
     planes = _check_planes(planes)
     static = _bend_static(level, extent, n_b, iterations, normalize, positive_side, weighting, n_edge)
-    chunk_size = _positive_int(chunk_size, "chunk_size")
+    chunk_size = check_int(chunk_size, "chunk_size")
     flat, shape = _flat_planes(planes)
     out = _run_chunks(fp, set(), flat, jnp.asarray(level, flat.u.dtype), chunk_size=chunk_size, **static)
     return _as_bend(out, shape, static)
@@ -659,12 +644,12 @@ WEIGHTINGS = ("arclength", "b")
 
 def _bend_static(level, extent, n_b, iterations, normalize, positive_side, weighting="arclength",
                  n_edge=DEFAULT_EDGE_ROWS) -> dict:
-    level = _finite(level, "level")
+    level = check_float(level, "level")
     if normalize and not 0 < level < 1:
         raise ValueError(f"level: with normalize=True expected a fraction in (0, 1), got {level!r}")
     a_range, b_range = parse_extent(extent)
-    return {"a_range": a_range, "b_range": b_range, "n_b": _positive_int(n_b, "n_b", 3),
-            "n_edge": _positive_int(n_edge, "n_edge", 2), "iterations": _positive_int(iterations, "iterations"),
+    return {"a_range": a_range, "b_range": b_range, "n_b": check_int(n_b, "n_b", 3),
+            "n_edge": check_int(n_edge, "n_edge", 2), "iterations": check_int(iterations, "iterations"),
             "exit_iterations": EXIT_ITERATIONS, "normalize": bool(normalize), "positive_side": bool(positive_side),
             "weighting": _weighting(weighting)}
 
@@ -738,8 +723,8 @@ def response_attenuation(f: Response, planes: Plane, a: float = 1.0, extent: Ext
     """
     fp = _as_partial(f)
     planes = _check_planes(planes)
-    a = _finite(a, "a")
-    n = _positive_int(n, "n", 3)
+    a = check_float(a, "a")
+    n = check_int(n, "n", 3)
     _, b_range = parse_extent(extent)
     flat, shape = _flat_planes(planes)
     out = _attenuation_batch(fp, flat, jnp.asarray(a, flat.u.dtype), b_range=b_range, n=n)
@@ -873,11 +858,11 @@ def survey_planes(
     if neurons is None:
         raise ValueError("neurons: expected a neuron index or a 1-D array of them, got None")
     idx = _neuron_indices(np.asarray(neurons), n_total, key)
-    n_comparison = _positive_int(n_comparison, "n_comparison", 0)
-    n_random = _positive_int(n_random, "n_random", 0)
+    n_comparison = check_int(n_comparison, "n_comparison", 0)
+    n_random = check_int(n_random, "n_random", 0)
     if n_comparison + n_random < 1:
         raise ValueError("n_comparison, n_random: expected at least one plane per neuron, got 0 + 0")
-    min_angle_deg = _finite(min_angle_deg, "min_angle_deg")
+    min_angle_deg = check_float(min_angle_deg, "min_angle_deg")
     if not 0 <= min_angle_deg < 90:
         raise ValueError(f"min_angle_deg: expected an angle in [0, 90) degrees, got {min_angle_deg!r}")
 
@@ -988,9 +973,9 @@ def run_survey(
     key = _as_key(key)
     idx = _neuron_indices(neurons, phi.shape[1], key)
     static = _bend_static(level, extent, n_b, iterations, True, True, weighting, n_edge)
-    chunk_size = _positive_int(chunk_size, "chunk_size")
-    n_comparison = _positive_int(n_comparison, "n_comparison", 0)
-    n_random = _positive_int(n_random, "n_random", 0)
+    chunk_size = check_int(chunk_size, "chunk_size")
+    n_comparison = check_int(n_comparison, "n_comparison", 0)
+    n_random = check_int(n_random, "n_random", 0)
     n_planes = n_comparison + n_random
     if n_planes < 1:
         raise ValueError("n_comparison, n_random: expected at least one plane per neuron, got 0 + 0")
