@@ -13,11 +13,12 @@ Used by ``make test``::
 
 By default the three sessions run **at the same time**: much of each is single-threaded
 (tracing and XLA compilation, a browser waiting for a kernel, a notebook kernel between
-cells), so on 2 cores they overlap well (``make test`` measured both ways is in the
-README). The notebooks' output streams live; the other two sessions' output is printed,
+cells), so on 2 cores they overlap well; the summary line prints each session's time and
+the total, so a run with ``--sequential`` (one after another) can be compared on the same
+machine. The notebooks' output streams live; the other two sessions' output is printed,
 in order, when all are done. Each session keeps JAX's persistent compilation cache
 (``$JAX_COMPILATION_CACHE_DIR``) in its own sub-folder, since JAX writes cache files
-without a lock. ``--sequential`` runs them one after another instead.
+without a lock.
 
 All sessions always run; the exit status is that of the first one (in the order above)
 that failed (a session that selected no test, e.g. under ``-k``, counts as passed).
