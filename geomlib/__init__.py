@@ -1,6 +1,6 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
-Layers (lower never import upper): checks, planes -> geometry (hypersurface, contours)
+Layers (lower never import upper): checks, planes, taylor -> geometry (hypersurface, contours)
 -> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers, boundary,
 robustness -> defense -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
 ``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).

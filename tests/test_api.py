@@ -57,7 +57,7 @@ SRC = pathlib.Path(geomlib.__file__).parent / "_src"
 # (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
 # -> lca_views, survey, classifiers, boundary, robustness -> defense -> plots -> widgets.
 LAYER = {
-    "checks": 0, "planes": 0,
+    "checks": 0, "planes": 0, "taylor": 0,
     "geometry": 1, "hypersurface": 1, "contours": 1,
     "models": 2,
     "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,

@@ -1,0 +1,320 @@
+r"""Second-order forward mode ("Taylor mode") for a function of two variables.
+
+For g: R^2 -> R, forward-over-forward autodiff (``jacfwd(jacfwd(g))``) carries nine
+values through every operation: the primal, two tangents, the outer pass's two tangents
+of the primal (copies of the first two) and four second-order tangents (g_ab twice).
+Here every intermediate x of g carries only its six distinct Taylor coefficients
+
+.. math:: x,\; x_a,\; x_b,\; x_{aa},\; x_{ab},\; x_{bb},
+
+pushed through each operation y = F(x) by the chain rule to second order, with J the
+Jacobian and H the second derivative (a symmetric bilinear map) of F at x:
+
+.. math:: y_k = J x_k, \qquad y_{kl} = J x_{kl} + H[x_k, x_l] \qquad (k, l \in \{a, b\}).
+
+Both terms come from JAX's own ``jvp`` of the operation, so derivative rules (custom_jvp
+ones included) are exactly JAX's: J acts on the five derivative streams at once (one
+``vmap`` over a linearized F; one batched matmul for a dense layer), H[x_k, x_l] is a
+jvp of a jvp, skipped when F is linear in its differentiated inputs. A dense layer thus
+costs 6 matmuls per point instead of 9. Values that do not depend on (a, b) carry no
+streams, so the plane's directions enter each matmul once per batch, not once per point.
+
+Calls to jitted functions are followed inside; any other operation (loops included)
+goes through the generic rule above, which is exact but not cheaper than
+forward-over-forward for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jax.extend import core as jex
+
+# Derivative streams per value, in this order: a, b, aa, ab, bb. For the second-order
+# streams (kl) = (aa, ab, bb), the first-order factors are k = (a, a, b) and l = (a, b, b).
+
+# Operations linear in their (floating-point) inputs: H = 0.
+_LINEAR = frozenset({
+    "add", "add_any", "sub", "neg", "reshape", "broadcast_in_dim", "squeeze", "expand_dims",
+    "transpose", "slice", "dynamic_slice", "dynamic_update_slice", "gather", "concatenate", "pad",
+    "rev", "reduce_sum", "cumsum", "convert_element_type", "copy", "copy_p", "select_n", "real",
+    "imag", "complex", "conj", "reduce_precision",
+})
+# Linear in each operand separately.
+_BILINEAR = frozenset({"mul", "dot_general", "conv_general_dilated"})
+# Elementwise operations: with one input depending on (a, b), y = phi(x) entry by entry.
+_ELEMENTWISE = frozenset({
+    "abs", "acos", "acosh", "add", "and", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "clamp",
+    "convert_element_type", "copy", "cos", "cosh", "div", "eq", "erf", "erf_inv", "erfc", "exp", "exp2",
+    "expm1", "ge", "gt", "integer_pow", "is_finite", "le", "lgamma", "digamma", "log", "log1p", "logistic",
+    "lt", "max", "min", "mul", "ne", "neg", "not", "or", "pow", "rem", "round", "floor", "ceil", "rsqrt",
+    "select_n", "sign", "sin", "sinh", "sqrt", "square", "stop_gradient", "sub", "tan", "tanh",
+})
+_CALLS = frozenset({"pjit", "jit"})
+
+
+def _inexact(aval) -> bool:
+    return jnp.issubdtype(aval.dtype, jnp.inexact)
+
+
+def _sub_jaxpr(eqn):
+    closed = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+    return getattr(closed, "jaxpr", closed)
+
+
+def _all_elementwise(jaxpr) -> bool:
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in _CALLS or name == "custom_jvp_call":
+            if not _all_elementwise(_sub_jaxpr(eqn)):
+                return False
+        elif name not in _ELEMENTWISE:
+            return False
+    return True
+
+
+def _is_unary_elementwise(eqn, moving: list[bool]) -> bool:
+    """One differentiated input x, one output of x's shape, computed entry by entry."""
+    if sum(moving) != 1 or len(eqn.outvars) != 1:
+        return False
+    x = eqn.invars[moving.index(True)]
+    if eqn.outvars[0].aval.shape != x.aval.shape or not _inexact(eqn.outvars[0].aval):
+        return False
+    name = eqn.primitive.name
+    if name in _CALLS or name == "custom_jvp_call":
+        return _all_elementwise(_sub_jaxpr(eqn))
+    return name in _ELEMENTWISE
+
+
+def _pairs(t: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """First-order factors (k, l) of the second-order streams (aa, ab, bb), each (3, ...)."""
+    a, b = t[0:1], t[1:2]
+    return jnp.concatenate([a, a, b]), jnp.concatenate([a, b, b])
+
+
+def _binder(eqn, x0: list, idx: list[int]) -> Callable:
+    """F(*moving inputs) -> list of outputs, with the other inputs held at their values."""
+    params = eqn.primitive.get_bind_params(eqn.params)
+
+    def F(*xs):
+        args = list(x0)
+        for i, x in zip(idx, xs):
+            args[i] = x
+        out = eqn.primitive.bind(*args, **params)
+        return list(out) if eqn.primitive.multiple_results else [out]
+
+    return F
+
+
+def _unary_rule(F: Callable, x: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = phi(x) entry by entry: y_k = phi' x_k, y_kl = phi' x_kl + phi'' x_k x_l."""
+    phi = lambda z: F(z)[0]  # noqa: E731
+    ones = jnp.ones_like(x)
+    (y, d1), (_, d2) = jax.jvp(lambda z: jax.jvp(phi, (z,), (ones,)), (x,), (ones,))
+    k, l = _pairs(t)
+    return y, jnp.concatenate([d1 * t[:2], d1 * t[2:] + d2 * k * l])
+
+
+def _dot_moving_rhs(eqn, x0: list) -> Callable:
+    """dot_general(W, x) for a constant W, computed as dot_general(x, W) then transposed.
+
+    Same numbers; under ``vmap`` over streams and points, x's stream and point axes stay
+    leading (row-major (points * streams, features) @ W^T), which spares XLA a transpose of
+    every stream array around the matmul.
+    """
+    params = eqn.primitive.get_bind_params(eqn.params)
+    (lc, rc), (lb, rb) = params["dimension_numbers"]
+    w = x0[0]
+    nb = len(lb)
+    nl = w.ndim - len(lc) - nb
+    nr = eqn.invars[1].aval.ndim - len(rc) - nb
+    perm = (*range(nb), *(nb + nr + i for i in range(nl)), *(nb + i for i in range(nr)))
+
+    def F(x):
+        y = jax.lax.dot_general(x, w, ((rc, lc), (rb, lb)), precision=params.get("precision"),
+                                preferred_element_type=params.get("preferred_element_type"))
+        return [jnp.transpose(y, perm)]
+
+    return F
+
+
+def _linear_rule(F: Callable, primal: list, tangents: list) -> tuple[list, tuple]:
+    """F linear in its moving inputs (affine overall): y_s = J x_s for all five streams."""
+    y, lin = jax.linearize(lambda *xs: tuple(F(*xs)), *primal)
+    return list(y), jax.vmap(lin)(*tangents)
+
+
+def _bilinear_rule(F: Callable, x: jax.Array, y: jax.Array, tx: jax.Array, ty: jax.Array):
+    """F(x, y) linear in each: z_kl = F(x_kl, y) + F(x, y_kl) + F(x_k, y_l) + F(x_l, y_k)."""
+    G = lambda p, q: F(p, q)[0]  # noqa: E731
+    z = G(x, y)
+    s = jax.vmap(G, (0, None))(tx, y) + jax.vmap(G, (None, 0))(x, ty)
+    kx, lx = _pairs(tx)
+    ky, ly = _pairs(ty)
+    cross = jax.vmap(G)(kx, ly) + jax.vmap(G)(lx, ky)
+    return z, jnp.concatenate([s[:2], s[2:] + cross])
+
+
+def _generic_rule(F: Callable, primal: list, tangents: list, linear: bool) -> tuple[list, tuple]:
+    """Any operation: J on the five streams, plus H[x_k, x_l] by a jvp of a jvp."""
+    y, streams = _linear_rule(F, primal, tangents)
+    if linear:
+        return y, streams
+    k, l = zip(*map(_pairs, tangents))
+
+    def second(tk, tl):
+        return jax.jvp(lambda *x: jax.jvp(lambda *z: tuple(F(*z)), x, tuple(tk))[1], tuple(primal), tuple(tl))[1]
+
+    hess = jax.vmap(second)(list(k), list(l))
+    return y, tuple(jnp.concatenate([s[:2], s[2:] + h]) for s, h in zip(streams, hess))
+
+
+def _moving_outputs(jaxpr, moving: list[bool]) -> list[bool]:
+    """Which outputs of jaxpr may depend on the moving inputs (conservative: float outputs of
+    any equation with a moving input)."""
+    dep = {v: m for v, m in zip(jaxpr.invars, moving)}
+
+    def read(v):
+        return False if isinstance(v, jex.Literal) else dep.get(v, False)
+
+    for eqn in jaxpr.eqns:
+        m = any(map(read, eqn.invars))
+        for v in eqn.outvars:
+            dep[v] = m and _inexact(v.aval)
+    return [read(v) for v in jaxpr.outvars]
+
+
+def _zeros_streams(x) -> jax.Array:
+    return jnp.zeros((5, *jnp.shape(x)), jnp.result_type(x))
+
+
+def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
+    """lax.scan: the body's rules inside a scan whose carry also holds the carries' streams."""
+    p = eqn.params
+    body, nc, nk = p["jaxpr"], p["num_consts"], p["num_carry"]
+    consts, init, xs = x0[:nc], x0[nc:nc + nk], x0[nc + nk:]
+    t_consts, t_init, t_xs = ts[:nc], list(ts[nc:nc + nk]), ts[nc + nk:]
+    carry_moving = [t is not None for t in t_init]
+    while True:  # a carry moves if its initial value does or one step makes it
+        out = _moving_outputs(body.jaxpr, [t is not None for t in t_consts] + carry_moving
+                              + [t is not None for t in t_xs])
+        new = [a or b for a, b in zip(carry_moving, out[:nk])]
+        if new == carry_moving:
+            break
+        carry_moving = new
+    ys_moving = out[nk:]
+    t_init = [(_zeros_streams(x) if t is None else t) if m else None
+              for x, t, m in zip(init, t_init, carry_moving)]
+    xs_moving = [i for i, t in enumerate(t_xs) if t is not None]
+
+    def step(carry, x):
+        c, tc = carry
+        xv, tx = x
+        tx_full = [None] * len(xs)
+        for i, t in zip(xs_moving, tx):
+            tx_full[i] = t
+        outs, streams = _eval(body.jaxpr, body.consts, [*consts, *c, *xv], [*t_consts, *tc, *tx_full])
+        tc_new = [(_zeros_streams(o) if t is None else t) if m else None
+                  for o, t, m in zip(outs[:nk], streams[:nk], carry_moving)]
+        ty = [(_zeros_streams(o) if t is None else t) if m else None
+              for o, t, m in zip(outs[nk:], streams[nk:], ys_moving)]
+        return (outs[:nk], tc_new), (outs[nk:], ty)
+
+    tx_scan = [jnp.moveaxis(t_xs[i], 0, 1) for i in xs_moving]  # (5, T, ...) -> (T, 5, ...)
+    (c, tc), (ys, ty) = jax.lax.scan(step, (list(init), t_init), (list(xs), tx_scan), length=p["length"],
+                                     reverse=p["reverse"], unroll=p["unroll"])
+    ty = [None if t is None else jnp.moveaxis(t, 1, 0) for t in ty]
+    return [*c, *ys], [*tc, *ty]
+
+
+def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
+    """The second-order rule for one equation: its outputs and their streams."""
+    moving = [t is not None for t in ts]
+    idx = [i for i, m in enumerate(moving) if m]
+    primal = [x0[i] for i in idx]
+    tangents = [ts[i] for i in idx]
+    F = _binder(eqn, x0, idx)
+    out_float = [i for i, v in enumerate(eqn.outvars) if _inexact(v.aval)]
+    name = eqn.primitive.name
+    if len(out_float) < len(eqn.outvars):  # integer or boolean outputs carry no streams
+        outs = F(*primal)
+        if not out_float:
+            return outs, [None] * len(outs)
+
+        def F_float(*xs):
+            o = F(*xs)
+            return [o[i] for i in out_float]
+    else:
+        F_float = F
+    if _is_unary_elementwise(eqn, moving):
+        y, s = _unary_rule(F_float, primal[0], tangents[0])
+        ys, streams = [y], (s,)
+    elif name in _BILINEAR and len(idx) == 2:
+        y, s = _bilinear_rule(F_float, *primal, *tangents)
+        ys, streams = [y], (s,)
+    else:
+        linear = name in _LINEAR or (name in _BILINEAR and len(idx) == 1) or (name == "div" and idx == [0])
+        if name == "dot_general" and idx == [1]:
+            F_float = _dot_moving_rhs(eqn, x0)
+        ys, streams = _generic_rule(F_float, primal, tangents, linear)
+    outs: list[Any] = F(*primal) if len(out_float) < len(eqn.outvars) else [None] * len(eqn.outvars)
+    out_streams: list[Any] = [None] * len(eqn.outvars)
+    for j, i in enumerate(out_float):
+        outs[i], out_streams[i] = ys[j], streams[j]
+    return outs, out_streams
+
+
+def _eval(jaxpr, consts, args: list, arg_streams: list) -> tuple[list, list]:
+    env: dict = {}
+
+    def read(v):
+        return (v.val, None) if isinstance(v, jex.Literal) else env[v]
+
+    def write(v, x, t):
+        env[v] = (x, t)
+
+    for v, c in zip(jaxpr.constvars, consts):
+        write(v, c, None)
+    for v, x, t in zip(jaxpr.invars, args, arg_streams):
+        write(v, x, t)
+    for eqn in jaxpr.eqns:
+        x0, ts = zip(*map(read, eqn.invars)) if eqn.invars else ((), ())
+        x0, ts = list(x0), list(ts)
+        if all(t is None for t in ts):
+            out = eqn.primitive.bind(*x0, **eqn.primitive.get_bind_params(eqn.params))
+            outs = list(out) if eqn.primitive.multiple_results else [out]
+            out_streams = [None] * len(outs)
+        elif eqn.primitive.name == "scan":
+            outs, out_streams = _scan_rule(eqn, x0, ts)
+        elif eqn.primitive.name in _CALLS:
+            closed = eqn.params["jaxpr"]
+            outs, out_streams = _eval(closed.jaxpr, closed.consts, x0, ts)
+        else:
+            outs, out_streams = _apply(eqn, x0, ts)
+        for v, x, t in zip(eqn.outvars, outs, out_streams):
+            write(v, x, t)
+    return [x for x, _ in map(read, jaxpr.outvars)], [t for _, t in map(read, jaxpr.outvars)]
+
+
+def value_grad_hess(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Value, gradient and Hessian of a scalar g: R^2 -> R at ``ab`` by second-order forward mode.
+
+    Args:
+      g: JAX-traceable, shape ``(2,)`` -> ``()``.
+      ab: shape ``(2,)``, floating point.
+
+    Returns:
+      value ``()``, gradient ``(2,)``, Hessian ``(2, 2)``.
+    """
+    closed = jax.make_jaxpr(g)(ab)
+    if len(closed.out_avals) != 1 or closed.out_avals[0].shape != ():
+        raise ValueError(f"g: expected a scalar output, got {[a.shape for a in closed.out_avals]}")
+    seed = jnp.zeros((5, 2), ab.dtype).at[0, 0].set(1).at[1, 1].set(1)  # d(ab)/da, d(ab)/db; no 2nd order
+    (value,), (streams,) = _eval(closed.jaxpr, closed.consts, [ab], [seed])
+    if streams is None:  # g does not depend on ab
+        streams = jnp.zeros((5,), value.dtype)
+    grad = streams[:2]
+    hess = jnp.stack([streams[2:4], streams[3:5]])
+    return value, grad, hess
