@@ -67,6 +67,7 @@ LCA_LAM = 0.1
 LCA_TEMPERATURE = 0.05
 LCA_ETA = 1 / 30
 NEURON = 0  # the LCA neuron whose response is the field
+MODES = ("taylor", "fwd", "rev")  # plane_geometry's Hessian modes, all timed
 
 
 def _sizes(quick: bool) -> Sizes:
@@ -155,8 +156,8 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
                  warmup: dict[str, int], progress: bool, extra_notes: tuple[str, ...] = ()) -> BenchResult:
     """Curvature field (plane_geometry) vs response field (plane_values), modes x chunk sizes.
 
-    chunks / rounds / warmup are keyed by kind: "values", "fwd", "rev" (rounds, warmup: default
-    ``repeats`` and 1).
+    chunks / rounds / warmup are keyed by kind: "values", "taylor", "fwd", "rev" (rounds, warmup:
+    default ``repeats`` and 1).
     """
     coords = p.grid(sizes.grid)
     n = coords.shape[0] * coords.shape[1]
@@ -164,7 +165,7 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
     memory: dict[str, float] = {}
     n_rounds: dict[str, int] = {}
     n_warm: dict[str, int] = {}
-    for kind in ("values", "fwd", "rev"):
+    for kind in ("values", *MODES):
         for cs in chunks[kind]:
             if kind == "values":
                 name = f"plane_values            chunk {_chunk_label(cs, n)}"
@@ -197,8 +198,7 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
         return min(ts, key=lambda g: ratios[g.name])
 
     g_best = best(geoms)
-    best_fwd = best([g for g in geoms if "mode=fwd" in g.name])
-    best_rev = best([g for g in geoms if "mode=rev" in g.name])
+    by_mode = {m: best([g for g in geoms if f"mode={m} " in g.name]) for m in MODES}
     dflt = inspect.signature(gl.plane_geometry).parameters
     dmode, dchunk = dflt["mode"].default, dflt["chunk_size"].default
     if dmode == "auto":
@@ -208,8 +208,12 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
     default = t.get(f"plane_geometry mode={dmode.split(' -> ')[-1]} chunk {_chunk_label(dchunk, n)}")
     head = ratio(g_best, v_best)
     ratios["best_geometry/best_values"] = head
-    # fwd vs rev through their ratios to the common reference (they may have different round counts).
-    ratios["best_fwd/best_rev"] = ratios[best_fwd.name] / ratios[best_rev.name]
+    # Modes compared through their ratios to the common reference (they may have different round counts).
+    for m in MODES:
+        ratios[f"best_{m}/best_values"] = ratios[by_mode[m].name]
+    ratios["best_fwd/best_rev"] = ratios[by_mode["fwd"].name] / ratios[by_mode["rev"].name]
+    ratios["best_taylor/best_fwd"] = ratios[by_mode["taylor"].name] / ratios[by_mode["fwd"].name]
+    ratios["best_taylor/best_rev"] = ratios[by_mode["taylor"].name] / ratios[by_mode["rev"].name]
     checks = [Check(f"curvature/response field time, {model_desc.split(',')[0]}", head, target, "<=")]
     cold = sorted(k for k, w in warmup.items() if w == 0)
     how = ("compile excluded (ahead-of-time compiled executables), then one untimed warm-up call each"
@@ -221,8 +225,10 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
         f"plane_values ({v_best.name.split('chunk')[1].strip()}), paired per round, median over the rounds "
         f"the variant took part in (column 'rounds').",
         f"fastest curvature field: {g_best.name.replace('plane_geometry ', '')} -> ratio {head:.2f}; "
-        f"best fwd / best rev time = {ratios['best_fwd/best_rev']:.2f} "
-        f"({'fwd' if ratios['best_fwd/best_rev'] < 1 else 'rev'} wins).",
+        "best of each mode / best values: "
+        + ", ".join(f"{m} {ratios[f'best_{m}/best_values']:.2f}" for m in MODES)
+        + f"; taylor / fwd time = {ratios['best_taylor/best_fwd']:.2f}, taylor / rev = "
+        f"{ratios['best_taylor/best_rev']:.2f}.",
     ]
     if default is not None:
         ratios["default_geometry/best_values"] = ratio(default, v_best)
@@ -240,7 +246,7 @@ def bench_mlp_curvature_field(quick: bool = False) -> BenchResult:
     s = _sizes(quick)
     f = make_mlp(s.mlp)
     desc = f"MLP {'-'.join(map(str, s.mlp))}, softplus, plane through a random origin, extent [-2, 2]^2"
-    chunks = {"values": s.chunks, "fwd": s.chunks, "rev": s.chunks}
+    chunks = {"values": s.chunks, "taylor": s.chunks, "fwd": s.chunks, "rev": s.chunks}
     return _field_sweep("1a. Curvature field / response field: smooth MLP", desc, f, mlp_plane(s.mlp[0]), s, 3.5,
                         chunks=chunks, repeats=s.repeats, rounds={}, warmup={}, progress=False)
 
@@ -256,10 +262,10 @@ def bench_lca_curvature_field(quick: bool = False) -> BenchResult:
     desc = (f"LCA D={s.lca_dim}, N={s.lca_neurons} neurons, {s.lca_steps} Euler steps (eta=1/30), lambda={LCA_LAM}, "
             f"smooth threshold T={LCA_TEMPERATURE}; response = code of neuron {NEURON}; plane spanned by its "
             f"dictionary element and a random direction, extent [-2, 2]^2")
-    chunks = {"values": s.chunks, "fwd": s.lca_fwd_chunks, "rev": s.chunks}
+    chunks = {"values": s.chunks, "taylor": s.chunks, "fwd": s.lca_fwd_chunks, "rev": s.chunks}
     return _field_sweep("1b. Curvature field / response field: LCA", desc, f, lca_plane(phi), s, 5.0,
                         chunks=chunks, repeats=s.repeats_mid, rounds={"fwd": s.lca_fwd_rounds},
-                        warmup={"fwd": s.lca_geometry_warmup, "rev": s.lca_geometry_warmup}, progress=not quick,
+                        warmup={m: s.lca_geometry_warmup for m in MODES}, progress=not quick,
                         extra_notes=(f"mode='fwd' is timed at chunk sizes {s.lca_fwd_chunks} and in {s.lca_fwd_rounds} "
                                      f"round(s) only, to keep `make bench` short: it is the slowest variant here.",))
 

@@ -162,10 +162,23 @@ def test_constant_function_and_bad_output(x64):
         taylor.value_grad_hess(lambda ab: ab * 2, jnp.array([0.1, 0.2]))
 
 
-def test_auto_mode_picks_taylor_for_feed_forward_and_rev_for_loops():
+def test_auto_mode_picks_taylor_unless_while_loops_or_custom_vjp():
     p = geomlib.plane(jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0]))
     assert auto_mode(lambda x: jnp.sum(jnp.tanh(x)), p) == "taylor"
-    assert auto_mode(lambda x: jax.lax.fori_loop(0, 2, lambda i, y: jnp.tanh(y), x)[0], p) == "rev"
+    scan = lambda x: jax.lax.scan(lambda c, _: (jnp.tanh(c), None), x, None, length=3)[0][0]  # noqa: E731
+    assert auto_mode(scan, p) == "taylor"
+    n = jnp.int32(2)  # a traced trip count makes fori_loop a while loop
+    assert auto_mode(lambda x: jax.lax.fori_loop(0, n + 0 * x[0].astype(jnp.int32), lambda i, y: jnp.tanh(y), x)[0],
+                     p) == "rev"
+
+    @jax.custom_vjp
+    def h(x):
+        return jnp.sin(x)
+
+    h.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (jnp.cos(x) * g,))
+    assert auto_mode(lambda x: jnp.sum(h(x)), p) == "rev"
+    geo = geomlib.plane_geometry(lambda x: jnp.sum(h(x)), p, jnp.array([[0.2, 0.3]]))  # auto: works
+    np.testing.assert_allclose(np.asarray(geo.hess[0]), -np.diag(np.sin([0.2, 0.3])), rtol=1e-5, atol=1e-6)
 
 
 def test_float32_default_agrees_with_other_modes(smooth_model, rand_plane):

@@ -114,7 +114,9 @@ def _vgh_rev(g, ab):
 _VGH = {"taylor": _vgh_taylor, "fwd": _vgh_fwd, "rev": _vgh_rev}
 
 
-_LOOPS = frozenset({"scan", "while"})
+# Operations the "taylor" mode has no fast rule for (while loops go through its generic
+# jvp-of-jvp rule) or cannot differentiate forward at all (custom_vjp).
+_REV_ONLY = frozenset({"while", "custom_vjp_call", "custom_vjp_call_jaxpr"})
 
 
 def _sub_jaxprs(params):
@@ -126,8 +128,8 @@ def _sub_jaxprs(params):
                 yield item.jaxpr
 
 
-def _has_loop(jaxpr) -> bool:
-    return any(eqn.primitive.name in _LOOPS or any(_has_loop(sub) for sub in _sub_jaxprs(eqn.params))
+def _needs_rev(jaxpr) -> bool:
+    return any(eqn.primitive.name in _REV_ONLY or any(_needs_rev(sub) for sub in _sub_jaxprs(eqn.params))
                for eqn in jaxpr.eqns)
 
 
@@ -138,17 +140,18 @@ def _auto_mode_cached(treedef, leaves_avals, x_aval) -> str:
 
     leaves = [jax.ShapeDtypeStruct(*a) for a in leaves_avals]
     jaxpr = jax.make_jaxpr(traced)(leaves, jax.ShapeDtypeStruct(*x_aval)).jaxpr
-    return "rev" if _has_loop(jaxpr) else "taylor"
+    return "rev" if _needs_rev(jaxpr) else "taylor"
 
 
 def auto_mode(f: Response, plane: Plane) -> str:
     """The faster Hessian mode for f, by its structure (measured by ``make bench``).
 
-    Feed-forward f: ``"taylor"`` (second-order forward mode, :mod:`geomlib._src.taylor`:
-    6 streams per operation instead of forward-over-forward's 9; about 1.4x faster than
-    ``"fwd"`` for an MLP). f containing a loop (``lax.scan`` / ``while``, e.g. LCA
-    dynamics): ``"rev"`` (forward-over-reverse), which measured faster than both forward
-    modes there.
+    ``"taylor"`` (second-order forward mode, :mod:`geomlib._src.taylor`: 6 streams per
+    operation instead of forward-over-forward's 9, with its own rule for ``lax.scan``) for
+    feed-forward f and for f with ``lax.scan`` loops such as the LCA dynamics: it beat both
+    ``"fwd"`` and ``"rev"`` on the MLP and LCA benchmarks. ``"rev"`` (forward-over-reverse)
+    when f contains a ``while`` loop (no fast Taylor rule) or a ``custom_vjp`` function
+    (which forward mode cannot differentiate).
     """
     leaves, treedef = jax.tree_util.tree_flatten(_as_partial(f))
     avals = tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves)

@@ -26,6 +26,8 @@ forward-over-forward for it.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Any, Callable
 
 import jax
@@ -53,6 +55,7 @@ _ELEMENTWISE = frozenset({
     "select_n", "sign", "sin", "sinh", "sqrt", "square", "stop_gradient", "sub", "tan", "tanh",
 })
 _CALLS = frozenset({"pjit", "jit"})
+
 
 
 def _inexact(aval) -> bool:
@@ -88,10 +91,33 @@ def _is_unary_elementwise(eqn, moving: list[bool]) -> bool:
     return name in _ELEMENTWISE
 
 
-def _pairs(t: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """First-order factors (k, l) of the second-order streams (aa, ab, bb), each (3, ...)."""
-    a, b = t[0:1], t[1:2]
-    return jnp.concatenate([a, a, b]), jnp.concatenate([a, b, b])
+# Streams of one value: a tuple (x_a, x_b, x_aa, x_ab, x_bb), each an array of the value's
+# shape and dtype or None (known to be zero); None for the whole tuple: the value does not
+# depend on (a, b). Separate arrays, not one stacked array, so that XLA fuses each rule's
+# elementwise work into one loop without concatenations. The second-order streams (kl) =
+# (aa, ab, bb) have first-order factors k = (a, a, b) and l = (a, b, b).
+_K = (0, 0, 1)
+_L = (0, 1, 1)
+Streams = tuple
+
+
+def _add(*terms):
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
+def _mul(*factors):
+    return None if any(f is None for f in factors) else functools.reduce(operator.mul, factors)
+
+
+def _full(streams: Streams, x) -> list:
+    """All five streams as arrays (zeros for None)."""
+    return [jnp.zeros_like(x) if t is None else t for t in streams]
 
 
 def _binder(eqn, x0: list, idx: list[int]) -> Callable:
@@ -108,21 +134,22 @@ def _binder(eqn, x0: list, idx: list[int]) -> Callable:
     return F
 
 
-def _unary_rule(F: Callable, x: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _unary_rule(F: Callable, x: jax.Array, t: Streams) -> tuple[jax.Array, Streams]:
     """y = phi(x) entry by entry: y_k = phi' x_k, y_kl = phi' x_kl + phi'' x_k x_l."""
     phi = lambda z: F(z)[0]  # noqa: E731
     ones = jnp.ones_like(x)
     (y, d1), (_, d2) = jax.jvp(lambda z: jax.jvp(phi, (z,), (ones,)), (x,), (ones,))
-    k, l = _pairs(t)
-    return y, jnp.concatenate([d1 * t[:2], d1 * t[2:] + d2 * k * l])
+    first = tuple(_mul(d1, tk) for tk in t[:2])
+    second = tuple(_add(_mul(d1, t[2 + i]), _mul(d2, t[k], t[l])) for i, (k, l) in enumerate(zip(_K, _L)))
+    return y, first + second
 
 
 def _dot_moving_rhs(eqn, x0: list) -> Callable:
     """dot_general(W, x) for a constant W, computed as dot_general(x, W) then transposed.
 
-    Same numbers; under ``vmap`` over streams and points, x's stream and point axes stay
-    leading (row-major (points * streams, features) @ W^T), which spares XLA a transpose of
-    every stream array around the matmul.
+    Same numbers; under ``vmap`` over points, x's point axis stays leading (row-major
+    (points, features) @ W^T), which spares XLA a transpose of every stream around the
+    matmul.
     """
     params = eqn.primitive.get_bind_params(eqn.params)
     (lc, rc), (lb, rb) = params["dimension_numbers"]
@@ -140,35 +167,47 @@ def _dot_moving_rhs(eqn, x0: list) -> Callable:
     return F
 
 
-def _linear_rule(F: Callable, primal: list, tangents: list) -> tuple[list, tuple]:
-    """F linear in its moving inputs (affine overall): y_s = J x_s for all five streams."""
+def _linear_part(F: Callable, primal: list, tangents: list[Streams]):
+    """y = F(x) and J x_s for each stream s (None where every input's stream s is None).
+
+    One call per stream: stacking the streams into one larger matmul measured slower for
+    the LCA (the stacking copies cost more than the larger matmul saves).
+    """
     y, lin = jax.linearize(lambda *xs: tuple(F(*xs)), *primal)
-    return list(y), jax.vmap(lin)(*tangents)
+    live = [s for s in range(5) if any(t[s] is not None for t in tangents)]
+    args = {s: [jnp.zeros_like(x) if t[s] is None else t[s] for x, t in zip(primal, tangents)] for s in live}
+    done = {s: lin(*args[s]) for s in live}
+    per_stream = [done.get(s) for s in range(5)]
+    outs = [tuple(None if ps is None else ps[j] for ps in per_stream) for j in range(len(y))]
+    return list(y), outs
 
 
-def _bilinear_rule(F: Callable, x: jax.Array, y: jax.Array, tx: jax.Array, ty: jax.Array):
+def _bilinear_rule(F: Callable, x, y, tx: Streams, ty: Streams) -> tuple[jax.Array, Streams]:
     """F(x, y) linear in each: z_kl = F(x_kl, y) + F(x, y_kl) + F(x_k, y_l) + F(x_l, y_k)."""
-    G = lambda p, q: F(p, q)[0]  # noqa: E731
+    def G(p, q):
+        return None if p is None or q is None else F(p, q)[0]
+
     z = G(x, y)
-    s = jax.vmap(G, (0, None))(tx, y) + jax.vmap(G, (None, 0))(x, ty)
-    kx, lx = _pairs(tx)
-    ky, ly = _pairs(ty)
-    cross = jax.vmap(G)(kx, ly) + jax.vmap(G)(lx, ky)
-    return z, jnp.concatenate([s[:2], s[2:] + cross])
+    first = tuple(_add(G(tx[s], y), G(x, ty[s])) for s in range(2))
+    second = tuple(_add(G(tx[2 + i], y), G(x, ty[2 + i]), G(tx[k], ty[l]), G(tx[l], ty[k]))
+                   for i, (k, l) in enumerate(zip(_K, _L)))
+    return z, first + second
 
 
-def _generic_rule(F: Callable, primal: list, tangents: list, linear: bool) -> tuple[list, tuple]:
+def _generic_rule(F: Callable, primal: list, tangents: list[Streams], linear: bool):
     """Any operation: J on the five streams, plus H[x_k, x_l] by a jvp of a jvp."""
-    y, streams = _linear_rule(F, primal, tangents)
+    y, streams = _linear_part(F, primal, tangents)
     if linear:
         return y, streams
-    k, l = zip(*map(_pairs, tangents))
-
-    def second(tk, tl):
-        return jax.jvp(lambda *x: jax.jvp(lambda *z: tuple(F(*z)), x, tuple(tk))[1], tuple(primal), tuple(tl))[1]
-
-    hess = jax.vmap(second)(list(k), list(l))
-    return y, tuple(jnp.concatenate([s[:2], s[2:] + h]) for s, h in zip(streams, hess))
+    full = [_full(t, x) for t, x in zip(tangents, primal)]
+    for i, (k, l) in enumerate(zip(_K, _L)):
+        if all(t[k] is None for t in tangents) or all(t[l] is None for t in tangents):
+            continue
+        tk = tuple(f[k] for f in full)
+        tl = tuple(f[l] for f in full)
+        hess = jax.jvp(lambda *x: jax.jvp(lambda *z: tuple(F(*z)), x, tk)[1], tuple(primal), tl)[1]
+        streams = [st[:2 + i] + (_add(st[2 + i], h),) + st[3 + i:] for st, h in zip(streams, hess)]
+    return y, streams
 
 
 def _moving_outputs(jaxpr, moving: list[bool]) -> list[bool]:
@@ -186,16 +225,12 @@ def _moving_outputs(jaxpr, moving: list[bool]) -> list[bool]:
     return [read(v) for v in jaxpr.outvars]
 
 
-def _zeros_streams(x) -> jax.Array:
-    return jnp.zeros((5, *jnp.shape(x)), jnp.result_type(x))
-
-
 def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
     """lax.scan: the body's rules inside a scan whose carry also holds the carries' streams."""
     p = eqn.params
     body, nc, nk = p["jaxpr"], p["num_consts"], p["num_carry"]
     consts, init, xs = x0[:nc], x0[nc:nc + nk], x0[nc + nk:]
-    t_consts, t_init, t_xs = ts[:nc], list(ts[nc:nc + nk]), ts[nc + nk:]
+    t_consts, t_init, t_xs = ts[:nc], ts[nc:nc + nk], ts[nc + nk:]
     carry_moving = [t is not None for t in t_init]
     while True:  # a carry moves if its initial value does or one step makes it
         out = _moving_outputs(body.jaxpr, [t is not None for t in t_consts] + carry_moving
@@ -205,28 +240,27 @@ def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
             break
         carry_moving = new
     ys_moving = out[nk:]
-    t_init = [(_zeros_streams(x) if t is None else t) if m else None
-              for x, t, m in zip(init, t_init, carry_moving)]
-    xs_moving = [i for i, t in enumerate(t_xs) if t is not None]
+
+    def fill(values, streams, moving):
+        return [_full(t if t is not None else (None,) * 5, x) if m else None
+                for x, t, m in zip(values, streams, moving)]
+
+    xs_moving = [t is not None for t in t_xs]
+    tx_scan = [[jnp.zeros_like(x) if s is None else s for s in t] for x, t in zip(xs, t_xs) if t is not None]
 
     def step(carry, x):
         c, tc = carry
         xv, tx = x
-        tx_full = [None] * len(xs)
-        for i, t in zip(xs_moving, tx):
-            tx_full[i] = t
-        outs, streams = _eval(body.jaxpr, body.consts, [*consts, *c, *xv], [*t_consts, *tc, *tx_full])
-        tc_new = [(_zeros_streams(o) if t is None else t) if m else None
-                  for o, t, m in zip(outs[:nk], streams[:nk], carry_moving)]
-        ty = [(_zeros_streams(o) if t is None else t) if m else None
-              for o, t, m in zip(outs[nk:], streams[nk:], ys_moving)]
-        return (outs[:nk], tc_new), (outs[nk:], ty)
+        tx_iter = iter(tx)
+        tx_full = [tuple(next(tx_iter)) if m else None for m in xs_moving]
+        outs, streams = _eval(body.jaxpr, body.consts, [*consts, *c, *xv],
+                              [*t_consts, *(None if t is None else tuple(t) for t in tc), *tx_full])
+        return (outs[:nk], fill(outs[:nk], streams[:nk], carry_moving)), \
+            (outs[nk:], fill(outs[nk:], streams[nk:], ys_moving))
 
-    tx_scan = [jnp.moveaxis(t_xs[i], 0, 1) for i in xs_moving]  # (5, T, ...) -> (T, 5, ...)
-    (c, tc), (ys, ty) = jax.lax.scan(step, (list(init), t_init), (list(xs), tx_scan), length=p["length"],
-                                     reverse=p["reverse"], unroll=p["unroll"])
-    ty = [None if t is None else jnp.moveaxis(t, 1, 0) for t in ty]
-    return [*c, *ys], [*tc, *ty]
+    (c, tc), (ys, ty) = jax.lax.scan(step, (list(init), fill(init, t_init, carry_moving)), (list(xs), tx_scan),
+                                     length=p["length"], reverse=p["reverse"], unroll=p["unroll"])
+    return [*c, *ys], [None if t is None else tuple(t) for t in [*tc, *ty]]
 
 
 def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
@@ -238,7 +272,8 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
     F = _binder(eqn, x0, idx)
     out_float = [i for i, v in enumerate(eqn.outvars) if _inexact(v.aval)]
     name = eqn.primitive.name
-    if len(out_float) < len(eqn.outvars):  # integer or boolean outputs carry no streams
+    mixed = len(out_float) < len(eqn.outvars)
+    if mixed:  # integer or boolean outputs carry no streams
         outs = F(*primal)
         if not out_float:
             return outs, [None] * len(outs)
@@ -249,20 +284,21 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
     else:
         F_float = F
     if _is_unary_elementwise(eqn, moving):
-        y, s = _unary_rule(F_float, primal[0], tangents[0])
-        ys, streams = [y], (s,)
+        y, st = _unary_rule(F_float, primal[0], tangents[0])
+        ys, streams = [y], [st]
     elif name in _BILINEAR and len(idx) == 2:
-        y, s = _bilinear_rule(F_float, *primal, *tangents)
-        ys, streams = [y], (s,)
+        y, st = _bilinear_rule(F_float, *primal, *tangents)
+        ys, streams = [y], [st]
     else:
         linear = name in _LINEAR or (name in _BILINEAR and len(idx) == 1) or (name == "div" and idx == [0])
         if name == "dot_general" and idx == [1]:
             F_float = _dot_moving_rhs(eqn, x0)
         ys, streams = _generic_rule(F_float, primal, tangents, linear)
-    outs: list[Any] = F(*primal) if len(out_float) < len(eqn.outvars) else [None] * len(eqn.outvars)
+    outs = F(*primal) if mixed else [None] * len(eqn.outvars)
     out_streams: list[Any] = [None] * len(eqn.outvars)
     for j, i in enumerate(out_float):
-        outs[i], out_streams[i] = ys[j], streams[j]
+        st = streams[j]
+        outs[i], out_streams[i] = ys[j], (None if all(t is None for t in st) else st)
     return outs, out_streams
 
 
@@ -311,10 +347,7 @@ def value_grad_hess(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple
     closed = jax.make_jaxpr(g)(ab)
     if len(closed.out_avals) != 1 or closed.out_avals[0].shape != ():
         raise ValueError(f"g: expected a scalar output, got {[a.shape for a in closed.out_avals]}")
-    seed = jnp.zeros((5, 2), ab.dtype).at[0, 0].set(1).at[1, 1].set(1)  # d(ab)/da, d(ab)/db; no 2nd order
+    seed = (jnp.array([1, 0], ab.dtype), jnp.array([0, 1], ab.dtype), None, None, None)
     (value,), (streams,) = _eval(closed.jaxpr, closed.consts, [ab], [seed])
-    if streams is None:  # g does not depend on ab
-        streams = jnp.zeros((5,), value.dtype)
-    grad = streams[:2]
-    hess = jnp.stack([streams[2:4], streams[3:5]])
-    return value, grad, hess
+    ga, gb, gaa, gab, gbb = _full(streams if streams is not None else (None,) * 5, value)
+    return value, jnp.stack([ga, gb]), jnp.stack([jnp.stack([gaa, gab]), jnp.stack([gab, gbb])])
