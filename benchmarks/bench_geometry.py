@@ -341,14 +341,14 @@ def bench_hessian_baseline(quick: bool = False) -> BenchResult:
 @functools.partial(jax.jit, static_argnames=("steps", "temperature", "chunk"))
 def lca_batched(phi: jax.Array, s: jax.Array, steps: int, temperature: float | None, chunk: int) -> jax.Array:
     """Hand-written matrix-matrix LCA on inputs ``s`` (B, D), ``chunk`` rows at a time: the reference formulation."""
-    gram = phi.T @ phi
+    inhibition = phi.T @ phi - jnp.eye(phi.shape[1], dtype=phi.dtype)  # (Phi^T Phi - I), symmetric
 
     def block_codes(sb):
         drive = sb @ phi  # (chunk, N)
 
         def step(u, _):
             a = gl.lca_threshold(u, LCA_LAM, temperature)
-            return u + LCA_ETA * (drive - u - (a @ gram - a)), None
+            return u + LCA_ETA * (drive - u - a @ inhibition), None
 
         u, _ = jax.lax.scan(step, jnp.zeros_like(drive), None, length=steps)
         return gl.lca_threshold(u, LCA_LAM, temperature)[:, NEURON]

@@ -22,7 +22,7 @@ import numpy as np
 
 from geomlib._src.checks import check_int
 from geomlib._src.lca import lca_energy
-from geomlib._src.models import lca_threshold
+from geomlib._src.models import _lca_inhibition, lca_threshold
 from geomlib._src.planes import float_dtype
 
 #: LCA settings of the 2-D toy example (Paiton et al. 2020): threshold, Euler step, steps.
@@ -100,11 +100,10 @@ def _energies(phi, s, codes, lam):
 
 def _trajectory(phi, s, lam, steps, eta, temperature):
     drive = phi.T @ s
-    gram = phi.T @ phi
+    inhibit = _lca_inhibition(phi)
 
     def step(u, _):
-        a = lca_threshold(u, lam, temperature)
-        u = u + eta * (drive - u - (gram @ a - a))
+        u = u + eta * (drive - u - inhibit(lca_threshold(u, lam, temperature)))
         return u, u
 
     u0 = jnp.zeros(phi.shape[1], drive.dtype)

@@ -8,7 +8,7 @@ geometry functions take.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -81,7 +81,38 @@ def lca_threshold(u: jax.Array, lam: float, temperature: float | None = None) ->
     """
     if temperature is None:
         return jax.nn.relu(u - lam)
-    return temperature * jax.nn.softplus((u - lam) / temperature)
+    return temperature * _softplus(((u - lam) / temperature))
+
+
+@jax.custom_jvp
+def _softplus(y: jax.Array) -> jax.Array:
+    """log(1 + e^y) as max(y, 0) + log(1 + e^{-|y|}), derivative sigmoid(y) (exact).
+
+    ``log(1 + z)`` instead of ``log1p(z)``: XLA's CPU log is cheaper, and the value differs
+    only where z = e^{-|y|} < 6e-8 (|y| > 16.6), by less than z (absolute). The LCA runs
+    this on its whole state every Euler step, where it cost 1.3x the hard threshold.
+    """
+    return jnp.maximum(y, 0) + jnp.log(1 + jnp.exp(-jnp.abs(y)))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (y,), (t,) = primals, tangents
+    return _softplus(y), jax.nn.sigmoid(y) * t
+
+
+def _lca_inhibition(phi: jax.Array) -> Callable[[jax.Array], jax.Array]:
+    r"""a -> (Phi^T Phi - I) a, the lateral inhibition of the LCA, in its cheaper form.
+
+    N <= 2 D: one (N, N) matrix Phi^T Phi - I, formed once (the "- a" folded into the
+    matmul, so one elementwise pass per step fewer); very overcomplete (N > 2 D):
+    Phi^T (Phi a) - a, which costs 4 D N per step, less than the matrix's 2 N^2.
+    """
+    dim, n = phi.shape
+    if n > 2 * dim:
+        return lambda a: phi.T @ (phi @ a) - a
+    g = phi.T @ phi - jnp.eye(n, dtype=phi.dtype)
+    return lambda a: g @ a
 
 
 def lca_codes(
@@ -109,21 +140,10 @@ def lca_codes(
       codes a, shape ``(N,)``.
     """
     drive = phi.T @ s
-    dim, n = phi.shape
-    if n > 2 * dim:
-        # Very overcomplete: Phi^T (Phi a) costs 4 D N per step, less than the Gram's 2 N^2.
-        def inhibit(a):
-            return phi.T @ (phi @ a)
-    else:
-        gram = phi.T @ phi
-
-        def inhibit(a):
-            return gram @ a
+    inhibit = _lca_inhibition(phi)
 
     def step(u, _):
-        a = lca_threshold(u, lam, temperature)
-        # (Phi^T Phi - I) a
-        u = u + eta * (drive - u - (inhibit(a) - a))
+        u = u + eta * (drive - u - inhibit(lca_threshold(u, lam, temperature)))
         return u, None
 
     u, _ = jax.lax.scan(step, jnp.zeros(phi.shape[1], drive.dtype), None, length=steps)
