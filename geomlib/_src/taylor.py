@@ -13,15 +13,21 @@ Jacobian and H the second derivative (a symmetric bilinear map) of F at x:
 .. math:: y_k = J x_k, \qquad y_{kl} = J x_{kl} + H[x_k, x_l] \qquad (k, l \in \{a, b\}).
 
 Both terms come from JAX's own ``jvp`` of the operation, so derivative rules (custom_jvp
-ones included) are exactly JAX's: J acts on the five derivative streams at once (one
-``vmap`` over a linearized F; one batched matmul for a dense layer), H[x_k, x_l] is a
-jvp of a jvp, skipped when F is linear in its differentiated inputs. A dense layer thus
-costs 6 matmuls per point instead of 9. Values that do not depend on (a, b) carry no
-streams, so the plane's directions enter each matmul once per batch, not once per point.
+ones included) are exactly JAX's. The rules, by kind of operation (an input is *moving*
+when it depends on (a, b)):
 
-Calls to jitted functions are followed inside; any other operation (loops included)
-goes through the generic rule above, which is exact but not cheaper than
-forward-over-forward for it.
+- elementwise with one moving input (tanh, softplus, ...): phi' and phi'' once on the
+  primal, then y_k = phi' x_k, y_kl = phi' x_kl + phi'' x_k x_l;
+- linear in its moving inputs (sums, reshapes, a dense layer with constant weights): J on
+  each stream (H = 0); a layer's matmul keeps the points as rows, W x computed as x W^T;
+- bilinear with both inputs moving (products): the product rule to second order;
+- anything else: J on each stream plus H[x_k, x_l] from a jvp of a jvp (exact, not fast);
+- calls of jitted functions are followed inside, and ``lax.scan`` runs the rules inside a
+  scan whose carry also holds the carries' streams.
+
+A dense layer costs 6 matmuls per point instead of forward-over-forward's 9. Values that do
+not depend on (a, b) carry no streams, and streams known to be zero are skipped, so the
+plane's directions enter the first layer once per batch, not once per point.
 """
 
 from __future__ import annotations
@@ -33,9 +39,6 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 from jax.extend import core as jex
-
-# Derivative streams per value, in this order: a, b, aa, ab, bb. For the second-order
-# streams (kl) = (aa, ab, bb), the first-order factors are k = (a, a, b) and l = (a, b, b).
 
 # Operations linear in their (floating-point) inputs: H = 0.
 _LINEAR = frozenset({
