@@ -175,6 +175,36 @@ def test_lca_threshold():
     np.testing.assert_allclose(gaps, [0.1 * np.log(2), 0.01 * np.log(2)], rtol=1e-3)
 
 
+def test_lca_smooth_threshold_softplus_accuracy_and_exact_derivatives():
+    """The LCA's softplus (log(1 + e^-|y|) form, custom derivative) against float64 logaddexp:
+    absolute error within float32 rounding plus 6e-8 where log(1 + z) drops z < 6e-8; its first
+    and second derivatives are sigmoid's, finite far out in both tails."""
+    from geomlib._src.models import _softplus
+
+    y = np.concatenate([np.linspace(-30, 30, 6001), [-1e4, -100.0, 0.0, 100.0, 1e4]]).astype(np.float32)
+    want = np.logaddexp(0.0, y.astype(np.float64))
+    got = _np(_softplus(jnp.asarray(y)))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=2e-7, atol=6e-8)
+    d1 = _np(jax.vmap(jax.grad(_softplus))(jnp.asarray(y)))
+    d2 = _np(jax.vmap(jax.grad(jax.grad(_softplus)))(jnp.asarray(y)))
+    sig = np.exp(-np.logaddexp(0.0, -y.astype(np.float64)))  # sigmoid without overflow
+    np.testing.assert_allclose(d1, sig, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(d2, sig * (1.0 - sig), rtol=1e-5, atol=1e-7)
+    assert d2[y == 0.0][0] == pytest.approx(0.25)  # the kink of max(y, 0) does not leak into it
+
+
+def test_lca_inhibition_both_forms_are_gram_minus_identity(x64):
+    from geomlib._src.models import _lca_inhibition
+
+    rng = np.random.default_rng(3)
+    for n in (16, 24):  # N <= 2 D: one matrix; N > 2 D: Phi^T (Phi a) - a
+        phi = rng.normal(size=(8, n))
+        a = rng.normal(size=n)
+        np.testing.assert_allclose(_np(_lca_inhibition(jnp.asarray(phi))(jnp.asarray(a))),
+                                   (phi.T @ phi - np.eye(n)) @ a, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("temperature", [None, 0.05])
 def test_lca_matches_numpy_reference(dictionary, x64, temperature):
     phi, s = dictionary

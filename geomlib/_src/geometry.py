@@ -31,9 +31,10 @@ Response = Callable[[jax.Array], jax.Array]
 Mode = Literal["auto", "taylor", "fwd", "rev"]
 
 # Points per chunk. ``make bench`` (benchmark 1, 2 CPU cores) sweeps 256, 1024 and 4096:
-# 256 is the fastest for "fwd" and "rev" and within about 10% of the fastest (1024) for
-# "taylor", with a quarter of 1024's working memory.
-DEFAULT_CHUNK = 256
+# 1024 is the fastest for response fields and for the default "taylor" mode (about 10%
+# faster than 256 for the MLP and the LCA; 32 MB of XLA temporaries for the LCA). "fwd"
+# and "rev" are faster at 256 (pass ``chunk_size=256`` with them).
+DEFAULT_CHUNK = 1024
 
 
 class PlaneGeometry(NamedTuple):
