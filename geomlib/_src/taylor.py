@@ -60,7 +60,6 @@ _ELEMENTWISE = frozenset({
 _CALLS = frozenset({"pjit", "jit"})
 
 
-
 def _inexact(aval) -> bool:
     return jnp.issubdtype(aval.dtype, jnp.inexact)
 
