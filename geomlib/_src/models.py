@@ -81,7 +81,7 @@ def lca_threshold(u: jax.Array, lam: float, temperature: float | None = None) ->
     """
     if temperature is None:
         return jax.nn.relu(u - lam)
-    return temperature * _softplus(((u - lam) / temperature))
+    return temperature * _softplus((u - lam) / temperature)
 
 
 @jax.custom_jvp
@@ -90,7 +90,8 @@ def _softplus(y: jax.Array) -> jax.Array:
 
     ``log(1 + z)`` instead of ``log1p(z)``: XLA's CPU log is cheaper, and the value differs
     only where z = e^{-|y|} < 6e-8 (|y| > 16.6), by less than z (absolute). The LCA runs
-    this on its whole state every Euler step, where it cost 1.3x the hard threshold.
+    this on its whole state every Euler step: with ``jax.nn.softplus`` its response field
+    took 1.3x the hard threshold's time, with this form about 1.17x (``make bench``, 3).
     """
     return jnp.maximum(y, 0) + jnp.log(1 + jnp.exp(-jnp.abs(y)))
 
