@@ -25,6 +25,7 @@ from jax.tree_util import Partial
 
 from geomlib._src.checks import check_int
 from geomlib._src.planes import Plane, float_dtype
+from geomlib._src.taylor import _sub_jaxprs
 from geomlib._src.taylor import value_grad_hess as _vgh_taylor
 
 Response = Callable[[jax.Array], jax.Array]
@@ -119,15 +120,6 @@ _VGH = {"taylor": _vgh_taylor, "fwd": _vgh_fwd, "rev": _vgh_rev}
 # Operations the "taylor" mode has no fast rule for (while loops go through its generic
 # jvp-of-jvp rule) or cannot differentiate forward at all (custom_vjp).
 _REV_ONLY = frozenset({"while", "custom_vjp_call", "custom_vjp_call_jaxpr"})
-
-
-def _sub_jaxprs(params):
-    for value in params.values():
-        for item in value if isinstance(value, (tuple, list)) else (value,):
-            if hasattr(item, "eqns"):
-                yield item
-            elif hasattr(getattr(item, "jaxpr", None), "eqns"):  # a ClosedJaxpr
-                yield item.jaxpr
 
 
 def _needs_rev(jaxpr) -> bool:

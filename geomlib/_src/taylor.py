@@ -68,16 +68,21 @@ def _inexact(aval) -> bool:
     return jnp.issubdtype(aval.dtype, jnp.inexact)
 
 
-def _sub_jaxpr(eqn):
-    closed = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
-    return getattr(closed, "jaxpr", closed)
+def _sub_jaxprs(params):
+    """The jaxprs in an equation's parameters (a call's body, a loop's body, ...)."""
+    for value in params.values():
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if hasattr(item, "eqns"):
+                yield item
+            elif hasattr(getattr(item, "jaxpr", None), "eqns"):  # a ClosedJaxpr
+                yield item.jaxpr
 
 
 def _all_elementwise(jaxpr) -> bool:
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         if name in _CALLS or name == "custom_jvp_call":
-            if not _all_elementwise(_sub_jaxpr(eqn)):
+            if not all(map(_all_elementwise, _sub_jaxprs(eqn.params))):
                 return False
         elif name not in _ELEMENTWISE:
             return False
@@ -93,7 +98,7 @@ def _is_unary_elementwise(eqn, moving: list[bool]) -> bool:
         return False
     name = eqn.primitive.name
     if name in _CALLS or name == "custom_jvp_call":
-        return _all_elementwise(_sub_jaxpr(eqn))
+        return all(map(_all_elementwise, _sub_jaxprs(eqn.params)))
     return name in _ELEMENTWISE
 
 
@@ -121,9 +126,9 @@ def _mul(*factors):
     return None if any(f is None for f in factors) else functools.reduce(operator.mul, factors)
 
 
-def _full(streams: Streams, x) -> list:
-    """All five streams as arrays (zeros for None)."""
-    return [jnp.zeros_like(x) if t is None else t for t in streams]
+def _full(streams: Streams | None, x) -> list:
+    """All five streams as arrays (zeros for None; all zeros when ``streams`` is None)."""
+    return [jnp.zeros_like(x) if t is None else t for t in (streams or (None,) * 5)]
 
 
 def _binder(eqn, x0: list, idx: list[int]) -> Callable:
@@ -248,11 +253,10 @@ def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
     ys_moving = out[nk:]
 
     def fill(values, streams, moving):
-        return [_full(t if t is not None else (None,) * 5, x) if m else None
-                for x, t, m in zip(values, streams, moving)]
+        return [_full(t, x) if m else None for x, t, m in zip(values, streams, moving)]
 
     xs_moving = [t is not None for t in t_xs]
-    tx_scan = [[jnp.zeros_like(x) if s is None else s for s in t] for x, t in zip(xs, t_xs) if t is not None]
+    tx_scan = [_full(t, x) for x, t in zip(xs, t_xs) if t is not None]
 
     def step(carry, x):
         c, tc = carry
@@ -279,8 +283,7 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
     F = _binder(eqn, x0, idx)
     out_float = [i for i, v in enumerate(eqn.outvars) if _inexact(v.aval)]
     name = eqn.primitive.name
-    mixed = len(out_float) < len(eqn.outvars)
-    if mixed:  # integer or boolean outputs carry no streams
+    if len(out_float) < len(eqn.outvars):  # integer or boolean outputs carry no streams
         outs = F(*primal)
         if not out_float:
             return outs, [None] * len(outs)
@@ -289,7 +292,7 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
             o = F(*xs)
             return [o[i] for i in out_float]
     else:
-        F_float = F
+        outs, F_float = [None] * len(eqn.outvars), F
     if _is_unary_elementwise(eqn, moving):
         y, st = _unary_rule(F_float, primal[0], tangents[0])
         ys, streams = [y], [st]
@@ -301,7 +304,6 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
         if name == "dot_general" and idx == [1]:
             F_float = _dot_moving_rhs(eqn, x0)
         ys, streams = _generic_rule(F_float, primal, tangents, linear)
-    outs = F(*primal) if mixed else [None] * len(eqn.outvars)
     out_streams: list[Any] = [None] * len(eqn.outvars)
     for j, i in enumerate(out_float):
         st = streams[j]
@@ -356,5 +358,5 @@ def value_grad_hess(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple
         raise ValueError(f"g: expected a scalar output, got {[a.shape for a in closed.out_avals]}")
     seed = (jnp.array([1, 0], ab.dtype), jnp.array([0, 1], ab.dtype), None, None, None)
     (value,), (streams,) = _eval(closed.jaxpr, closed.consts, [ab], [seed])
-    ga, gb, gaa, gab, gbb = _full(streams if streams is not None else (None,) * 5, value)
+    ga, gb, gaa, gab, gbb = _full(streams, value)
     return value, jnp.stack([ga, gb]), jnp.stack([jnp.stack([gaa, gab]), jnp.stack([gab, gbb])])
