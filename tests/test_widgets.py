@@ -528,7 +528,9 @@ def test_slow_render_keeps_the_kernel_busy(live_kernel):
     busy = time.perf_counter() - t0
     assert busy > float(run("print(widgets.SLOW_SECONDS)")), busy
     # initial render, update(), this message: a coarse preview (the last full update was slow) ...
-    assert run("print(ex.theta, len(ex.timings), ex.timings[2]['preview'], ex.timings[2]['grid'])") == "2.0 3 True 16"
+    # (under load the deferred full-resolution render below may already be done: 3 or 4 timings)
+    assert run("print(ex.theta, len(ex.timings) in (3, 4), ex.timings[2]['preview'], ex.timings[2]['grid'])") \
+        == "2.0 True True 16"
     for _ in range(50):  # ... then, with the slider at rest, the full-resolution update
         if run("print(len(ex.timings))") == "4":
             break
