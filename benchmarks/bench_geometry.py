@@ -153,11 +153,13 @@ def _compiled(fn: Callable, *args):
 
 def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Sizes, target: float, *,
                  chunks: dict[str, tuple[int, ...]], repeats: int, rounds: dict[str, int],
-                 warmup: dict[str, int], progress: bool, extra_notes: tuple[str, ...] = ()) -> BenchResult:
+                 warmup: dict[str, int], progress: bool, extra_notes: tuple[str, ...] = (),
+                 references: dict[str, Callable] | None = None) -> BenchResult:
     """Curvature field (plane_geometry) vs response field (plane_values), modes x chunk sizes.
 
     chunks / rounds / warmup are keyed by kind: "values", "taylor", "fwd", "rev" (rounds, warmup:
-    default ``repeats`` and 1).
+    default ``repeats`` and 1). ``references``: more callables timed in the same rounds and listed
+    with their ratio to the fastest response field (not candidates for either).
     """
     coords = p.grid(sizes.grid)
     n = coords.shape[0] * coords.shape[1]
@@ -176,6 +178,9 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
             variants[name], memory[name] = _compiled(fn, f, p, coords)
             n_rounds[name] = min(repeats, rounds.get(kind, repeats))
             n_warm[name] = warmup.get(kind, 1)
+    for name, fn in (references or {}).items():
+        variants[name], memory[name] = fn, math.nan
+        n_rounds[name], n_warm[name] = repeats, 1
     total = sum(n_warm[k] + n_rounds[k] for k in variants)
     bar, update = _progress_bar(total, title[:30], progress)
     try:
@@ -191,7 +196,7 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
     for name, tm in t.items():
         r = ratio(tm, v_best)
         ratios[name] = r
-        rows.append([name, tm.median * 1e3, r, memory[name], len(tm.samples),
+        rows.append([name, tm.median * 1e3, r, "-" if math.isnan(memory[name]) else memory[name], len(tm.samples),
                      f"{100 * tm.spread:.0f}%" if len(tm.samples) > 1 else "-"])
 
     def best(ts):  # ranked by the paired ratio, which is robust to load changing between rounds
@@ -263,11 +268,29 @@ def bench_lca_curvature_field(quick: bool = False) -> BenchResult:
             f"smooth threshold T={LCA_TEMPERATURE}; response = code of neuron {NEURON}; plane spanned by its "
             f"dictionary element and a random direction, extent [-2, 2]^2")
     chunks = {"values": s.chunks, "taylor": s.chunks, "fwd": s.lca_fwd_chunks, "rev": s.chunks}
-    return _field_sweep("1b. Curvature field / response field: LCA", desc, f, lca_plane(phi), s, 5.0,
-                        chunks=chunks, repeats=s.repeats_mid, rounds={"fwd": s.lca_fwd_rounds},
-                        warmup={m: s.lca_geometry_warmup for m in MODES}, progress=not quick,
-                        extra_notes=(f"mode='fwd' is timed at chunk sizes {s.lca_fwd_chunks} and in {s.lca_fwd_rounds} "
-                                     f"round(s) only, to keep `make bench` short: it is the slowest variant here.",))
+    # The matmuls alone: the response field does one (chunk x N) @ (N x N) product per step, the
+    # Taylor mode six (value and five streams), independent of each other within a step.
+    n_pts, nn, cs = s.grid ** 2, s.lca_neurons, min(DEFAULT_CHUNK, s.grid ** 2)
+    x = jax.random.normal(jax.random.PRNGKey(6), (n_pts // cs, 6, cs, nn))
+    q = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(7), (nn, nn)))[0]
+    one, six = f"matmuls only: 1 chain, chunk {cs}", f"matmuls only: 6 chains, chunk {cs}"
+    res = _field_sweep("1b. Curvature field / response field: LCA", desc, f, lca_plane(phi), s, 5.0,
+                       chunks=chunks, repeats=s.repeats_mid, rounds={"fwd": s.lca_fwd_rounds},
+                       warmup={m: s.lca_geometry_warmup for m in MODES}, progress=not quick,
+                       extra_notes=(f"mode='fwd' is timed at chunk sizes {s.lca_fwd_chunks} and in {s.lca_fwd_rounds} "
+                                    f"round(s) only, to keep `make bench` short: it is the slowest variant here.",),
+                       references={one: functools.partial(matmul_chains, x[:, :1], q, s.lca_steps),
+                                   six: functools.partial(matmul_chains, x, q, s.lca_steps)})
+    taylor = res.ratios["best_taylor/best_values"]
+    res.notes.append(
+        f"'matmuls only': the field's (chunk x N) @ (N x N) products and nothing else, {s.lca_steps} dependent steps "
+        f"per chunk; 6 chains = the Taylor mode's six products per step (value and five streams). 6 chains / 1 chain "
+        f"= {res.ratios[six] / res.ratios[one]:.2f}, not 6: six independent products keep both cores busier than one. "
+        f"The Taylor mode's products alone take {res.ratios[six]:.2f} x the response field; its elementwise work "
+        f"(the threshold with two derivatives, six Euler updates) brings it to {taylor:.2f}. The response field "
+        f"is one chain plus one threshold: making it faster raises this ratio, so this target (<= 5) and benchmark "
+        f"3's throughput (>= 0.7) bound the response time from both sides.")
+    return res
 
 
 # ----------------------------------------------------------------------------- benchmark 2
@@ -357,14 +380,16 @@ def lca_batched(phi: jax.Array, s: jax.Array, steps: int, temperature: float | N
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
-def matmul_chain(a: jax.Array, q: jax.Array, steps: int) -> jax.Array:
-    """Pure matmuls shaped like the LCA field: for each (chunk, N) block of ``a``, ``steps``
-    dependent products ``x <- x @ q`` with an (N, N) matrix (orthogonal, so values stay bounded)."""
+def matmul_chains(a: jax.Array, q: jax.Array, steps: int) -> jax.Array:
+    """Pure matmuls shaped like the LCA field: for each block ``a[i]`` of k (chunk, N) arrays,
+    ``steps`` dependent products ``x_j <- x_j @ q`` per array with an (N, N) matrix (orthogonal, so
+    values stay bounded); the k products of a step are independent and may run side by side."""
 
-    def block_chain(x):
-        return jax.lax.scan(lambda y, _: (y @ q, None), x, None, length=steps)[0]
+    def block(xs):
+        chains = tuple(xs)
+        return jnp.stack(jax.lax.scan(lambda c, _: (tuple(y @ q for y in c), None), chains, None, length=steps)[0])
 
-    return jax.lax.map(block_chain, a)
+    return jax.lax.map(block, a)
 
 
 _matmul = jax.jit(jnp.dot)
@@ -393,7 +418,7 @@ def bench_lca_throughput(quick: bool = False) -> BenchResult:
             functools.partial(lca_batched, phi, x, steps, LCA_TEMPERATURE, chunk),
         f"hand-written matmul scan, chunk {chunk}, hard threshold":
             functools.partial(lca_batched, phi, x, steps, None, chunk),
-        chain: functools.partial(matmul_chain, jax.random.normal(k1, (n_pts // chunk, chunk, nn)), q, steps),
+        chain: functools.partial(matmul_chains, jax.random.normal(k1, (n_pts // chunk, 1, chunk, nn)), q, steps),
     }
     flops = {name: flops_field for name in variants}
     flops[chain] = n_pts * steps * 2 * nn * nn
