@@ -90,8 +90,9 @@ def _log1p_unit(z: jax.Array) -> jax.Array:
 
     The series is cut after the n-th term, the first n whose remainder, about
     :math:`9^{-n} / (2n + 1)` relative, is below half an ulp of z's dtype (7 terms in float32,
-    16 in float64). Relative accuracy holds down to z = 0, where ``log(1 + z)`` rounds to 0 below
-    z = 6e-8; on XLA CPU it costs about half of a ``log``.
+    16 in float64): a few ulps. The relative accuracy holds into the tail, where ``log(1 + z)``
+    rounds to 0 (float32: below z = 6e-8), down to about twice the smallest normal number (below
+    it s is subnormal, and XLA flushes it to 0). On XLA CPU it costs about half of a ``log``.
     """
     eps = float(jnp.finfo(z.dtype).eps)
     n = next(k for k in range(1, 64) if 9.0 ** -k / (2 * k + 1) < eps / 2)
