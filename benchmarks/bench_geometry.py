@@ -216,9 +216,8 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
     # Modes compared through their ratios to the common reference (they may have different round counts).
     for m in MODES:
         ratios[f"best_{m}/best_values"] = ratios[by_mode[m].name]
-    ratios["best_fwd/best_rev"] = ratios[by_mode["fwd"].name] / ratios[by_mode["rev"].name]
-    ratios["best_taylor/best_fwd"] = ratios[by_mode["taylor"].name] / ratios[by_mode["fwd"].name]
-    ratios["best_taylor/best_rev"] = ratios[by_mode["taylor"].name] / ratios[by_mode["rev"].name]
+    for a, b in (("fwd", "rev"), ("taylor", "fwd"), ("taylor", "rev")):
+        ratios[f"best_{a}/best_{b}"] = ratios[f"best_{a}/best_values"] / ratios[f"best_{b}/best_values"]
     checks = [Check(f"curvature/response field time, {model_desc.split(',')[0]}", head, target, "<=")]
     cold = sorted(k for k, w in warmup.items() if w == 0)
     how = ("compile excluded (ahead-of-time compiled executables), then one untimed warm-up call each"

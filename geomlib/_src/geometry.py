@@ -32,9 +32,9 @@ Response = Callable[[jax.Array], jax.Array]
 Mode = Literal["auto", "taylor", "fwd", "rev"]
 
 # Points per chunk. ``make bench`` (benchmark 1, 2 CPU cores) sweeps 256, 1024 and 4096:
-# 1024 is the fastest for response fields and for the default "taylor" mode (about 10%
-# faster than 256 for the MLP and the LCA; 32 MB of XLA temporaries for the LCA). "fwd"
-# and "rev" are faster at 256 (pass ``chunk_size=256`` with them).
+# 1024 is the fastest for the default "taylor" mode (about 10% faster than 256 for the MLP
+# and the LCA; 27 MB of XLA temporaries for the LCA), and response fields at 1024 are within
+# about 10% of their fastest. "fwd" and "rev" are faster at 256 (pass ``chunk_size=256``).
 DEFAULT_CHUNK = 1024
 
 
