@@ -67,7 +67,7 @@ LCA_LAM = 0.1
 LCA_TEMPERATURE = 0.05
 LCA_ETA = 1 / 30
 NEURON = 0  # the LCA neuron whose response is the field
-MODES = ("taylor", "fwd", "rev")  # plane_geometry's Hessian modes, all timed
+MODES = ("adjoint", "taylor", "fwd", "rev")  # plane_geometry's Hessian modes, all timed
 
 
 def _sizes(quick: bool) -> Sizes:
@@ -157,7 +157,7 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
                  references: dict[str, Callable] | None = None) -> BenchResult:
     """Curvature field (plane_geometry) vs response field (plane_values), modes x chunk sizes.
 
-    chunks / rounds / warmup are keyed by kind: "values", "taylor", "fwd", "rev" (rounds, warmup:
+    chunks / rounds / warmup are keyed by kind: "values" or a mode of ``MODES`` (rounds, warmup:
     default ``repeats`` and 1). ``references``: more callables timed in the same rounds and listed
     with their ratio to the fastest response field (not candidates for either).
     """
@@ -216,7 +216,7 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
     # Modes compared through their ratios to the common reference (they may have different round counts).
     for m in MODES:
         ratios[f"best_{m}/best_values"] = ratios[by_mode[m].name]
-    for a, b in (("fwd", "rev"), ("taylor", "fwd"), ("taylor", "rev")):
+    for a, b in (("fwd", "rev"), ("taylor", "fwd"), ("taylor", "rev"), ("adjoint", "taylor"), ("adjoint", "rev")):
         ratios[f"best_{a}/best_{b}"] = ratios[f"best_{a}/best_values"] / ratios[f"best_{b}/best_values"]
     checks = [Check(f"curvature/response field time, {model_desc.split(',')[0]}", head, target, "<=")]
     cold = sorted(k for k, w in warmup.items() if w == 0)
@@ -231,8 +231,8 @@ def _field_sweep(title: str, model_desc: str, f: Partial, p: gl.Plane, sizes: Si
         f"fastest curvature field: {g_best.name.replace('plane_geometry ', '')} -> ratio {head:.2f}; "
         "best of each mode / best values: "
         + ", ".join(f"{m} {ratios[f'best_{m}/best_values']:.2f}" for m in MODES)
-        + f"; taylor / fwd time = {ratios['best_taylor/best_fwd']:.2f}, taylor / rev = "
-        f"{ratios['best_taylor/best_rev']:.2f}.",
+        + f"; adjoint / taylor time = {ratios['best_adjoint/best_taylor']:.2f}, adjoint / rev = "
+        f"{ratios['best_adjoint/best_rev']:.2f}, taylor / fwd = {ratios['best_taylor/best_fwd']:.2f}.",
     ]
     if default is not None:
         ratios["default_geometry/best_values"] = ratio(default, v_best)
@@ -250,7 +250,7 @@ def bench_mlp_curvature_field(quick: bool = False) -> BenchResult:
     s = _sizes(quick)
     f = make_mlp(s.mlp)
     desc = f"MLP {'-'.join(map(str, s.mlp))}, softplus, plane through a random origin, extent [-2, 2]^2"
-    chunks = {"values": s.chunks, "taylor": s.chunks, "fwd": s.chunks, "rev": s.chunks}
+    chunks = {"values": s.chunks, "adjoint": s.chunks, "taylor": s.chunks, "fwd": s.chunks, "rev": s.chunks}
     return _field_sweep("1a. Curvature field / response field: smooth MLP", desc, f, mlp_plane(s.mlp[0]), s, 3.5,
                         chunks=chunks, repeats=s.repeats, rounds={}, warmup={}, progress=False)
 
@@ -266,29 +266,32 @@ def bench_lca_curvature_field(quick: bool = False) -> BenchResult:
     desc = (f"LCA D={s.lca_dim}, N={s.lca_neurons} neurons, {s.lca_steps} Euler steps (eta=1/30), lambda={LCA_LAM}, "
             f"smooth threshold T={LCA_TEMPERATURE}; response = code of neuron {NEURON}; plane spanned by its "
             f"dictionary element and a random direction, extent [-2, 2]^2")
-    chunks = {"values": s.chunks, "taylor": s.chunks, "fwd": s.lca_fwd_chunks, "rev": s.chunks}
-    # The matmuls alone: the response field does one (chunk x N) @ (N x N) product per step, the
-    # Taylor mode six (value and five streams), independent of each other within a step.
+    chunks = {"values": s.chunks, "adjoint": s.chunks, "taylor": s.chunks, "fwd": s.lca_fwd_chunks, "rev": s.chunks}
+    # The matmuls alone: the response field does one (chunk x N) @ (N x N) product per step; the
+    # adjoint three in its forward pass (value and two streams) and one in its reverse sweep; the
+    # Taylor mode six (value and five streams). The products of one step are independent.
     n_pts, nn, cs = s.grid ** 2, s.lca_neurons, min(DEFAULT_CHUNK, s.grid ** 2)
     x = jax.random.normal(jax.random.PRNGKey(6), (n_pts // cs, 6, cs, nn))
     q = jnp.linalg.qr(jax.random.normal(jax.random.PRNGKey(7), (nn, nn)))[0]
-    one, six = f"matmuls only: 1 chain, chunk {cs}", f"matmuls only: 6 chains, chunk {cs}"
+    one, three, six = (f"matmuls only: {k} chain{'s' if k > 1 else ''}, chunk {cs}" for k in (1, 3, 6))
     res = _field_sweep("1b. Curvature field / response field: LCA", desc, f, lca_plane(phi), s, 5.0,
                        chunks=chunks, repeats=s.repeats_mid, rounds={"fwd": s.lca_fwd_rounds},
                        warmup={m: s.lca_geometry_warmup for m in MODES}, progress=not quick,
                        extra_notes=(f"mode='fwd' is timed at chunk sizes {s.lca_fwd_chunks} and in {s.lca_fwd_rounds} "
                                     f"round(s) only, to keep `make bench` short: it is the slowest variant here.",),
                        references={one: functools.partial(matmul_chains, x[:, :1], q, s.lca_steps),
+                                   three: functools.partial(matmul_chains, x[:, :3], q, s.lca_steps),
                                    six: functools.partial(matmul_chains, x, q, s.lca_steps)})
-    taylor = res.ratios["best_taylor/best_values"]
+    r = res.ratios
     res.notes.append(
         f"'matmuls only': the field's (chunk x N) @ (N x N) products and nothing else, {s.lca_steps} dependent steps "
-        f"per chunk; 6 chains = the Taylor mode's six products per step (value and five streams). 6 chains / 1 chain "
-        f"= {res.ratios[six] / res.ratios[one]:.2f}, not 6: six independent products keep both cores busier than one. "
-        f"The Taylor mode's products alone take {res.ratios[six]:.2f} x the response field; its elementwise work "
-        f"(the threshold with two derivatives, six Euler updates) brings it to {taylor:.2f}. The response field "
-        f"is one chain plus one threshold: making it faster raises this ratio, so this target (<= 5) and benchmark "
-        f"3's throughput (>= 0.7) bound the response time from both sides.")
+        f"per chunk. 6 chains / 1 chain = {r[six] / r[one]:.2f}, not 6: independent products keep both cores busier "
+        f"than one. Taylor mode: six products per step (value and five streams), {r[six]:.2f} x the response field "
+        f"alone; with its elementwise work {r['best_taylor/best_values']:.2f}. Adjoint: three forward chains (value "
+        f"and two streams), then one reverse chain, {r[three] + r[one]:.2f} x alone; with its elementwise work and "
+        f"the stored carry streams {r['best_adjoint/best_values']:.2f}. The response field is one chain plus one "
+        f"threshold, so making it faster raises these ratios: this target (<= 5) and benchmark 3's throughput "
+        f"(>= 0.7) bound the response time from both sides, the adjoint's 4 products per step leave room between.")
     return res
 
 

@@ -234,7 +234,7 @@ def test_gradient_and_hessian_match_central_differences(x64, smooth_model, rand_
     hess_vv[:, 0, 0] = (g(h2, 0) - 2 * g0 + g(-h2, 0)) / h2**2
     hess_vv[:, 1, 1] = (g(0, h2) - 2 * g0 + g(0, -h2)) / h2**2
     hess_vv[:, 0, 1] = hess_vv[:, 1, 0] = (g(h2, h2) - g(h2, -h2) - g(-h2, h2) + g(-h2, -h2)) / (4 * h2**2)
-    for mode in ("taylor", "fwd", "rev"):
+    for mode in ("adjoint", "taylor", "fwd", "rev"):
         geo = geomlib.plane_geometry(f, p, coords, mode=mode)
         assert all(field.dtype == np.float64 for field in geo)
         np.testing.assert_allclose(_np(geo.value), g0, rtol=1e-14)
@@ -255,8 +255,8 @@ def test_plane_values_check_grads_and_consistent_gradients(x64, smooth_model, ra
     np.testing.assert_allclose(_np(geomlib.plane_geometry(f, p, coords).grad), _np(grads), rtol=1e-12)
 
 
-@pytest.mark.parametrize("mode", ["taylor", "fwd"])
-def test_forward_modes_agree_with_rev(mode, smooth_model, rand_plane):
+@pytest.mark.parametrize("mode", ["adjoint", "taylor", "fwd"])
+def test_modes_agree_with_rev(mode, smooth_model, rand_plane):
     f = smooth_model(4, 4)
     p = rand_plane(4, 4)
     coords = p.grid(9, 2.0)
@@ -317,7 +317,7 @@ def test_vmap_over_planes_built_under_the_transformation(smooth_model):
         np.testing.assert_allclose(_np(from_stack[i]), _np(want.curvature), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["taylor", "fwd", "rev"])
+@pytest.mark.parametrize("mode", ["adjoint", "taylor", "fwd", "rev"])
 @pytest.mark.parametrize("lead", [(), (3, 4)], ids=["scalar", "batched"])
 def test_output_shapes(lead, mode, rand_plane):
     p = rand_plane(7, 4)
@@ -543,8 +543,8 @@ def test_bad_input_raises(func, kwargs, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(mode="bwd"), r"mode: expected .*'taylor', 'fwd' or 'rev', got 'bwd'"),
-        (dict(mode=None), r"mode: expected .*'taylor', 'fwd' or 'rev', got None"),
+        (dict(mode="bwd"), r"mode: expected .*'adjoint', 'taylor', 'fwd' or 'rev', got 'bwd'"),
+        (dict(mode=None), r"mode: expected .*'adjoint', 'taylor', 'fwd' or 'rev', got None"),
         (dict(chunk_size=0), r"chunk_size: expected an integer >= 1, got 0"),
         (dict(chunk_size=-5), r"chunk_size: expected an integer >= 1"),
     ],

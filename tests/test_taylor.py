@@ -1,8 +1,10 @@
-"""Second-order forward mode (geomlib._src.taylor) against JAX's own dense Hessian of g: R^2 -> R.
+"""Second-order forward mode and the second-order adjoint (geomlib._src.taylor) against JAX's
+own dense Hessian of g: R^2 -> R.
 
 Every rule (unary elementwise, linear, dot with a moving right operand, bilinear, the
 generic jvp-of-jvp fallback, calls into jitted functions, lax.scan) is exercised by a
-function that routes through it, in float64, where agreement is to rounding.
+function that routes through it, in float64, where agreement is to rounding, by both
+methods (the ``vgh`` fixture).
 """
 
 import jax
@@ -17,12 +19,20 @@ from geomlib._src import taylor
 from geomlib._src.geometry import auto_mode
 
 
+METHODS = {"taylor": taylor.value_grad_hess, "adjoint": taylor.value_grad_hess_adjoint}
+
+
+@pytest.fixture(params=sorted(METHODS))
+def vgh(request):
+    return METHODS[request.param]
+
+
 def _reference(g, ab):
     return g(ab), jax.grad(g)(ab), jax.hessian(g)(ab)
 
 
-def _assert_matches(g, ab, rtol=1e-10, atol=1e-12):
-    got = jax.jit(lambda z: taylor.value_grad_hess(g, z))(ab)
+def _assert_matches(vgh, g, ab, rtol=1e-10, atol=1e-12):
+    got = jax.jit(lambda z: vgh(g, z))(ab)
     want = _reference(g, ab)
     for name, a, b in zip(("value", "grad", "hess"), got, want):
         assert a.shape == b.shape, name
@@ -48,7 +58,7 @@ ACTIVATIONS = {
 
 
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
-def test_mlp_matches_dense_hessian(x64, act):
+def test_mlp_matches_dense_hessian(x64, vgh, act):
     rng = np.random.default_rng(0)
     w1, w2, w3 = (jnp.asarray(rng.normal(size=s) / np.sqrt(s[1])) for s in ((7, 5), (6, 7), (1, 6)))
     b1 = jnp.asarray(rng.normal(size=7))
@@ -57,17 +67,18 @@ def test_mlp_matches_dense_hessian(x64, act):
     def f(x):
         return (w3 @ phi(w2 @ phi(w1 @ x + b1)))[0]
 
-    _assert_matches(_lift(f, 5, 1), jnp.array([0.3, -0.7]))
+    _assert_matches(vgh, _lift(f, 5, 1), jnp.array([0.3, -0.7]))
 
 
+@pytest.mark.parametrize("method", sorted(METHODS))
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), a=st.floats(-2, 2), b=st.floats(-2, 2))
-def test_random_points_and_planes(seed, a, b):
+def test_random_points_and_planes(method, seed, a, b):
     with jax.enable_x64(True):
-        _random_point_case(seed, a, b)
+        _random_point_case(METHODS[method], seed, a, b)
 
 
-def _random_point_case(seed, a, b):
+def _random_point_case(vgh, seed, a, b):
     rng = np.random.default_rng(seed)
     w = jnp.asarray(rng.normal(size=(4, 3)))
     q = jnp.asarray(rng.normal(size=(3, 3)))
@@ -76,10 +87,10 @@ def _random_point_case(seed, a, b):
         h = jax.nn.softplus(w @ x)
         return jnp.sum(h * jnp.tanh(h)) + x @ q @ x + jnp.log1p(jnp.sum(x**2)) / (1.0 + h[0] ** 2)
 
-    _assert_matches(_lift(f, 3, seed), jnp.array([a, b]))
+    _assert_matches(vgh, _lift(f, 3, seed), jnp.array([a, b]))
 
 
-def test_products_quotients_and_matrix_products(x64):
+def test_products_quotients_and_matrix_products(x64, vgh):
     """Both operands moving (bilinear rule), quotients and powers (generic rule), and a
     moving right operand with free dimensions (matrix @ matrix, batched einsum)."""
     m = jnp.asarray(np.random.default_rng(2).normal(size=(3, 4)))
@@ -92,10 +103,10 @@ def test_products_quotients_and_matrix_products(x64):
         r = x[0] / (1.5 + x[1] ** 2) + (1.0 + x[2] ** 2) ** jnp.tanh(x[3]) + jnp.maximum(x[2], 0.1) ** 3
         return jnp.sum(y * y) + jnp.sum(jnp.sin(z)) + jnp.sum(xm @ xm.T) + r
 
-    _assert_matches(_lift(f, 6, 4), jnp.array([0.2, 0.4]))
+    _assert_matches(vgh, _lift(f, 6, 4), jnp.array([0.2, 0.4]))
 
 
-def test_scan_with_carries_xs_and_ys(x64):
+def test_scan_with_carries_xs_and_ys(x64, vgh):
     """The scan rule: a carry that starts constant and moves after one step, moving xs and ys,
     and a constant carry that stays constant."""
     rng = np.random.default_rng(5)
@@ -114,10 +125,10 @@ def test_scan_with_carries_xs_and_ys(x64):
         (h, count, late), ys = jax.lax.scan(step, (x, 0, jnp.zeros(())), (xs_const, xm))
         return jnp.sum(h**2) + late + jnp.sum(ys**2) + count
 
-    _assert_matches(_lift(f, 4, 6), jnp.array([-0.3, 0.5]))
+    _assert_matches(vgh, _lift(f, 4, 6), jnp.array([-0.3, 0.5]))
 
 
-def test_lca_response_matches(x64):
+def test_lca_response_matches(x64, vgh):
     phi = jax.random.normal(jax.random.PRNGKey(0), (12, 9))
     phi = phi / jnp.linalg.norm(phi, axis=0)
 
@@ -125,19 +136,30 @@ def test_lca_response_matches(x64):
         return geomlib.lca_codes(phi, x, 0.1, steps=20, temperature=0.05)[2]
 
     g = _lift(f, 12, 7)
-    _assert_matches(g, jnp.array([0.4, 0.1]), rtol=1e-9, atol=1e-11)
+    _assert_matches(vgh, g, jnp.array([0.4, 0.1]), rtol=1e-9, atol=1e-11)
 
 
 def test_loops_and_branches_through_the_generic_rule(x64):
+    """Taylor mode only: the adjoint cannot transpose a while loop (auto mode picks "rev")."""
+
     def f(x):
         y = jax.lax.fori_loop(0, 3, lambda i, y: jnp.tanh(y + x), x)  # while loop
         z = jax.lax.cond(x[0] > 0, jnp.sin, jnp.cos, x[1] * x[0])
         return jnp.sum(y**2) + z + jnp.argmax(x).astype(x.dtype)
 
-    _assert_matches(_lift(f, 3, 8), jnp.array([0.6, -0.2]))
+    _assert_matches(taylor.value_grad_hess, _lift(f, 3, 8), jnp.array([0.6, -0.2]))
 
 
-def test_custom_jvp_rule_is_used(x64):
+def test_branches_through_the_generic_rule(x64, vgh):
+    def f(x):
+        y = jax.lax.fori_loop(0, 3, lambda i, y: jnp.tanh(y + x), x, unroll=True)
+        z = jax.lax.cond(x[0] > 0, jnp.sin, jnp.cos, x[1] * x[0])
+        return jnp.sum(y**2) + z + jnp.argmax(x).astype(x.dtype) + jnp.max(jnp.cumsum(x * x[::-1]))
+
+    _assert_matches(vgh, _lift(f, 3, 8), jnp.array([0.6, -0.2]))
+
+
+def test_custom_jvp_rule_is_used(x64, vgh):
     """The custom rule, not the implementation, defines the derivatives (as in jax.hessian)."""
 
     @jax.custom_jvp
@@ -150,23 +172,26 @@ def test_custom_jvp_rule_is_used(x64):
         return jnp.sum(h(jnp.array([ab[0] + ab[1], ab[0] - 2 * ab[1]])))
 
     ab = jnp.array([0.3, 0.1])
-    _, _, hess = taylor.value_grad_hess(g, ab)
+    _, _, hess = vgh(g, ab)
     assert abs(float(hess[0, 0])) > 0.1  # tanh' != 0: the custom rule was differentiated
-    _assert_matches(g, ab)
+    _assert_matches(vgh, g, ab)
 
 
-def test_constant_function_and_bad_output(x64):
-    value, grad, hess = taylor.value_grad_hess(lambda ab: jnp.float64(2.0), jnp.array([0.1, 0.2]))
+def test_constant_linear_function_and_bad_output(x64, vgh):
+    value, grad, hess = vgh(lambda ab: jnp.float64(2.0), jnp.array([0.1, 0.2]))
     assert float(value) == 2.0 and not np.any(np.asarray(grad)) and not np.any(np.asarray(hess))
+    value, grad, hess = vgh(lambda ab: 3 * ab[0] - ab[1] / 2, jnp.array([0.1, 0.2]))
+    np.testing.assert_array_equal(np.asarray(grad), [3.0, -0.5])
+    assert not np.any(np.asarray(hess))
     with pytest.raises(ValueError, match="expected a scalar output"):
-        taylor.value_grad_hess(lambda ab: ab * 2, jnp.array([0.1, 0.2]))
+        vgh(lambda ab: ab * 2, jnp.array([0.1, 0.2]))
 
 
-def test_auto_mode_picks_taylor_unless_while_loops_or_custom_vjp():
+def test_auto_mode_picks_adjoint_unless_while_loops_or_custom_vjp():
     p = geomlib.plane(jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0]))
-    assert auto_mode(lambda x: jnp.sum(jnp.tanh(x)), p) == "taylor"
+    assert auto_mode(lambda x: jnp.sum(jnp.tanh(x)), p) == "adjoint"
     scan = lambda x: jax.lax.scan(lambda c, _: (jnp.tanh(c), None), x, None, length=3)[0][0]  # noqa: E731
-    assert auto_mode(scan, p) == "taylor"
+    assert auto_mode(scan, p) == "adjoint"
     n = jnp.int32(2)  # a traced trip count makes fori_loop a while loop
     assert auto_mode(lambda x: jax.lax.fori_loop(0, n + 0 * x[0].astype(jnp.int32), lambda i, y: jnp.tanh(y), x)[0],
                      p) == "rev"
@@ -187,7 +212,7 @@ def test_float32_default_agrees_with_other_modes(smooth_model, rand_plane):
     coords = p.grid(7, 1.5)
     t = geomlib.plane_geometry(f, p, coords, mode="taylor")
     assert t.value.dtype == jnp.float32
-    for mode in ("fwd", "rev"):
+    for mode in ("adjoint", "fwd", "rev"):
         other = geomlib.plane_geometry(f, p, coords, mode=mode)
         for a, b in zip(t, other):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-6)

@@ -27,14 +27,16 @@ from geomlib._src.checks import check_int
 from geomlib._src.planes import Plane, float_dtype
 from geomlib._src.taylor import _sub_jaxprs
 from geomlib._src.taylor import value_grad_hess as _vgh_taylor
+from geomlib._src.taylor import value_grad_hess_adjoint as _vgh_adjoint
 
 Response = Callable[[jax.Array], jax.Array]
-Mode = Literal["auto", "taylor", "fwd", "rev"]
+Mode = Literal["auto", "adjoint", "taylor", "fwd", "rev"]
 
 # Points per chunk. ``make bench`` (benchmark 1, 2 CPU cores) sweeps 256, 1024 and 4096:
-# 1024 is the fastest for the default "taylor" mode (about 10% faster than 256 for the MLP
-# and the LCA; 27 MB of XLA temporaries for the LCA), and response fields at 1024 are within
-# about 10% of their fastest. "fwd" and "rev" are faster at 256 (pass ``chunk_size=256``).
+# 1024 is the fastest for the "adjoint" and "taylor" modes (5-10% faster than 256 for the
+# MLP and the LCA; the LCA's adjoint stores 3 x 50 steps x 1024 x 400 floats, 250 MB per
+# chunk), and response fields at 1024 are within about 10% of their fastest. "fwd" and
+# "rev" are faster at 256 (pass ``chunk_size=256``).
 DEFAULT_CHUNK = 1024
 
 
@@ -114,11 +116,12 @@ def _vgh_rev(g, ab):
     return value, grad, hess
 
 
-_VGH = {"taylor": _vgh_taylor, "fwd": _vgh_fwd, "rev": _vgh_rev}
+_VGH = {"adjoint": _vgh_adjoint, "taylor": _vgh_taylor, "fwd": _vgh_fwd, "rev": _vgh_rev}
 
 
-# Operations the "taylor" mode has no fast rule for (while loops go through its generic
-# jvp-of-jvp rule) or cannot differentiate forward at all (custom_vjp).
+# Operations the "adjoint" mode cannot transpose (while loops), the "taylor" mode has no
+# fast rule for (while loops go through its generic jvp-of-jvp rule), or forward mode
+# cannot differentiate at all (custom_vjp).
 _REV_ONLY = frozenset({"while", "custom_vjp_call", "custom_vjp_call_jaxpr"})
 
 
@@ -134,18 +137,19 @@ def _auto_mode_cached(treedef, leaves_avals, x_aval) -> str:
 
     leaves = [jax.ShapeDtypeStruct(*a) for a in leaves_avals]
     jaxpr = jax.make_jaxpr(traced)(leaves, jax.ShapeDtypeStruct(*x_aval)).jaxpr
-    return "rev" if _needs_rev(jaxpr) else "taylor"
+    return "rev" if _needs_rev(jaxpr) else "adjoint"
 
 
 def auto_mode(f: Response, plane: Plane) -> str:
     """The faster Hessian mode for f, by its structure (measured by ``make bench``).
 
-    ``"taylor"`` (second-order forward mode, :mod:`geomlib._src.taylor`: 6 streams per
-    operation instead of forward-over-forward's 9, with its own rule for ``lax.scan``) for
-    feed-forward f and for f with ``lax.scan`` loops such as the LCA dynamics: it beat both
+    ``"adjoint"`` (the second-order adjoint, :mod:`geomlib._src.taylor`: a forward pass
+    with 3 streams and one reverse sweep, 4 matmuls per dense layer) for feed-forward f and
+    for f with ``lax.scan`` loops such as the LCA dynamics: it beat ``"taylor"`` (6 streams),
     ``"fwd"`` and ``"rev"`` on the MLP and LCA benchmarks. ``"rev"`` (forward-over-reverse)
-    when f contains a ``while`` loop (no fast Taylor rule) or a ``custom_vjp`` function
-    (which forward mode cannot differentiate).
+    when f contains a ``while`` loop (which the adjoint cannot transpose and Taylor mode has
+    no fast rule for) or a ``custom_vjp`` function (which forward mode cannot
+    differentiate).
     """
     leaves, treedef = jax.tree_util.tree_flatten(_as_partial(f))
     avals = tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves)
@@ -210,8 +214,9 @@ def plane_geometry(
         compiled code as constants.
       plane: a :class:`Plane`.
       coords: plane coordinates, shape ``(..., 2)`` (e.g. ``plane.grid(64)``).
-      mode: ``"taylor"`` (second-order forward mode: the six Taylor coefficients
-        g, g_a, g_b, g_aa, g_ab, g_bb carried through f), ``"fwd"``
+      mode: ``"adjoint"`` (g, g_a, g_b carried forward through f, then one reverse
+        sweep for g_aa, g_ab, g_bb), ``"taylor"`` (second-order forward mode: the six
+        Taylor coefficients g, g_a, g_b, g_aa, g_ab, g_bb carried through f), ``"fwd"``
         (forward-over-forward, ``jacfwd(jacfwd)``), ``"rev"`` (forward-over-reverse), or
         ``"auto"``: whichever measures faster for f's structure (:func:`auto_mode`).
         Same numbers, different speed and memory (``make bench`` compares them).
@@ -227,7 +232,7 @@ def plane_geometry(
     0.5
     """
     if mode not in ("auto", *_VGH):
-        raise ValueError(f"mode: expected 'auto', 'taylor', 'fwd' or 'rev', got {mode!r}")
+        raise ValueError(f"mode: expected 'auto', 'adjoint', 'taylor', 'fwd' or 'rev', got {mode!r}")
     chunk_size = _check_chunk(chunk_size)
     fp, plane = _as_partial(f), _check_plane(plane)
     if mode == "auto":

@@ -759,7 +759,7 @@ def axis_curvature(f: Response, planes: Plane, a, *, mode: str = "rev") -> jax.A
       f: scalar response R^D -> R.
       planes: :class:`Plane` with batch shape ``S``.
       a: point on the MEI axis, a scalar or an array of shape ``S`` (e.g. ``bend.c0``).
-      mode: ``"rev"`` (forward-over-reverse, best for recurrent f), ``"taylor"`` or ``"fwd"``
+      mode: ``"rev"`` (forward-over-reverse), ``"adjoint"``, ``"taylor"`` or ``"fwd"``
         (see :func:`geomlib.plane_geometry`).
 
     Returns:

@@ -28,6 +28,18 @@ when it depends on (a, b)):
 A dense layer costs 6 matmuls per point instead of forward-over-forward's 9. Values that do
 not depend on (a, b) carry no streams, and streams known to be zero are skipped, so the
 plane's directions enter the first layer once per batch, not once per point.
+
+**The second-order adjoint** (:func:`value_grad_hess_adjoint`) needs 4 matmuls per dense
+layer instead of 6. The three second-order streams obey the same linear recursion,
+y_kl = J x_kl + s_kl with source s_kl = H[x_k, x_l], so the output's g_kl is a sum over
+operations n of lambda_n . s_kl,n, where lambda_n is the ordinary adjoint (the gradient of
+the output with respect to operation n's output). One forward pass carries x, x_a, x_b; one
+reverse sweep carries lambda. The same interpreter builds it: it carries one second-order
+stream z with the weighted source sum_kl w_kl s_kl, so that z_out = sum_kl w_kl g_kl is
+linear in w = (w_aa, w_ab, w_bb), and ``jax.linear_transpose`` of w -> z_out gives the three
+g_kl in one reverse sweep. Scan bodies are rematerialized (``jax.checkpoint``): the sweep
+stores each step's carry streams and recomputes the elementwise sources from them, instead
+of storing every intermediate.
 """
 
 from __future__ import annotations
@@ -110,6 +122,22 @@ def _is_unary_elementwise(eqn, moving: list[bool]) -> bool:
 _K = (0, 0, 1)
 _L = (0, 1, 1)
 Streams = tuple
+# The second-order streams' sources: stream i carries sum_kl W[i][kl] x_kl, each weight None
+# (zero), the int 1 or an array. Taylor mode: three unit streams (aa, ab, bb); the adjoint:
+# one stream weighted by the traced (w_aa, w_ab, w_bb). The streams tuple has 2 + len(W)
+# entries.
+Weights = tuple
+TAYLOR = ((1, None, None), (None, 1, None), (None, None, 1))
+
+
+def _weighted(wi: tuple, terms: list):
+    """sum_kl wi[kl] terms[kl], skipping zero weights and None terms (None if nothing left)."""
+    out = []
+    for w, t in zip(wi, terms):
+        if w is None or t is None:
+            continue
+        out.append(t if isinstance(w, int) and w == 1 else w * t)
+    return _add(*out)
 
 
 def _add(*terms):
@@ -126,9 +154,9 @@ def _mul(*factors):
     return None if any(f is None for f in factors) else functools.reduce(operator.mul, factors)
 
 
-def _full(streams: Streams | None, x) -> list:
-    """All five streams as arrays (zeros for None; all zeros when ``streams`` is None)."""
-    return [jnp.zeros_like(x) if t is None else t for t in (streams or (None,) * 5)]
+def _full(streams: Streams | None, x, n: int) -> list:
+    """All n streams as arrays (zeros for None; all zeros when ``streams`` is None)."""
+    return [jnp.zeros_like(x) if t is None else t for t in (streams or (None,) * n)]
 
 
 def _binder(eqn, x0: list, idx: list[int]) -> Callable:
@@ -145,13 +173,22 @@ def _binder(eqn, x0: list, idx: list[int]) -> Callable:
     return F
 
 
-def _unary_rule(F: Callable, x: jax.Array, t: Streams) -> tuple[jax.Array, Streams]:
-    """y = phi(x) entry by entry: y_k = phi' x_k, y_kl = phi' x_kl + phi'' x_k x_l."""
+def _unary_rule(F: Callable, x: jax.Array, t: Streams, W: Weights, linear: bool) -> tuple[jax.Array, Streams]:
+    """y = phi(x) entry by entry: y_k = phi' x_k, y_kl = phi' x_kl + phi'' x_k x_l.
+
+    ``linear`` (phi'' = 0: x * c, x - c, ...) drops the source term for the adjoint: JAX
+    cannot see that phi'' is zero, and the reverse sweep would recompute the streams'
+    matmuls to multiply them by it. Taylor mode keeps it (without it XLA fused the LCA step
+    worse: about 5% slower in our runs).
+    """
     phi = lambda z: F(z)[0]  # noqa: E731
     ones = jnp.ones_like(x)
     (y, d1), (_, d2) = jax.jvp(lambda z: jax.jvp(phi, (z,), (ones,)), (x,), (ones,))
     first = tuple(_mul(d1, tk) for tk in t[:2])
-    second = tuple(_add(_mul(d1, t[2 + i]), _mul(d2, t[k], t[l])) for i, (k, l) in enumerate(zip(_K, _L)))
+    if linear and W is not TAYLOR:
+        return y, first + tuple(_mul(d1, z) for z in t[2:])
+    prods = [_mul(t[k], t[l]) for k, l in zip(_K, _L)]
+    second = tuple(_add(_mul(d1, t[2 + i]), _mul(d2, _weighted(wi, prods))) for i, wi in enumerate(W))
     return y, first + second
 
 
@@ -185,40 +222,44 @@ def _linear_part(F: Callable, primal: list, tangents: list[Streams]):
     the LCA (the stacking copies cost more than the larger matmul saves).
     """
     y, lin = jax.linearize(lambda *xs: tuple(F(*xs)), *primal)
-    live = [s for s in range(5) if any(t[s] is not None for t in tangents)]
+    n = len(tangents[0])
+    live = [s for s in range(n) if any(t[s] is not None for t in tangents)]
     args = {s: [jnp.zeros_like(x) if t[s] is None else t[s] for x, t in zip(primal, tangents)] for s in live}
     done = {s: lin(*args[s]) for s in live}
-    per_stream = [done.get(s) for s in range(5)]
+    per_stream = [done.get(s) for s in range(n)]
     outs = [tuple(None if ps is None else ps[j] for ps in per_stream) for j in range(len(y))]
     return list(y), outs
 
 
-def _bilinear_rule(F: Callable, x, y, tx: Streams, ty: Streams) -> tuple[jax.Array, Streams]:
+def _bilinear_rule(F: Callable, x, y, tx: Streams, ty: Streams, W: Weights) -> tuple[jax.Array, Streams]:
     """F(x, y) linear in each: z_kl = F(x_kl, y) + F(x, y_kl) + F(x_k, y_l) + F(x_l, y_k)."""
     def G(p, q):
         return None if p is None or q is None else F(p, q)[0]
 
     z = G(x, y)
     first = tuple(_add(G(tx[s], y), G(x, ty[s])) for s in range(2))
-    second = tuple(_add(G(tx[2 + i], y), G(x, ty[2 + i]), G(tx[k], ty[l]), G(tx[l], ty[k]))
-                   for i, (k, l) in enumerate(zip(_K, _L)))
+    cross = [_add(G(tx[k], ty[l]), G(tx[l], ty[k])) for k, l in zip(_K, _L)]
+    second = tuple(_add(G(tx[2 + i], y), G(x, ty[2 + i]), _weighted(wi, cross)) for i, wi in enumerate(W))
     return z, first + second
 
 
-def _generic_rule(F: Callable, primal: list, tangents: list[Streams], linear: bool):
-    """Any operation: J on the five streams, plus H[x_k, x_l] by a jvp of a jvp."""
+def _generic_rule(F: Callable, primal: list, tangents: list[Streams], linear: bool, W: Weights):
+    """Any operation: J on every stream, plus the weighted H[x_k, x_l] by jvps of jvps."""
     y, streams = _linear_part(F, primal, tangents)
     if linear:
         return y, streams
-    full = [_full(t, x) for t, x in zip(tangents, primal)]
-    for i, (k, l) in enumerate(zip(_K, _L)):
-        if all(t[k] is None for t in tangents) or all(t[l] is None for t in tangents):
+    full = [_full(t, x, 2 + len(W)) for t, x in zip(tangents, primal)]
+    hess = []  # per (k, l): H[x_k, x_l] for each output, or None
+    for j, (k, l) in enumerate(zip(_K, _L)):
+        if all(t[k] is None for t in tangents) or all(t[l] is None for t in tangents) \
+                or all(wi[j] is None for wi in W):
+            hess.append([None] * len(y))
             continue
         tk = tuple(f[k] for f in full)
         tl = tuple(f[l] for f in full)
-        hess = jax.jvp(lambda *x: jax.jvp(lambda *z: tuple(F(*z)), x, tk)[1], tuple(primal), tl)[1]
-        streams = [st[:2 + i] + (_add(st[2 + i], h),) + st[3 + i:] for st, h in zip(streams, hess)]
-    return y, streams
+        hess.append(jax.jvp(lambda *x: jax.jvp(lambda *z: tuple(F(*z)), x, tk)[1], tuple(primal), tl)[1])
+    return y, [st[:2] + tuple(_add(st[2 + i], _weighted(wi, [h[o] for h in hess])) for i, wi in enumerate(W))
+               for o, st in enumerate(streams)]
 
 
 def _moving_outputs(jaxpr, moving: list[bool]) -> list[bool]:
@@ -236,8 +277,12 @@ def _moving_outputs(jaxpr, moving: list[bool]) -> list[bool]:
     return [read(v) for v in jaxpr.outvars]
 
 
-def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
-    """lax.scan: the body's rules inside a scan whose carry also holds the carries' streams."""
+def _scan_rule(eqn, x0: list, ts: list, W: Weights) -> tuple[list, list]:
+    """lax.scan: the body's rules inside a scan whose carry also holds the carries' streams.
+
+    For the adjoint, the body is rematerialized: its reverse sweep stores the carry streams
+    of each step (3 arrays) and recomputes the elementwise sources from them.
+    """
     p = eqn.params
     body, nc, nk = p["jaxpr"], p["num_consts"], p["num_carry"]
     consts, init, xs = x0[:nc], x0[nc:nc + nk], x0[nc + nk:]
@@ -253,10 +298,10 @@ def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
     ys_moving = out[nk:]
 
     def fill(values, streams, moving):
-        return [_full(t, x) if m else None for x, t, m in zip(values, streams, moving)]
+        return [_full(t, x, 2 + len(W)) if m else None for x, t, m in zip(values, streams, moving)]
 
     xs_moving = [t is not None for t in t_xs]
-    tx_scan = [_full(t, x) for x, t in zip(xs, t_xs) if t is not None]
+    tx_scan = [_full(t, x, 2 + len(W)) for x, t in zip(xs, t_xs) if t is not None]
 
     def step(carry, x):
         c, tc = carry
@@ -264,17 +309,19 @@ def _scan_rule(eqn, x0: list, ts: list) -> tuple[list, list]:
         tx_iter = iter(tx)
         tx_full = [tuple(next(tx_iter)) if m else None for m in xs_moving]
         outs, streams = _eval(body.jaxpr, body.consts, [*consts, *c, *xv],
-                              [*t_consts, *(None if t is None else tuple(t) for t in tc), *tx_full])
+                              [*t_consts, *(None if t is None else tuple(t) for t in tc), *tx_full], W)
         return (outs[:nk], fill(outs[:nk], streams[:nk], carry_moving)), \
             (outs[nk:], fill(outs[nk:], streams[nk:], ys_moving))
 
+    if W is not TAYLOR:
+        step = jax.checkpoint(step, prevent_cse=False)
     unroll = _SCAN_UNROLL if p["unroll"] == 1 else p["unroll"]
     (c, tc), (ys, ty) = jax.lax.scan(step, (list(init), fill(init, t_init, carry_moving)), (list(xs), tx_scan),
                                      length=p["length"], reverse=p["reverse"], unroll=unroll)
     return [*c, *ys], [None if t is None else tuple(t) for t in [*tc, *ty]]
 
 
-def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
+def _apply(eqn, x0: list, ts: list, W: Weights) -> tuple[list, list]:
     """The second-order rule for one equation: its outputs and their streams."""
     moving = [t is not None for t in ts]
     idx = [i for i, m in enumerate(moving) if m]
@@ -293,17 +340,17 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
             return [o[i] for i in out_float]
     else:
         outs, F_float = [None] * len(eqn.outvars), F
+    linear = name in _LINEAR or (name in _BILINEAR and len(idx) == 1) or (name == "div" and idx == [0])
     if _is_unary_elementwise(eqn, moving):
-        y, st = _unary_rule(F_float, primal[0], tangents[0])
+        y, st = _unary_rule(F_float, primal[0], tangents[0], W, linear)
         ys, streams = [y], [st]
     elif name in _BILINEAR and len(idx) == 2:
-        y, st = _bilinear_rule(F_float, *primal, *tangents)
+        y, st = _bilinear_rule(F_float, *primal, *tangents, W)
         ys, streams = [y], [st]
     else:
-        linear = name in _LINEAR or (name in _BILINEAR and len(idx) == 1) or (name == "div" and idx == [0])
         if name == "dot_general" and idx == [1]:
             F_float = _dot_moving_rhs(eqn, x0)
-        ys, streams = _generic_rule(F_float, primal, tangents, linear)
+        ys, streams = _generic_rule(F_float, primal, tangents, linear, W)
     out_streams: list[Any] = [None] * len(eqn.outvars)
     for j, i in enumerate(out_float):
         st = streams[j]
@@ -311,7 +358,7 @@ def _apply(eqn, x0: list, ts: list) -> tuple[list, list]:
     return outs, out_streams
 
 
-def _eval(jaxpr, consts, args: list, arg_streams: list) -> tuple[list, list]:
+def _eval(jaxpr, consts, args: list, arg_streams: list, W: Weights) -> tuple[list, list]:
     env: dict = {}
 
     def read(v):
@@ -332,15 +379,30 @@ def _eval(jaxpr, consts, args: list, arg_streams: list) -> tuple[list, list]:
             outs = list(out) if eqn.primitive.multiple_results else [out]
             out_streams = [None] * len(outs)
         elif eqn.primitive.name == "scan":
-            outs, out_streams = _scan_rule(eqn, x0, ts)
+            outs, out_streams = _scan_rule(eqn, x0, ts, W)
         elif eqn.primitive.name in _CALLS:
             closed = eqn.params["jaxpr"]
-            outs, out_streams = _eval(closed.jaxpr, closed.consts, x0, ts)
+            outs, out_streams = _eval(closed.jaxpr, closed.consts, x0, ts, W)
         else:
-            outs, out_streams = _apply(eqn, x0, ts)
+            outs, out_streams = _apply(eqn, x0, ts, W)
         for v, x, t in zip(eqn.outvars, outs, out_streams):
             write(v, x, t)
     return [x for x, _ in map(read, jaxpr.outvars)], [t for _, t in map(read, jaxpr.outvars)]
+
+
+def _scalar_jaxpr(g: Callable, ab: jax.Array):
+    closed = jax.make_jaxpr(g)(ab)
+    if len(closed.out_avals) != 1 or closed.out_avals[0].shape != ():
+        raise ValueError(f"g: expected a scalar output, got {[a.shape for a in closed.out_avals]}")
+    return closed
+
+
+def _seed(ab: jax.Array, n_second: int) -> Streams:
+    return (jnp.array([1, 0], ab.dtype), jnp.array([0, 1], ab.dtype)) + (None,) * n_second
+
+
+def _hessian(gaa, gab, gbb) -> jax.Array:
+    return jnp.stack([jnp.stack([gaa, gab]), jnp.stack([gab, gbb])])
 
 
 def value_grad_hess(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -353,10 +415,33 @@ def value_grad_hess(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple
     Returns:
       value ``()``, gradient ``(2,)``, Hessian ``(2, 2)``.
     """
-    closed = jax.make_jaxpr(g)(ab)
-    if len(closed.out_avals) != 1 or closed.out_avals[0].shape != ():
-        raise ValueError(f"g: expected a scalar output, got {[a.shape for a in closed.out_avals]}")
-    seed = (jnp.array([1, 0], ab.dtype), jnp.array([0, 1], ab.dtype), None, None, None)
-    (value,), (streams,) = _eval(closed.jaxpr, closed.consts, [ab], [seed])
-    ga, gb, gaa, gab, gbb = _full(streams, value)
-    return value, jnp.stack([ga, gb]), jnp.stack([jnp.stack([gaa, gab]), jnp.stack([gab, gbb])])
+    closed = _scalar_jaxpr(g, ab)
+    (value,), (streams,) = _eval(closed.jaxpr, closed.consts, [ab], [_seed(ab, 3)], TAYLOR)
+    ga, gb, gaa, gab, gbb = _full(streams, value, 5)
+    return value, jnp.stack([ga, gb]), _hessian(gaa, gab, gbb)
+
+
+def value_grad_hess_adjoint(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Value, gradient and Hessian of a scalar g: R^2 -> R at ``ab`` by the second-order adjoint.
+
+    A forward pass with the two first-order streams, then one reverse sweep (see the module
+    docstring). Not for g with ``while`` loops (JAX cannot transpose them) or ``custom_vjp``.
+
+    Args:
+      g: JAX-traceable, shape ``(2,)`` -> ``()``.
+      ab: shape ``(2,)``, floating point.
+
+    Returns:
+      value ``()``, gradient ``(2,)``, Hessian ``(2, 2)``.
+    """
+    closed = _scalar_jaxpr(g, ab)
+
+    def weighted_second(w):  # z_out = w_aa g_aa + w_ab g_ab + w_bb g_bb, linear in w
+        (value,), (streams,) = _eval(closed.jaxpr, closed.consts, [ab], [_seed(ab, 1)], ((w[0], w[1], w[2]),))
+        ga, gb, z = _full(streams, value, 3)
+        return z, (value, jnp.stack([ga, gb]))
+
+    w0 = jnp.zeros(3, ab.dtype)
+    z, linear, (value, grad) = jax.linearize(weighted_second, w0, has_aux=True)
+    (h,) = jax.linear_transpose(linear, w0)(jnp.ones_like(z))
+    return value, grad, _hessian(h[0], h[1], h[2])
