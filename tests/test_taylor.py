@@ -192,6 +192,13 @@ def test_auto_mode_picks_adjoint_unless_while_loops_or_custom_vjp():
     assert auto_mode(lambda x: jnp.sum(jnp.tanh(x)), p) == "adjoint"
     scan = lambda x: jax.lax.scan(lambda c, _: (jnp.tanh(c), None), x, None, length=3)[0][0]  # noqa: E731
     assert auto_mode(scan, p) == "adjoint"
+    # A long loop over a wide state: the adjoint would store 3 x 1000 steps x 1000 floats per point
+    # (12 MB; 12 GB per chunk of 1024 points), so auto falls back to Taylor mode (no tape) unless
+    # the chunks are small.
+    wide = lambda x: jax.lax.scan(lambda c, _: (jnp.tanh(c), None), jnp.tile(x, 334)[:1000], None,  # noqa: E731
+                                  length=1000)[0][0]
+    assert auto_mode(wide, p) == "taylor"
+    assert auto_mode(wide, p, chunk_size=16) == "adjoint"
     n = jnp.int32(2)  # a traced trip count makes fori_loop a while loop
     assert auto_mode(lambda x: jax.lax.fori_loop(0, n + 0 * x[0].astype(jnp.int32), lambda i, y: jnp.tanh(y), x)[0],
                      p) == "rev"

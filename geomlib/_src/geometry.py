@@ -16,6 +16,7 @@ Iso-response contour curvature (positive = exo-origin, see ``contour_curvature``
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable, Literal, NamedTuple
 
 import jax
@@ -130,30 +131,53 @@ def _needs_rev(jaxpr) -> bool:
                for eqn in jaxpr.eqns)
 
 
+def _scan_tape_floats(jaxpr) -> int:
+    """Floats per point the adjoint's reverse sweep keeps for f's scans (an upper bound):
+    each step's floating-point carries, times 3 (value and two streams)."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "scan":
+            nc, nk = eqn.params["num_consts"], eqn.params["num_carry"]
+            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk] if jnp.issubdtype(v.aval.dtype, jnp.inexact))
+            total += 3 * eqn.params["length"] * carry
+        total += sum(_scan_tape_floats(sub) for sub in _sub_jaxprs(eqn.params))
+    return total
+
+
+# Above this many bytes of stored scan steps per chunk, "auto" picks "taylor" (no tape) over
+# "adjoint": the LCA benchmark (400 neurons, 50 steps) keeps 250 MB per chunk of 1024 points.
+ADJOINT_TAPE_BYTES = 2**30
+
+
 @functools.lru_cache(maxsize=256)
-def _auto_mode_cached(treedef, leaves_avals, x_aval) -> str:
+def _auto_mode_cached(treedef, leaves_avals, x_aval, chunk_size: int) -> str:
     def traced(leaves, x):
         return jax.tree_util.tree_unflatten(treedef, leaves)(x)
 
     leaves = [jax.ShapeDtypeStruct(*a) for a in leaves_avals]
     jaxpr = jax.make_jaxpr(traced)(leaves, jax.ShapeDtypeStruct(*x_aval)).jaxpr
-    return "rev" if _needs_rev(jaxpr) else "adjoint"
+    if _needs_rev(jaxpr):
+        return "rev"
+    tape = _scan_tape_floats(jaxpr) * jnp.dtype(x_aval[1]).itemsize * chunk_size
+    return "taylor" if tape > ADJOINT_TAPE_BYTES else "adjoint"
 
 
-def auto_mode(f: Response, plane: Plane) -> str:
+def auto_mode(f: Response, plane: Plane, chunk_size: int = DEFAULT_CHUNK) -> str:
     """The faster Hessian mode for f, by its structure (measured by ``make bench``).
 
     ``"adjoint"`` (the second-order adjoint, :mod:`geomlib._src.taylor`: a forward pass
     with 3 streams and one reverse sweep, 4 matmuls per dense layer) for feed-forward f and
     for f with ``lax.scan`` loops such as the LCA dynamics: it beat ``"taylor"`` (6 streams),
-    ``"fwd"`` and ``"rev"`` on the MLP and LCA benchmarks. ``"rev"`` (forward-over-reverse)
-    when f contains a ``while`` loop (which the adjoint cannot transpose and Taylor mode has
-    no fast rule for) or a ``custom_vjp`` function (which forward mode cannot
-    differentiate).
+    ``"fwd"`` and ``"rev"`` on the MLP and LCA benchmarks. ``"taylor"`` when the adjoint's
+    reverse sweep would keep more than ``ADJOINT_TAPE_BYTES`` (1 GiB) of scan steps per chunk
+    of ``chunk_size`` points (long loops over wide states: 3 x steps x carry floats per
+    point). ``"rev"`` (forward-over-reverse) when f contains a ``while`` loop (which the
+    adjoint cannot transpose and Taylor mode has no fast rule for) or a ``custom_vjp``
+    function (which forward mode cannot differentiate).
     """
     leaves, treedef = jax.tree_util.tree_flatten(_as_partial(f))
     avals = tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves)
-    return _auto_mode_cached(treedef, avals, (plane.origin.shape, plane.origin.dtype))
+    return _auto_mode_cached(treedef, avals, (plane.origin.shape, plane.origin.dtype), int(chunk_size))
 
 
 def contour_curvature(grad, hess) -> jax.Array:
@@ -215,7 +239,8 @@ def plane_geometry(
       plane: a :class:`Plane`.
       coords: plane coordinates, shape ``(..., 2)`` (e.g. ``plane.grid(64)``).
       mode: ``"adjoint"`` (g, g_a, g_b carried forward through f, then one reverse
-        sweep for g_aa, g_ab, g_bb), ``"taylor"`` (second-order forward mode: the six
+        sweep for g_aa, g_ab, g_bb; it stores every scan step's carries for the sweep),
+        ``"taylor"`` (second-order forward mode: the six
         Taylor coefficients g, g_a, g_b, g_aa, g_ab, g_bb carried through f), ``"fwd"``
         (forward-over-forward, ``jacfwd(jacfwd)``), ``"rev"`` (forward-over-reverse), or
         ``"auto"``: whichever measures faster for f's structure (:func:`auto_mode`).
@@ -236,7 +261,7 @@ def plane_geometry(
     chunk_size = _check_chunk(chunk_size)
     fp, plane = _as_partial(f), _check_plane(plane)
     if mode == "auto":
-        mode = auto_mode(fp, plane)
+        mode = auto_mode(fp, plane, chunk_size)
     return _plane_geometry(fp, plane, _check_coords(coords), mode, int(chunk_size))
 
 
