@@ -426,13 +426,8 @@ def value_grad_hess_adjoint(g: Callable[[jax.Array], jax.Array], ab: jax.Array) 
 
     A forward pass with the two first-order streams, then one reverse sweep (see the module
     docstring). Not for g with ``while`` loops (JAX cannot transpose them) or ``custom_vjp``.
-
-    Args:
-      g: JAX-traceable, shape ``(2,)`` -> ``()``.
-      ab: shape ``(2,)``, floating point.
-
-    Returns:
-      value ``()``, gradient ``(2,)``, Hessian ``(2, 2)``.
+    Arguments and results as for :func:`value_grad_hess`: g maps shape ``(2,)`` to ``()``;
+    returns value ``()``, gradient ``(2,)``, Hessian ``(2, 2)``.
     """
     closed = _scalar_jaxpr(g, ab)
 
