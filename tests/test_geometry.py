@@ -266,9 +266,10 @@ def test_modes_agree_with_rev(mode, smooth_model, rand_plane):
         np.testing.assert_allclose(_np(a), _np(b), rtol=1e-5, atol=1e-6)
 
 
-def test_curvature_is_differentiable_in_every_mode(x64):
+def test_curvature_is_differentiable(x64):
     """A curvature loss differentiated with respect to the model's parameters (as a curvature
-    regularizer would be): every mode gives the same gradient, which matches finite differences."""
+    regularizer would be): the adjoint and Taylor modes give forward-over-reverse's gradient, which
+    matches finite differences."""
     params = geomlib.init_mlp(jax.random.PRNGKey(0), [5, 8, 1])
     p = geomlib.plane(jnp.arange(5.0) + 1, jnp.ones(5).at[0].set(-1.0))
     coords = p.grid(4, 1.0)
@@ -277,7 +278,7 @@ def test_curvature_is_differentiable_in_every_mode(x64):
         return jnp.sum(geomlib.plane_geometry(Partial(geomlib.mlp, params), p, coords, mode=mode).curvature)
 
     want = jax.grad(loss)(params, "rev")
-    for mode in ("adjoint", "taylor", "fwd"):
+    for mode in ("adjoint", "taylor"):
         got = jax.grad(loss)(params, mode)
         for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
             np.testing.assert_allclose(_np(a), _np(b), rtol=1e-9, atol=1e-12)
