@@ -34,7 +34,7 @@ Response = Callable[[jax.Array], jax.Array]
 Mode = Literal["auto", "adjoint", "taylor", "fwd", "rev"]
 
 # Points per chunk. ``make bench`` (benchmark 1, 2 CPU cores) sweeps 256, 1024 and 4096:
-# 1024 is the fastest for the "adjoint" and "taylor" modes (5-10% faster than 256 for the
+# 1024 is the fastest for the "adjoint" and "taylor" modes (7-15% faster than 256 for the
 # MLP and the LCA; the LCA's adjoint stores 3 x 50 steps x 1024 x 400 floats, 250 MB per
 # chunk), and response fields at 1024 are within about 10% of their fastest. "fwd" and
 # "rev" are faster at 256 (pass ``chunk_size=256``).
@@ -138,7 +138,8 @@ def _scan_tape_floats(jaxpr) -> int:
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "scan":
             nc, nk = eqn.params["num_consts"], eqn.params["num_carry"]
-            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk] if jnp.issubdtype(v.aval.dtype, jnp.inexact))
+            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk]
+                        if jnp.issubdtype(v.aval.dtype, jnp.inexact))
             total += 3 * eqn.params["length"] * carry
         total += sum(_scan_tape_floats(sub) for sub in _sub_jaxprs(eqn.params))
     return total
@@ -240,11 +241,11 @@ def plane_geometry(
       coords: plane coordinates, shape ``(..., 2)`` (e.g. ``plane.grid(64)``).
       mode: ``"adjoint"`` (g, g_a, g_b carried forward through f, then one reverse
         sweep for g_aa, g_ab, g_bb; it stores every scan step's carries for the sweep),
-        ``"taylor"`` (second-order forward mode: the six
-        Taylor coefficients g, g_a, g_b, g_aa, g_ab, g_bb carried through f), ``"fwd"``
-        (forward-over-forward, ``jacfwd(jacfwd)``), ``"rev"`` (forward-over-reverse), or
-        ``"auto"``: whichever measures faster for f's structure (:func:`auto_mode`).
-        Same numbers, different speed and memory (``make bench`` compares them).
+        ``"taylor"`` (second-order forward mode: the six Taylor coefficients g, g_a,
+        g_b, g_aa, g_ab, g_bb carried through f), ``"fwd"`` (forward-over-forward,
+        ``jacfwd(jacfwd)``), ``"rev"`` (forward-over-reverse), or ``"auto"``: whichever
+        measures faster for f's structure (:func:`auto_mode`). Same numbers, different
+        speed and memory (``make bench`` compares them).
       chunk_size: points evaluated together.
 
     Returns:

@@ -421,7 +421,9 @@ def value_grad_hess(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple
     return value, jnp.stack([ga, gb]), _hessian(gaa, gab, gbb)
 
 
-def value_grad_hess_adjoint(g: Callable[[jax.Array], jax.Array], ab: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def value_grad_hess_adjoint(
+    g: Callable[[jax.Array], jax.Array], ab: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Value, gradient and Hessian of a scalar g: R^2 -> R at ``ab`` by the second-order adjoint.
 
     A forward pass with the two first-order streams, then one reverse sweep (see the module
