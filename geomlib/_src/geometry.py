@@ -26,7 +26,7 @@ from jax.tree_util import Partial
 
 from geomlib._src.checks import check_int
 from geomlib._src.planes import Plane, float_dtype
-from geomlib._src.taylor import _sub_jaxprs
+from geomlib._src.taylor import _inexact, _sub_jaxprs
 from geomlib._src.taylor import value_grad_hess as _vgh_taylor
 from geomlib._src.taylor import value_grad_hess_adjoint as _vgh_adjoint
 
@@ -138,8 +138,7 @@ def _scan_tape_floats(jaxpr) -> int:
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "scan":
             nc, nk = eqn.params["num_consts"], eqn.params["num_carry"]
-            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk]
-                        if jnp.issubdtype(v.aval.dtype, jnp.inexact))
+            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk] if _inexact(v.aval))
             total += 3 * eqn.params["length"] * carry
         total += sum(_scan_tape_floats(sub) for sub in _sub_jaxprs(eqn.params))
     return total
