@@ -1,13 +1,14 @@
 """The public namespace of geomlib and the layering of its private modules.
 
-When the public API grows, add the new names to PUBLIC (grouped by the private module
-that defines them) and new private modules to LAYER: this file is the deliberate,
-reviewed list of what geomlib promises.
+When the public API grows, add the new names to PUBLIC (grouped by the private module or
+package that defines them): this file is the deliberate, reviewed list of what geomlib
+promises. The layers are stated once, in README.md, and enforced here.
 """
 
 import ast
 import inspect
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -15,8 +16,9 @@ import geomlib
 
 # Public names, by defining module (None: constants, which carry no __module__).
 PUBLIC = {
-    "planes": ["Plane", "float_dtype", "grid", "plane"],
-    "geometry": ["PlaneGeometry", "contour_curvature", "grid_curvature", "plane_geometry",
+    "core": ["float_dtype"],
+    "planes": ["Plane", "grid", "plane"],
+    "geometry": ["PlaneGeometry", "contour_curvature", "grid_curvature", "grid_curvature_from_gradient", "plane_geometry",
                  "plane_gradients", "plane_values"],
     "hypersurface": ["LanczosCurvatures", "lanczos_curvatures", "principal_curvatures"],
     "contours": ["ContourFit", "contour_points", "fit_contour_curvature"],
@@ -45,25 +47,31 @@ PUBLIC = {
                    "orthogonal_adversarial_directions", "path_plane_coordinates", "step_contour_cosines",
                    "target_log_probability", "template_cosine"],
     "defense": ["ClassifierMeasures", "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers",
-                "comparison_summary", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
-                "mnist_comparison", "rank_correlation", "save_comparison"],
+                "comparison_summary", "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend",
+                "measure_classifier", "mnist_comparison", "rank_correlation", "save_comparison"],
     None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 
-SRC = pathlib.Path(geomlib.__file__).parent / "_src"
+PACKAGE = pathlib.Path(geomlib.__file__).parent
+SRC = PACKAGE / "_src"
+README = PACKAGE.parent / "README.md"
 
-# Lower layers never import upper ones (geomlib/__init__.py): checks, planes -> geometry
-# (hypersurface, contours) -> models -> lca, training, data, images, params_io, attacks
-# -> lca_views, survey, classifiers, boundary, robustness -> defense -> plots -> widgets.
-LAYER = {
-    "checks": 0, "planes": 0, "taylor": 0,
-    "geometry": 1, "hypersurface": 1, "contours": 1,
-    "models": 2,
-    "lca": 3, "training": 3, "data": 3, "images": 3, "params_io": 3, "attacks": 3,
-    "lca_views": 4, "survey": 4, "classifiers": 4, "boundary": 4, "robustness": 4,
-    "defense": 5,
-}
+
+def _layers() -> dict[str, int]:
+    """The layer of each name in the README's layer list (the one place it is stated)."""
+    text = README.read_text()
+    block = text.split("<!-- layers -->", 1)[1].split("```", 2)[1]
+    layers = {}
+    for level, line in enumerate(row for row in block.splitlines() if row.strip()):
+        names = re.split(r"\s{2,}", line.strip())[0]
+        for name in names.split(","):
+            assert name.strip() not in layers, f"README lists layer {name.strip()!r} twice"
+            layers[name.strip()] = level
+    return layers
+
+
+LAYER = _layers()
 
 
 def test_all_is_exactly_the_public_names():
@@ -82,52 +90,90 @@ def test_every_public_name_is_importable_documented_and_private_underneath():
             if module is None:
                 assert not callable(obj), name
                 continue
-            assert obj.__module__ == f"geomlib._src.{module}", (name, obj.__module__)
+            assert obj.__module__.split(".")[:3] == ["geomlib", "_src", module], (name, obj.__module__)
             assert inspect.getdoc(obj), f"{name} has no docstring"
 
 
+def _module_name(path: pathlib.Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _layer_key(module: str) -> str | None:
+    """The README name of the layer a dotted module name belongs to (None: not geomlib)."""
+    parts = module.split(".")
+    if parts[0] != "geomlib":
+        return None
+    if parts[1:2] == ["_src"]:
+        return parts[2] if len(parts) > 2 else "geomlib"
+    for k in range(len(parts), 0, -1):
+        if ".".join(parts[:k]) in LAYER:
+            return ".".join(parts[:k])
+    return module
+
+
+def _is_module(dotted: str) -> bool:
+    path = PACKAGE.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def _modules():
+    return sorted(p for p in PACKAGE.rglob("*.py") if p != SRC / "__init__.py")
+
+
 def _imports(path):
-    """Absolute names of the modules imported by a source file (relative ones resolved)."""
+    """Absolute names of the modules imported by a source file (relative ones resolved),
+    with the names each ``from`` import takes."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    names = set()
+    here = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        here = here[:-1]
+    found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            found += [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = ["geomlib", "_src"][: max(0, 3 - node.level)]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
+            base = here[: len(here) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            found += [(module, alias.name) for alias in node.names]
+    return found
 
 
-def _src_modules():
-    return sorted(p for p in SRC.glob("*.py") if p.stem != "__init__")
-
-
-def test_every_private_module_has_a_layer():
-    assert {p.stem for p in _src_modules()} == set(LAYER)
+def test_every_module_has_a_layer():
+    missing = {_module_name(p) for p in _modules() if _layer_key(_module_name(p)) not in LAYER}
+    assert not missing, f"modules with no layer in README.md's layer list: {sorted(missing)}"
 
 
 def test_src_never_imports_plots_or_widgets():
-    for path in sorted(SRC.glob("*.py")):
-        for name in _imports(path):
+    for path in sorted(SRC.rglob("*.py")):
+        for name, _ in _imports(path):
             for upper in ("geomlib.plots", "geomlib.widgets", "matplotlib", "ipywidgets"):
                 assert not (name == upper or name.startswith(upper + ".")), f"{path.name} imports {name}"
 
 
 def test_lower_layers_never_import_upper_ones():
-    for path in _src_modules():
-        for name in _imports(path):
-            parts = name.split(".")
-            if parts[0] != "geomlib":
+    for path in _modules():
+        here = _layer_key(_module_name(path))
+        for module, name in _imports(path):
+            dotted = f"{module}.{name}" if name and _is_module(f"{module}.{name}") else module
+            target = _layer_key(dotted)
+            if target is None:
                 continue
-            assert parts[:2] == ["geomlib", "_src"], f"{path.name} imports the public package: {name}"
-            if len(parts) > 2 and parts[2] in LAYER:
-                assert LAYER[parts[2]] <= LAYER[path.stem], f"{path.name} (layer {LAYER[path.stem]}) imports {name}"
+            if path.parent.is_relative_to(SRC) or path == SRC / "__init__.py":
+                assert not module.startswith("geomlib") or module.startswith("geomlib._src"), (
+                    f"{_module_name(path)} imports the public package: {module}")
+            assert LAYER[target] <= LAYER[here], (
+                f"{_module_name(path)} (layer {here}) imports {module} (layer {target}, higher)")
+
+
+def test_no_private_name_crosses_modules():
+    crossings = [f"{_module_name(path)} imports {name} from {module}" for path in _modules()
+                 for module, name in _imports(path)
+                 if module.startswith("geomlib") and name and name.startswith("_") and name != "__version__"]
+    assert not crossings, "\n".join(crossings)
 
 
 def test_importing_geomlib_does_not_load_the_upper_layers():
@@ -143,6 +189,5 @@ def test_importing_geomlib_does_not_load_the_upper_layers():
 def test_no_public_name_is_shadowed_by_a_submodule():
     # importing geomlib.<name> (pytest's doctest collection does) would replace the public
     # function geomlib.<name> by the module of that name
-    package = SRC.parent
-    modules = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir() if p.is_dir()}
+    modules = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
     assert not modules & set(geomlib.__all__)

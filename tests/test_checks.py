@@ -1,4 +1,4 @@
-"""geomlib._src.checks: the scalar argument checks every layer shares."""
+"""geomlib._src.core.checks: the scalar argument checks every layer shares."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geomlib._src.checks import check_float, check_int
+from geomlib._src.core.checks import check_float, check_int
 
 
 @given(st.integers(-50, 50), st.integers(-50, 50), st.integers(0, 60))
