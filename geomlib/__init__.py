@@ -1,9 +1,9 @@
 """geomlib: exact response geometry of neurons on 2-D planes of input space.
 
-Layers (lower never import upper): checks, planes, taylor -> geometry (hypersurface, contours)
--> models -> lca, training, data, images, params_io, attacks -> lca_views, survey, classifiers, boundary,
-robustness -> defense -> plots -> widgets. The public names are re-exported here; ``geomlib.plots`` and
-``geomlib.widgets`` are imported on demand (they need matplotlib / ipywidgets).
+The public names are re-exported here from the private modules under ``geomlib/_src``;
+their layers (lower never import upper) are listed in README.md and enforced by
+tests/test_api.py. ``geomlib.plots`` and ``geomlib.widgets`` are imported on demand
+(they need matplotlib / ipywidgets).
 """
 
 from geomlib._src.attacks import (
@@ -39,6 +39,7 @@ from geomlib._src.classifiers import (
     train_classifier,
 )
 from geomlib._src.contours import ContourFit, contour_points, fit_contour_curvature
+from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.data import Split, load_cifar10, load_mnist_idx, load_mnist_subset
 from geomlib._src.defense import (
     CIFAR10_SETTINGS,
@@ -49,6 +50,7 @@ from geomlib._src.defense import (
     cifar10_models,
     compare_classifiers,
     comparison_summary,
+    decision_contour_bend,
     first_layer_survey,
     load_comparison,
     logit_bend,
@@ -61,6 +63,7 @@ from geomlib._src.geometry import (
     PlaneGeometry,
     contour_curvature,
     grid_curvature,
+    grid_curvature_from_gradient,
     plane_geometry,
     plane_gradients,
     plane_values,
@@ -100,7 +103,7 @@ from geomlib._src.models import (
     pointwise_neuron,
 )
 from geomlib._src.params_io import SHIPPED_CLASSIFIERS, SHIPPED_MODELS, load_metadata, load_params, save_params
-from geomlib._src.planes import Plane, float_dtype, grid, plane
+from geomlib._src.planes import Plane, grid, plane
 from geomlib._src.robustness import (
     AdversarialDirections,
     MSDResult,
@@ -181,6 +184,7 @@ __all__ = [
     "cure_penalty",
     "contour_points",
     "contour_turning",
+    "decision_contour_bend",
     "decision_function",
     "deepfool",
     "dictionary_neuron",
@@ -197,6 +201,7 @@ __all__ = [
     "gradient_ascent_path",
     "grid",
     "grid_curvature",
+    "grid_curvature_from_gradient",
     "init_dictionary",
     "init_mlp",
     "lanczos_curvatures",

@@ -71,7 +71,6 @@ from matplotlib.ticker import MaxNLocator
 
 import geomlib
 from geomlib import plots
-from geomlib._src import geometry as _geometry
 
 __all__ = ["COALESCE_SECONDS", "ORIGIN_SPAN", "ORIGIN_STEPS", "PREVIEW_SECONDS", "PlaneExplorer", "SLOW_SECONDS",
            "THETA_RANGE", "Tunable", "VIEWS"]
@@ -690,8 +689,7 @@ class PlaneExplorer(widgets.VBox):
             field = geo.curvature
         elif self.view == "grid":
             value, grad = geomlib.plane_gradients(f, p, c)
-            da, db = _geometry._grid_spacing(coords)
-            field = _geometry._minus_divergence_of_normal(grad, da, db)
+            field = geomlib.grid_curvature_from_gradient(grad, coords)
             geo = geomlib.PlaneGeometry(value, grad, None, None)
         else:
             value = geomlib.plane_values(f, p, c)

@@ -23,10 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
+from jax.typing import ArrayLike
 
-from geomlib._src.checks import check_int
-from geomlib._src.planes import Plane, float_dtype
-from geomlib._src.taylor import _inexact, _sub_jaxprs
+from geomlib._src.core.checks import check_callable, check_int
+from geomlib._src.core.dtypes import float_dtype, is_inexact
+from geomlib._src.planes import Plane
+from geomlib._src.taylor import sub_jaxprs
 from geomlib._src.taylor import value_grad_hess as _vgh_taylor
 from geomlib._src.taylor import value_grad_hess_adjoint as _vgh_adjoint
 
@@ -56,14 +58,6 @@ class PlaneGeometry(NamedTuple):
     grad: jax.Array
     hess: jax.Array
     curvature: jax.Array
-
-
-def _as_partial(f) -> Partial:
-    """Wrap f so that ``jit`` treats it as a pytree: parameters bound with
-    ``jax.tree_util.Partial`` stay traced arguments, plain functions are keyed by identity."""
-    if not callable(f):
-        raise ValueError(f"f: expected a callable R^D -> R, got {type(f).__name__}")
-    return f if isinstance(f, Partial) else Partial(f)
 
 
 def _check_coords(coords) -> jax.Array:
@@ -117,7 +111,7 @@ def _vgh_rev(g, ab):
     return value, grad, hess
 
 
-_VGH = {"adjoint": _vgh_adjoint, "taylor": _vgh_taylor, "fwd": _vgh_fwd, "rev": _vgh_rev}
+VALUE_GRAD_HESS = {"adjoint": _vgh_adjoint, "taylor": _vgh_taylor, "fwd": _vgh_fwd, "rev": _vgh_rev}
 
 
 # Operations the "adjoint" mode cannot transpose (while loops), the "taylor" mode has no
@@ -127,7 +121,7 @@ _REV_ONLY = frozenset({"while", "custom_vjp_call", "custom_vjp_call_jaxpr"})
 
 
 def _needs_rev(jaxpr) -> bool:
-    return any(eqn.primitive.name in _REV_ONLY or any(_needs_rev(sub) for sub in _sub_jaxprs(eqn.params))
+    return any(eqn.primitive.name in _REV_ONLY or any(_needs_rev(sub) for sub in sub_jaxprs(eqn.params))
                for eqn in jaxpr.eqns)
 
 
@@ -138,9 +132,9 @@ def _scan_tape_floats(jaxpr) -> int:
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "scan":
             nc, nk = eqn.params["num_consts"], eqn.params["num_carry"]
-            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk] if _inexact(v.aval))
+            carry = sum(math.prod(v.aval.shape) for v in eqn.invars[nc:nc + nk] if is_inexact(v.aval))
             total += 3 * eqn.params["length"] * carry
-        total += sum(_scan_tape_floats(sub) for sub in _sub_jaxprs(eqn.params))
+        total += sum(_scan_tape_floats(sub) for sub in sub_jaxprs(eqn.params))
     return total
 
 
@@ -175,7 +169,7 @@ def auto_mode(f: Response, plane: Plane, chunk_size: int = DEFAULT_CHUNK) -> str
     adjoint cannot transpose and Taylor mode has no fast rule for) or a ``custom_vjp``
     function (which forward mode cannot differentiate).
     """
-    leaves, treedef = jax.tree_util.tree_flatten(_as_partial(f))
+    leaves, treedef = jax.tree_util.tree_flatten(check_callable(f, "f", "R^D -> R"))
     avals = tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves)
     return _auto_mode_cached(treedef, avals, (plane.origin.shape, plane.origin.dtype), int(chunk_size))
 
@@ -216,7 +210,7 @@ def contour_curvature(grad, hess) -> jax.Array:
 def _plane_geometry(f: Partial, p: Plane, coords: jax.Array, mode: str, chunk_size: int):
     g = _restrict(f, p)
     flat = coords.reshape(-1, 2)
-    value, grad, hess = jax.lax.map(functools.partial(_VGH[mode], g), flat, batch_size=chunk_size)
+    value, grad, hess = jax.lax.map(functools.partial(VALUE_GRAD_HESS[mode], g), flat, batch_size=chunk_size)
     lead = coords.shape[:-1]
     grad, hess = grad.reshape(lead + (2,)), hess.reshape(lead + (2, 2))
     return PlaneGeometry(value.reshape(lead), grad, hess, contour_curvature(grad, hess))
@@ -256,10 +250,10 @@ def plane_geometry(
     >>> float(geo.curvature[0])
     0.5
     """
-    if mode not in ("auto", *_VGH):
+    if mode not in ("auto", *VALUE_GRAD_HESS):
         raise ValueError(f"mode: expected 'auto', 'adjoint', 'taylor', 'fwd' or 'rev', got {mode!r}")
     chunk_size = _check_chunk(chunk_size)
-    fp, plane = _as_partial(f), _check_plane(plane)
+    fp, plane = check_callable(f, "f", "R^D -> R"), _check_plane(plane)
     if mode == "auto":
         mode = auto_mode(fp, plane, chunk_size)
     return _plane_geometry(fp, plane, _check_coords(coords), mode, int(chunk_size))
@@ -284,15 +278,15 @@ def _check_chunk(chunk_size) -> int:
 
 def plane_values(f: Response, plane: Plane, coords, *, chunk_size: int = DEFAULT_CHUNK) -> jax.Array:
     """The response g(a, b) = f(origin + a u + b v) at ``coords`` ``(..., 2)``, shape ``(...)``."""
-    return _plane_value(_as_partial(f), _check_plane(plane), _check_coords(coords), _check_chunk(chunk_size))
+    return _plane_value(check_callable(f, "f", "R^D -> R"), _check_plane(plane), _check_coords(coords), _check_chunk(chunk_size))
 
 
 def plane_gradients(f: Response, plane: Plane, coords, *, chunk_size: int = DEFAULT_CHUNK):
     """Response ``(...)`` and exact in-plane gradient ``(..., 2)`` at ``coords`` ``(..., 2)``."""
-    return _plane_value_grad(_as_partial(f), _check_plane(plane), _check_coords(coords), _check_chunk(chunk_size))
+    return _plane_value_grad(check_callable(f, "f", "R^D -> R"), _check_plane(plane), _check_coords(coords), _check_chunk(chunk_size))
 
 
-def _grid_spacing(coords) -> tuple[float, float]:
+def grid_spacing(coords) -> tuple[float, float]:
     c = np.asarray(coords)
     # Coordinates are rounded to their own dtype (float32 by default), so the steps of a
     # regular grid scatter by a few ulps of the largest coordinate: allow for that.
@@ -331,13 +325,29 @@ def grid_curvature(f: Response, plane: Plane, coords, *, chunk_size: int = DEFAU
       shape ``(n_b, n_a)``; positive = exo-origin; NaN at and next to points where
       the gradient vanishes.
     """
-    da, db = _grid_spacing(coords)
     _, grad = plane_gradients(f, plane, coords, chunk_size=chunk_size)
-    return _minus_divergence_of_normal(grad, da, db)
+    return grid_curvature_from_gradient(grad, coords)
+
+
+def grid_curvature_from_gradient(grad: ArrayLike, coords: ArrayLike) -> jax.Array:
+    """:func:`grid_curvature` from a gradient field already computed on the grid ``coords``.
+
+    Args:
+      grad: plane gradients ``(n_b, n_a, 2)`` at ``coords`` (e.g. from :func:`plane_gradients`).
+      coords: regular grid from :meth:`Plane.grid`, shape ``(n_b, n_a, 2)``, n >= 3.
+
+    Returns:
+      shape ``(n_b, n_a)``, as :func:`grid_curvature`.
+    """
+    da, db = grid_spacing(coords)
+    grad = jnp.asarray(grad)
+    if grad.shape != np.shape(coords):
+        raise ValueError(f"grad: expected the shape of coords {np.shape(coords)}, got {grad.shape}")
+    return minus_divergence_of_normal(grad, da, db)
 
 
 @jax.jit
-def _minus_divergence_of_normal(grad, da, db):
+def minus_divergence_of_normal(grad, da, db):
     norm = jnp.linalg.norm(grad, axis=-1, keepdims=True)
     normal = jnp.where(norm > 0, grad / jnp.where(norm > 0, norm, 1.0), jnp.nan)
     div = jnp.gradient(normal[..., 0], da, axis=1) + jnp.gradient(normal[..., 1], db, axis=0)

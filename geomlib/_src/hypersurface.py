@@ -29,9 +29,9 @@ import numpy as np
 import scipy.sparse.linalg as spla
 from jax.tree_util import Partial
 
-from geomlib._src.checks import check_float, check_int
-from geomlib._src.geometry import Response, _as_partial
-from geomlib._src.planes import float_dtype
+from geomlib._src.core.checks import check_callable, check_float, check_int
+from geomlib._src.core.dtypes import float_dtype
+from geomlib._src.geometry import Response
 
 
 def _householder(n: jax.Array) -> jax.Array:
@@ -128,7 +128,7 @@ def principal_curvatures(
         raise ValueError(f"x: expected a point of shape (D,) with D >= 2, got shape {x.shape}")
     if not bool(jnp.all(jnp.isfinite(x))):
         raise ValueError("x: expected finite entries, got non-finite values")
-    fp = _as_partial(f)
+    fp = check_callable(f, "f", "R^D -> R")
     if which not in ("LA", "SA", "LM"):
         raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
     if k is None:
@@ -316,7 +316,7 @@ def lanczos_curvatures(
         raise ValueError(f"x: expected points of shape (B, D) with D >= 2, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("x: expected finite entries, got non-finite values")
-    fp = _as_partial(f)
+    fp = check_callable(f, "f", "R^D -> R")
     if which not in ("LA", "SA", "LM"):
         raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
     iterations = check_int(iterations, "iterations")

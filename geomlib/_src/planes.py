@@ -13,16 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from geomlib._src.core.dtypes import float_dtype, is_concrete
+
 Extent = Union[float, Sequence[Sequence[float]]]
-
-
-def float_dtype():
-    """The default float dtype: float32, or float64 when ``jax_enable_x64`` is on."""
-    return jnp.result_type(float)
-
-
-def _is_concrete(*xs) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
 def _as_vector(x, name: str) -> jax.Array:
@@ -150,7 +143,7 @@ def plane(u, v, origin=None, *, tol: float = 1e-6) -> Plane:
     origin = jnp.zeros_like(u) if origin is None else _as_vector(origin, "origin")
     if origin.shape != u.shape:
         raise ValueError(f"origin: expected shape {u.shape} (the shape of u), got {origin.shape}")
-    if not _is_concrete(u, v, origin):
+    if not is_concrete(u, v, origin):
         # Under a transformation: no value checks possible, orthonormalise in-graph.
         uh = u / jnp.linalg.norm(u)
         w = v - (v @ uh) * uh

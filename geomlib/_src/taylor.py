@@ -52,6 +52,8 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jex
 
+from geomlib._src.core.dtypes import is_inexact
+
 # Operations linear in their (floating-point) inputs: H = 0.
 _LINEAR = frozenset({
     "add", "add_any", "sub", "neg", "reshape", "broadcast_in_dim", "squeeze", "expand_dims",
@@ -76,11 +78,7 @@ _CALLS = frozenset({"pjit", "jit"})
 _SCAN_UNROLL = 5
 
 
-def _inexact(aval) -> bool:
-    return jnp.issubdtype(aval.dtype, jnp.inexact)
-
-
-def _sub_jaxprs(params):
+def sub_jaxprs(params):
     """The jaxprs in an equation's parameters (a call's body, a loop's body, ...)."""
     for value in params.values():
         for item in value if isinstance(value, (tuple, list)) else (value,):
@@ -94,7 +92,7 @@ def _all_elementwise(jaxpr) -> bool:
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         if name in _CALLS or name == "custom_jvp_call":
-            if not all(map(_all_elementwise, _sub_jaxprs(eqn.params))):
+            if not all(map(_all_elementwise, sub_jaxprs(eqn.params))):
                 return False
         elif name not in _ELEMENTWISE:
             return False
@@ -106,11 +104,11 @@ def _is_unary_elementwise(eqn, moving: list[bool]) -> bool:
     if sum(moving) != 1 or len(eqn.outvars) != 1:
         return False
     x = eqn.invars[moving.index(True)]
-    if eqn.outvars[0].aval.shape != x.aval.shape or not _inexact(eqn.outvars[0].aval):
+    if eqn.outvars[0].aval.shape != x.aval.shape or not is_inexact(eqn.outvars[0].aval):
         return False
     name = eqn.primitive.name
     if name in _CALLS or name == "custom_jvp_call":
-        return all(map(_all_elementwise, _sub_jaxprs(eqn.params)))
+        return all(map(_all_elementwise, sub_jaxprs(eqn.params)))
     return name in _ELEMENTWISE
 
 
@@ -273,7 +271,7 @@ def _moving_outputs(jaxpr, moving: list[bool]) -> list[bool]:
     for eqn in jaxpr.eqns:
         m = any(map(read, eqn.invars))
         for v in eqn.outvars:
-            dep[v] = m and _inexact(v.aval)
+            dep[v] = m and is_inexact(v.aval)
     return [read(v) for v in jaxpr.outvars]
 
 
@@ -328,7 +326,7 @@ def _apply(eqn, x0: list, ts: list, W: Weights) -> tuple[list, list]:
     primal = [x0[i] for i in idx]
     tangents = [ts[i] for i in idx]
     F = _binder(eqn, x0, idx)
-    out_float = [i for i, v in enumerate(eqn.outvars) if _inexact(v.aval)]
+    out_float = [i for i, v in enumerate(eqn.outvars) if is_inexact(v.aval)]
     name = eqn.primitive.name
     if len(out_float) < len(eqn.outvars):  # integer or boolean outputs carry no streams
         outs = F(*primal)

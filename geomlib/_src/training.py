@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.models import linear_neuron
-from geomlib._src.planes import float_dtype
 
 
 @functools.partial(jax.jit, static_argnames=("steps", "learning_rate"))
