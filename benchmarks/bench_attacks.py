@@ -26,7 +26,7 @@ import numpy as np
 
 import geomlib as gl
 from benchmarks._timing import BenchResult, Check, Table, compare, ratio
-from geomlib._src.attacks import _loss_grad
+from geomlib._src.attacks import attack_loss_grad
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def bench_attacks(quick: bool = False) -> BenchResult:
     f = gl.load_classifier(s.model)
     step_size = 2.5 * s.eps / s.steps
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    grad_fn = jax.jit(lambda xa, ya: _loss_grad(f, xa, ya, jnp.bool_(False)))
+    grad_fn = jax.jit(lambda xa, ya: attack_loss_grad(f, xa, ya, jnp.bool_(False)))
     n_loop = min(s.loop_images, s.batch)
 
     def batched():

@@ -25,7 +25,7 @@ from geomlib import (
     targeted_sign_attack,
 )
 from geomlib._src.models import init_mlp, mlp
-from geomlib._src.planes import float_dtype
+from geomlib._src.core.dtypes import float_dtype
 
 # ----------------------------------------------------------------------------- models
 

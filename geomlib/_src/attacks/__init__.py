@@ -1,0 +1,45 @@
+r"""Adversarial attacks on batched classifiers, and how big and how successful they are.
+
+Every attack takes ``logits_fn``, a JAX-traceable map from a batch of images ``(B, D)``
+to logits ``(B, K)`` in which each row depends on its own image only (e.g.
+``jax.vmap`` of a one-image model), and returns adversarial images ``(B, D)``.
+Losses are *sums* over the batch, so each image's gradient is its own and attacking a
+batch equals attacking its images one by one. Images stay in [0, 1] (``clip=True``,
+the default); ``clip=False`` is for unbounded inputs such as whitened patches.
+
+Bind the model's parameters with ``jax.tree_util.Partial(batched_model, params)``:
+the kernels are jit-compiled once per model *structure* (and norm, clip, batch shape)
+and the parameters, eps, step sizes and step counts stay traced arguments (a plain
+function or lambda is keyed by identity instead).
+
+Attack size is reported as in Paiton et al. (2020): the mean squared distance
+:math:`\mathrm{MSD} = \frac1D \sum_j (x^{adv}_j - x_j)^2` per image.
+
+Parts: ``kernels`` (set-up, loss gradient, steps, projection, the PGD loop),
+``gradient`` (:func:`fgsm`, :func:`pgd`), ``sign`` (:func:`targeted_sign_attack`),
+``minimal`` (:func:`deepfool`, :func:`carlini_wagner`), ``measures`` (size and success).
+"""
+
+from geomlib._src.attacks.gradient import fgsm, pgd
+from geomlib._src.attacks.kernels import BATCHED_LOGITS, Logits, Norm, attack_loss_grad, clip_box, pgd_kernel
+from geomlib._src.attacks.measures import attack_success, mean_squared_distance, perturbation_norm
+from geomlib._src.attacks.minimal import carlini_wagner, deepfool
+from geomlib._src.attacks.sign import SignAttackResult, targeted_sign_attack
+
+__all__ = [
+    "BATCHED_LOGITS",
+    "Logits",
+    "Norm",
+    "SignAttackResult",
+    "attack_loss_grad",
+    "attack_success",
+    "carlini_wagner",
+    "clip_box",
+    "deepfool",
+    "fgsm",
+    "mean_squared_distance",
+    "perturbation_norm",
+    "pgd",
+    "pgd_kernel",
+    "targeted_sign_attack",
+]
