@@ -139,7 +139,7 @@ def bench_survey(quick: bool = False) -> BenchResult:
     phi_shape = tuple(int(x) for x in params["phi"].shape)
 
     # Neurons drawn as run_survey draws them; the same planes for both methods.
-    neurons = _sv._neuron_indices(s.neurons, phi_shape[1], _sv._as_key(s.key))
+    neurons = _sv.neuron_indices(s.neurons, phi_shape[1], _sv.as_key(s.key))
     sp = gl.survey_planes(params, neurons, s.n_comparison, s.n_random, key=s.key)
     n_per = s.n_comparison + s.n_random
     n_planes = len(neurons) * n_per
