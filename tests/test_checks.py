@@ -79,3 +79,63 @@ def test_check_float_takes_real_scalars(value):
 def test_check_float_refuses_what_is_not_a_real_scalar(value):
     with pytest.raises(ValueError, match=r"^x: expected a finite number, got "):
         check_float(value, "x")
+
+
+# ----------------------------------------------------------------------------- arrays, choices, bools
+
+from geomlib._src.core.checks import check_array, check_bool, check_choice  # noqa: E402
+
+
+@pytest.mark.parametrize("value, error, message", [
+    (None, TypeError, r"^x: expected an array of numbers, got NoneType$"),
+    ("abc", TypeError, r"^x: expected an array of numbers, got str 'abc'$"),
+    (True, TypeError, r"^x: expected an array of numbers, got bool True$"),
+    (np.ones(3, complex), TypeError, r"^x: expected real numbers, got complex values"),
+    (np.array([True, False]), TypeError, r"^x: expected real numbers, got booleans"),
+    (np.array(["a"]), TypeError, r"^x: expected real numbers, got non-numeric values"),
+    ([[1, 2], [3]], TypeError, r"^x: expected an array of numbers, got list"),
+    (np.array([1.0, np.nan, np.inf]), ValueError, r"^x: expected finite values, got 2 NaN or infinite entries$"),
+])
+def test_check_array_rejects_what_is_not_an_array_of_real_finite_numbers(value, error, message):
+    with pytest.raises(error, match=message):
+        check_array(value, "x")
+
+
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_check_array_shape_matches_exactly_with_wildcards(actual, expected):
+    x = np.zeros(actual)
+    wild = [None if k % 2 else s for k, s in enumerate(expected)]
+    ok = len(actual) == len(wild) and all(w is None or w == a for w, a in zip(wild, actual))
+    if ok:
+        assert check_array(x, "x", shape=tuple(wild)).shape == tuple(actual)
+    else:
+        with pytest.raises(ValueError, match=r"^x: expected shape \("):
+            check_array(x, "x", shape=tuple(wild))
+
+
+def test_check_array_converts_and_keeps_integers():
+    assert check_array([1, 2], "x").dtype == jnp.result_type(float)
+    assert jnp.issubdtype(check_array(np.arange(3), "i", kind="int").dtype, jnp.integer)
+    with pytest.raises(TypeError, match=r"^i: expected integers, got ndarray of dtype float64"):
+        check_array(np.ones(3), "i", kind="int")
+    with pytest.raises(ValueError, match=r"^x: expected 2 axes, got shape \(3,\)$"):
+        check_array(np.ones(3), "x", ndim=2)
+    assert bool(jnp.isnan(check_array(np.array([np.nan]), "x", finite=False))[0])
+
+
+def test_check_array_passes_traced_values_unchecked():
+    import jax
+
+    out = jax.jit(lambda a: check_array(a, "x", shape=(3,)))(jnp.array([1.0, np.nan, 2.0]))
+    assert out.shape == (3,)
+
+
+def test_check_choice_and_bool():
+    assert check_choice("a", "mode", ("a", "b")) == "a"
+    for bad in ("c", None, 1):
+        with pytest.raises(ValueError, match=r"^mode: expected one of 'a', 'b', got "):
+            check_choice(bad, "mode", ("a", "b"))
+    assert check_bool(np.bool_(True), "clip") is True
+    for bad in (1, 0.0, "yes", None):
+        with pytest.raises(TypeError, match=r"^clip: expected True or False, got "):
+            check_bool(bad, "clip")

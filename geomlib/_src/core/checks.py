@@ -161,3 +161,72 @@ def num_classes(logits_fn, x: jax.Array) -> int:
         raise ValueError(f"logits_fn: expected output shape (B, K) = ({x.shape[0]}, K) with K >= 2, "
                          f"got {shape if shape is not None else type(out).__name__}")
     return int(shape[1])
+
+
+def _got(value) -> str:
+    """What came, for a message: the type, and the dtype and shape of an array."""
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return f"{type(value).__name__} of dtype {value.dtype} and shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}" if isinstance(value, (bool, str, bytes)) else type(value).__name__
+
+
+def check_array(x, name: str, *, shape: tuple | None = None, ndim: int | None = None, kind: str = "float",
+                finite: bool = True) -> jax.Array:
+    """``x`` as a JAX array of real numbers, checked.
+
+    Args:
+      x: array-like of numbers (a list, NumPy or JAX array; a scalar if ``ndim`` allows).
+      name: the argument's name, for messages.
+      shape: the expected shape; an entry None matches any length (e.g. ``(None, 784)``).
+      ndim: the expected number of axes (when ``shape`` is not given).
+      kind: ``"float"`` (converted to :func:`float_dtype`; integers are taken), or ``"int"``
+        (an integer dtype required, kept).
+      finite: reject NaN and infinite entries (checked where ``x`` is concrete; a traced
+        value passes unchecked).
+
+    Raises:
+      TypeError: None, a string, a bool, a complex or non-numeric array, or a float array
+        where ``kind="int"``.
+      ValueError: the wrong shape, or non-finite entries.
+    """
+    if x is None or isinstance(x, (str, bytes, bool, np.bool_)) or callable(x):
+        raise TypeError(f"{name}: expected an array of numbers, got {_got(x)}")
+    if isinstance(x, jax.core.Tracer):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name}: expected an array of numbers, got {_got(x)} ({err})") from None
+    dtype = np.dtype(arr.dtype) if not jnp.issubdtype(arr.dtype, jax.dtypes.prng_key) else None
+    if dtype is None or dtype.kind not in "iuf":
+        what = {"c": "complex values", "b": "booleans"}.get(getattr(dtype, "kind", ""), "non-numeric values")
+        raise TypeError(f"{name}: expected real numbers, got {what} ({_got(arr)})")
+    if kind == "int" and dtype.kind == "f":
+        raise TypeError(f"{name}: expected integers, got {_got(arr)}")
+    if shape is not None:
+        if len(arr.shape) != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+            want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            raise ValueError(f"{name}: expected shape {want}, got {tuple(arr.shape)}")
+    elif ndim is not None and len(arr.shape) != ndim:
+        raise ValueError(f"{name}: expected {ndim} axes, got shape {tuple(arr.shape)}")
+    out = jnp.asarray(arr, dtype=float_dtype()) if kind == "float" else jnp.asarray(arr)
+    if finite and dtype.kind == "f" and is_concrete(out) and not bool(jnp.all(jnp.isfinite(out))):
+        bad = int(jnp.sum(~jnp.isfinite(out)))
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entr{'y' if bad == 1 else 'ies'}")
+    return out
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices`` (strings), else a ValueError listing them."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is a bool (Python or NumPy), else a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {_got(value)}")
+    return bool(value)
