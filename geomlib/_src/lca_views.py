@@ -20,10 +20,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from geomlib._src.checks import check_int
+from geomlib._src.core.checks import check_int
+from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.lca import lca_energy
-from geomlib._src.models import _lca_inhibition, lca_threshold
-from geomlib._src.planes import float_dtype
+from geomlib._src.models import lca_potentials, lca_threshold
 
 #: LCA settings of the 2-D toy example (Paiton et al. 2020): threshold, Euler step, steps.
 TOY_LCA = {"lam": 0.05, "eta": 0.1, "steps": 50}
@@ -54,7 +55,7 @@ def _check_dictionary(phi, s):
     return phi, s
 
 
-def lca_trajectory(phi, s, lam: float, steps: int = 75, eta: float = 1 / 30,
+def lca_trajectory(phi, s, lam: float, steps: int = LCA_STEPS, eta: float = LCA_ETA,
                    temperature: float | None = None) -> LCATrajectory:
     r"""Run the LCA on one input and keep every step.
 
@@ -99,16 +100,8 @@ def _energies(phi, s, codes, lam):
 
 
 def _trajectory(phi, s, lam, steps, eta, temperature):
-    drive = phi.T @ s
-    inhibit = _lca_inhibition(phi)
-
-    def step(u, _):
-        u = u + eta * (drive - u - inhibit(lca_threshold(u, lam, temperature)))
-        return u, u
-
-    u0 = jnp.zeros(phi.shape[1], drive.dtype)
-    _, us = jax.lax.scan(step, u0, None, length=steps)
-    u = jnp.concatenate([u0[None], us])
+    us = lca_potentials(phi, s, lam, steps, eta, temperature, every_step=True)
+    u = jnp.concatenate([jnp.zeros((1, phi.shape[1]), us.dtype), us])
     a = lca_threshold(u, lam, temperature)
     return LCATrajectory(u, a, _energies(phi, s, a, lam))
 

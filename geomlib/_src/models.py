@@ -12,8 +12,10 @@ from typing import Callable, Literal, Sequence
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
-from geomlib._src.planes import float_dtype
+from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.core.dtypes import float_dtype
 
 Nonlinearity = Literal["linear", "relu", "sigmoid", "softplus", "tanh"]
 NONLINEARITIES: tuple[str, ...] = ("linear", "relu", "sigmoid", "softplus", "tanh")
@@ -122,7 +124,7 @@ def _softplus_jvp(primals, tangents):
     return _softplus(y), jax.nn.sigmoid(y) * t
 
 
-def _lca_inhibition(phi: jax.Array) -> Callable[[jax.Array], jax.Array]:
+def lca_inhibition(phi: jax.Array) -> Callable[[jax.Array], jax.Array]:
     r"""a -> (Phi^T Phi - I) a, the lateral inhibition of the LCA, in its cheaper form.
 
     N <= 2 D: one (N, N) matrix Phi^T Phi - I, formed once (the "- a" folded into the
@@ -136,18 +138,53 @@ def _lca_inhibition(phi: jax.Array) -> Callable[[jax.Array], jax.Array]:
     return lambda a: g @ a
 
 
-def lca_codes(
-    phi: jax.Array,
-    s: jax.Array,
+def lca_potentials(
+    phi: ArrayLike,
+    s: ArrayLike,
     lam: float,
-    steps: int = 75,
-    eta: float = 1 / 30,
+    steps: int = LCA_STEPS,
+    eta: float = LCA_ETA,
+    temperature: float | None = None,
+    *,
+    every_step: bool = False,
+) -> jax.Array:
+    r"""Membrane potentials u of the Locally Competitive Algorithm (Rozell et al. 2008).
+
+    Euler steps of :math:`\tau \dot u + u = \Phi^T s - (\Phi^T \Phi - I) a`,
+    a = threshold(u), from u = 0, with step ``eta`` = dt / tau: the one loop behind
+    :func:`lca_codes` (the last state) and :func:`geomlib.lca_trajectory` (every state).
+
+    Args:
+      phi, s, lam, steps, eta, temperature: as in :func:`lca_codes`.
+      every_step: return the state after each step, not only the last.
+
+    Returns:
+      u after the last step, shape ``(N,)``; with ``every_step``, after each step,
+      shape ``(steps, N)`` (u = 0 before the first is not included).
+    """
+    drive = phi.T @ s
+    inhibit = lca_inhibition(phi)
+
+    def step(u, _):
+        u = u + eta * (drive - u - inhibit(lca_threshold(u, lam, temperature)))
+        return u, (u if every_step else None)
+
+    u, us = jax.lax.scan(step, jnp.zeros(phi.shape[1], drive.dtype), None, length=steps)
+    return us if every_step else u
+
+
+def lca_codes(
+    phi: ArrayLike,
+    s: ArrayLike,
+    lam: float,
+    steps: int = LCA_STEPS,
+    eta: float = LCA_ETA,
     temperature: float | None = None,
 ) -> jax.Array:
     r"""Sparse code of the Locally Competitive Algorithm (Rozell et al. 2008).
 
     Euler steps of :math:`\tau \dot u + u = \Phi^T s - (\Phi^T \Phi - I) a`,
-    a = threshold(u), from u = 0, with step ``eta`` = dt / tau.
+    a = threshold(u), from u = 0, with step ``eta`` = dt / tau (:func:`lca_potentials`).
 
     Args:
       phi: dictionary, shape ``(D, N)`` with unit-norm columns.
@@ -160,12 +197,4 @@ def lca_codes(
     Returns:
       codes a, shape ``(N,)``.
     """
-    drive = phi.T @ s
-    inhibit = _lca_inhibition(phi)
-
-    def step(u, _):
-        u = u + eta * (drive - u - inhibit(lca_threshold(u, lam, temperature)))
-        return u, None
-
-    u, _ = jax.lax.scan(step, jnp.zeros(phi.shape[1], drive.dtype), None, length=steps)
-    return lca_threshold(u, lam, temperature)
+    return lca_threshold(lca_potentials(phi, s, lam, steps, eta, temperature), lam, temperature)
