@@ -1,0 +1,210 @@
+r"""Sparse-coding neurons (LCA) and comparison neurons with the same weights.
+
+A dictionary model is the pytree ``params = {"phi": (D, N)}`` with unit-norm columns
+:math:`\phi_i`. Neuron ``i`` of that dictionary can be read out in four ways, all
+with the *same* weight vector :math:`\phi_i`, so that any difference in their
+iso-response contours comes from the circuit, not from the weights:
+
+=============  ==========================================================================
+``linear``     :math:`\phi_i \cdot x`
+``relu``       :math:`\max(\phi_i \cdot x - \lambda, 0)`: the LCA with the lateral
+               inhibition removed (at convergence u = Phi^T x), a pointwise neuron
+``divisive``   :math:`(\phi_i \cdot x)_+^n / (\sigma^n + \sum_j (\phi_j \cdot x)_+^n)`
+               (Carandini & Heeger 2012): feed-forward normalization by the pool
+``lca``        code :math:`a_i` of the Locally Competitive Algorithm (Rozell et al. 2008),
+               :math:`\tau \dot u + u = \Phi^T x - (\Phi^T \Phi - I) a`, a = threshold(u),
+               run for a fixed number of Euler steps (:func:`geomlib.lca_codes`)
+=============  ==========================================================================
+
+Linear and ReLU neurons have straight, parallel contours; the divisive and LCA
+neurons, whose response depends on the other neurons' drives, bend them (Paiton et
+al. 2020). :func:`dictionary_neuron` returns any of them as an ``f: R^D -> R`` ready
+for the plane-geometry functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.tree_util import Partial
+from jax.typing import ArrayLike
+
+from geomlib._src.core.checks import check_int
+from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.models import lca_codes, linear_neuron, pointwise_neuron
+
+Model = Literal["lca", "linear", "relu", "divisive"]
+DICTIONARY_MODELS: tuple[str, ...] = ("lca", "linear", "relu", "divisive")
+
+
+def dictionary_phi(params: dict) -> jax.Array:
+    """The dictionary ``params["phi"]`` of shape ``(D, N)``; ValueError naming a bad ``params``."""
+    if not isinstance(params, dict) or "phi" not in params:
+        raise ValueError(f"params: expected a dict holding a dictionary 'phi' of shape (D, N), "
+                         f"got {type(params).__name__}")
+    phi = jnp.asarray(params["phi"])
+    if phi.ndim != 2:
+        raise ValueError(f"params['phi']: expected shape (D, N), got {phi.shape}")
+    return phi
+
+
+def _check_index(index, n: int):
+    if not isinstance(index, jax.core.Tracer) and np.ndim(index) == 0:
+        if not -n <= int(index) < n:
+            raise ValueError(f"index: expected a neuron index in [0, {n}), got {index!r}")
+
+
+def lca_energy(phi: ArrayLike, s: ArrayLike, a: ArrayLike, lam: float) -> jax.Array:
+    r"""LCA energy (the sparse-coding loss) :math:`\tfrac12 |s - \Phi a|^2 + \lambda |a|_1`.
+
+    Args:
+      phi: dictionary, shape ``(D, N)``.
+      s: input, shape ``(D,)``.
+      a: code, shape ``(N,)``.
+      lam: sparsity weight lambda.
+
+    Returns:
+      the energy, shape ``()``.
+
+    >>> phi = jnp.eye(2)
+    >>> float(lca_energy(phi, jnp.array([1.0, 0.0]), jnp.array([0.5, 0.0]), 0.5))
+    0.375
+    """
+    residual = s - phi @ a
+    return 0.5 * residual @ residual + lam * jnp.sum(jnp.abs(a))
+
+
+def mei_axis(params: dict, index: int) -> jax.Array:
+    """Neuron ``index``'s preferred direction: its unit-norm dictionary element, shape ``(D,)``.
+
+    For the linear, ReLU and divisive neurons this is exactly the maximally exciting
+    image (MEI) at any fixed input norm; for the LCA it is the input that the neuron
+    alone reconstructs perfectly, the horizontal axis of every plane in the notebooks.
+
+    >>> mei_axis({"phi": jnp.array([[3.0, 0.0], [4.0, 1.0]])}, 0).tolist()
+    [0.6000000238418579, 0.800000011920929]
+    """
+    phi = dictionary_phi(params)
+    _check_index(index, phi.shape[1])
+    w = phi[:, index]
+    return w / jnp.linalg.norm(w)
+
+
+def neuron_weights(params: dict, index: int, bias: float = 0.0) -> dict:
+    """``{"w": phi[:, index], "b": bias}``: the same weights as parameters of
+    :func:`geomlib.linear_neuron` / :func:`geomlib.pointwise_neuron`."""
+    phi = dictionary_phi(params)
+    _check_index(index, phi.shape[1])
+    return {"w": phi[:, index], "b": jnp.asarray(bias, phi.dtype)}
+
+
+def lca_neuron(params: dict, x: ArrayLike, index: int, lam: float = 0.15, steps: int = LCA_STEPS,
+               eta: float = LCA_ETA, temperature: float | None = None) -> jax.Array:
+    r"""Activity :math:`a_i` of LCA neuron ``index`` for input ``x`` (shape ``()``).
+
+    All N neurons of ``params["phi"]`` (shape ``(D, N)``) compete for ``x`` (shape
+    ``(D,)``) for ``steps`` Euler steps of size ``eta`` = dt / tau; ``temperature``
+    None is the rectified soft threshold max(u - lambda, 0), T > 0 its softplus
+    surrogate (see :func:`geomlib.lca_threshold`). ``steps`` must be static under ``jit``.
+
+    >>> params = {"phi": jnp.eye(2)}
+    >>> round(float(lca_neuron(params, jnp.array([1.0, 0.0]), 0, lam=0.2, steps=300)), 4)
+    0.8
+    """
+    phi = dictionary_phi(params)
+    _check_index(index, phi.shape[1])
+    return lca_codes(phi, x, lam, steps, eta, temperature)[index]
+
+
+def divisive_normalization_neuron(params: dict, x: ArrayLike, index: int, sigma: float = 1.0,
+                                  exponent: float = 2.0) -> jax.Array:
+    r"""Divisively normalised neuron (Carandini & Heeger 2012) with the dictionary's weights.
+
+    .. math:: r_i(x) = \frac{(\phi_i \cdot x)_+^n}{\sigma^n + \sum_j (\phi_j \cdot x)_+^n}
+
+    A feed-forward, one-shot normalization by the pool of all N rectified drives:
+    no recurrence, but the denominator depends on every direction of x, so the
+    contours bend. The response lies in [0, 1). Sigma is the semi-saturation
+    contrast: where the pooled drive :math:`(\sum_j (\phi_j \cdot x)_+^n)^{1/n}` equals
+    sigma, the response is half its saturated value
+    :math:`(\phi_i \cdot x)_+^n / \sum_j (\phi_j \cdot x)_+^n`. The default sigma = 1 is the
+    mean norm of a whitened patch (the patches are scaled to mean L2 norm 1; a 2x
+    overcomplete dictionary's pooled drive is about the input norm), so over the
+    usual window [-2, 2]^2 the neuron goes from quadratic growth to saturation.
+    Scale sigma with the inputs (MNIST digits have norm about 9).
+
+    Args:
+      params: ``{"phi": (D, N)}``.
+      x: input, shape ``(D,)``.
+      index: neuron i.
+      sigma: semi-saturation constant (> 0), in input-norm units.
+      exponent: n (> 0); 2 is the usual choice.
+
+    Returns:
+      shape ``()``.
+
+    >>> params = {"phi": jnp.eye(2)}
+    >>> float(divisive_normalization_neuron(params, jnp.array([1.0, 1.0]), 0, sigma=1.0))
+    0.3333333432674408
+    """
+    phi = dictionary_phi(params)
+    _check_index(index, phi.shape[1])
+    drive = jax.nn.relu(phi.T @ x) ** exponent
+    return drive[index] / (sigma**exponent + jnp.sum(drive))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Readout:
+    """Static part of a dictionary neuron (hashable, so ``jit`` caches across instances)."""
+
+    model: str
+    steps: int = LCA_STEPS
+    smooth: bool = False
+
+    def __call__(self, params, index, hyper, x):
+        if self.model == "lca":
+            return lca_neuron(params, x, index, hyper["lam"], self.steps, hyper["eta"],
+                              hyper["temperature"] if self.smooth else None)
+        if self.model == "linear":
+            return linear_neuron(neuron_weights(params, index), x)
+        if self.model == "relu":
+            return pointwise_neuron(neuron_weights(params, index, -hyper["lam"]), x, "relu")
+        return divisive_normalization_neuron(params, x, index, hyper["sigma"], hyper["exponent"])
+
+
+def dictionary_neuron(params: dict, index: int, model: Model = "lca", *, lam: float = 0.15, steps: int = LCA_STEPS,
+                      eta: float = LCA_ETA, temperature: float | None = None, sigma: float = 1.0,
+                      exponent: float = 2.0) -> Partial:
+    """Neuron ``index`` of a dictionary as a response function ``f(x)``, x of shape ``(D,)``.
+
+    ``model`` picks the circuit (same weights ``phi[:, index]`` for all; see the module
+    docstring): ``"lca"`` (uses ``lam``, ``steps``, ``eta``, ``temperature``),
+    ``"linear"``, ``"relu"`` (threshold ``lam``), ``"divisive"`` (``sigma``,
+    ``exponent``). Parameters are bound with ``jax.tree_util.Partial``, so they stay
+    traced arguments under ``jit`` and compiled code is reused across neurons.
+
+    >>> params = {"phi": jnp.eye(3)}
+    >>> f = dictionary_neuron(params, 1, "relu", lam=0.5)
+    >>> float(f(jnp.array([0.0, 2.0, 0.0])))
+    1.5
+    """
+    if model not in DICTIONARY_MODELS:
+        raise ValueError(f"model: expected one of {DICTIONARY_MODELS}, got {model!r}")
+    steps = check_int(steps, "steps")
+    if temperature is not None and not temperature > 0:
+        raise ValueError(f"temperature: expected None (hard threshold) or T > 0, got {temperature!r}")
+    if not sigma > 0:
+        raise ValueError(f"sigma: expected sigma > 0, got {sigma!r}")
+    phi = dictionary_phi(params)
+    _check_index(index, phi.shape[1])
+    dt = phi.dtype
+    hyper = {"lam": jnp.asarray(lam, dt), "eta": jnp.asarray(eta, dt), "sigma": jnp.asarray(sigma, dt),
+             "exponent": jnp.asarray(exponent, dt),
+             "temperature": jnp.asarray(1.0 if temperature is None else temperature, dt)}
+    lca = model == "lca"
+    readout = _Readout(model, int(steps) if lca else 0, lca and temperature is not None)
+    return Partial(readout, {"phi": phi}, jnp.asarray(index), hyper)
