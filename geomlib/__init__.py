@@ -19,6 +19,7 @@ from geomlib._src.attacks import (
 )
 from geomlib._src.boundary import (
     BoundaryCurvature,
+    StraightLineWalk,
     Walk,
     adversarial_direction,
     boundary_curvatures,
@@ -29,6 +30,7 @@ from geomlib._src.boundary import (
     same_class_pairs,
     straight_line_walk,
     top_two,
+    top_two_classes,
 )
 from geomlib._src.classifiers import (
     bind_classifier,
@@ -116,6 +118,7 @@ from geomlib._src.robustness import (
     one_image,
     orthogonal_adversarial_directions,
     path_plane_coordinates,
+    single_image_response,
     step_contour_cosines,
     target_log_probability,
     template_cosine,
@@ -158,6 +161,7 @@ __all__ = [
     "SHIPPED_CLASSIFIERS",
     "SHIPPED_MODELS",
     "SignAttackResult",
+    "StraightLineWalk",
     "Split",
     "SurveyPlanes",
     "SurveyResult",
@@ -251,6 +255,7 @@ __all__ = [
     "save_comparison",
     "save_params",
     "save_survey",
+    "single_image_response",
     "step_contour_cosines",
     "straight_line_walk",
     "survey_planes",
@@ -258,6 +263,7 @@ __all__ = [
     "targeted_sign_attack",
     "template_cosine",
     "top_two",
+    "top_two_classes",
     "toy_lca_dictionary",
     "train_classifier",
     "train_lca",

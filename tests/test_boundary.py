@@ -64,7 +64,7 @@ def test_decision_function_values_and_logit():
 def test_decision_function_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         B.decision_function(LINEAR, **kwargs)
-    with pytest.raises(ValueError, match="logits_fn"):
+    with pytest.raises(ValueError, match="image_logits"):
         B.decision_function(3, 0, 1)
 
 
@@ -176,7 +176,7 @@ def test_straight_line_walk_convex_and_nonconvex():
     # Linear classifiers have convex class regions: every same-class walk stays inside.
     rng = np.random.default_rng(2)
     x = jnp.asarray(rng.normal(size=(40, 4)), jnp.float32)
-    lab = np.asarray(B.top_two(LINEAR, x)[0])
+    lab = np.asarray(B.top_two_classes(LINEAR, x)[0])
     pairs = B.same_class_pairs(lab, 20, seed=0)
     walk = B.straight_line_walk(LINEAR, x[pairs[:, 0]], x[pairs[:, 1]], n=33)
     assert bool(jnp.all(walk.inside)) and float(jnp.min(walk.fraction)) == 1.0
@@ -222,12 +222,12 @@ def test_plane_logits_matches_direct_evaluation():
         B.plane_logits(LINEAR, p, jnp.ones((3, 3)))
 
 
-def test_nearest_other_class_and_top_two():
+def test_nearest_other_class_and_top_two_classes():
     images = np.array([[0.0, 0.0], [0.1, 0.0], [0.5, 0.0], [2.0, 0.0]])
     assert B.nearest_other_class(images, np.array([0, 0, 1, 1]), 0) == 2
     with pytest.raises(ValueError, match="index"):
         B.nearest_other_class(images, np.array([0, 0, 1, 1]), 4)
-    top, runner = B.top_two(LINEAR, jnp.array([1.0, 0.0, 0.0, 0.0]))
+    top, runner = B.top_two_classes(LINEAR, jnp.array([1.0, 0.0, 0.0, 0.0]))
     assert (int(top), int(runner)) == (0, 2)
     with pytest.raises(ValueError, match="target"):
         B.adversarial_direction(LINEAR, jnp.array([1.0, 0.0, 0.0, 0.0]), target=0)

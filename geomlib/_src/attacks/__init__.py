@@ -21,7 +21,15 @@ Parts: ``kernels`` (set-up, loss gradient, steps, projection, the PGD loop),
 """
 
 from geomlib._src.attacks.gradient import fgsm, pgd
-from geomlib._src.attacks.kernels import BATCHED_LOGITS, Logits, Norm, attack_loss_grad, clip_box, pgd_kernel
+from geomlib._src.attacks.kernels import (
+    BATCHED_LOGITS,
+    Logits,
+    Norm,
+    attack_loss_grad,
+    clip_box,
+    pgd_kernel,
+    unit_vectors,
+)
 from geomlib._src.attacks.measures import attack_success, mean_squared_distance, perturbation_norm
 from geomlib._src.attacks.minimal import carlini_wagner, deepfool
 from geomlib._src.attacks.sign import SignAttackResult, targeted_sign_attack
@@ -42,4 +50,5 @@ __all__ = [
     "pgd",
     "pgd_kernel",
     "targeted_sign_attack",
+    "unit_vectors",
 ]

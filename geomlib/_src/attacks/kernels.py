@@ -61,12 +61,15 @@ def attack_loss_grad(f, x, labels, targeted) -> jax.Array:
     return jax.grad(loss)(x)
 
 
+def unit_vectors(g) -> jax.Array:
+    """``g / |g|_2`` along the last axis (0 where g = 0)."""
+    n = jnp.linalg.norm(g, axis=-1, keepdims=True)
+    return jnp.where(n > 0, g / jnp.where(n > 0, n, 1), 0)
+
+
 def steepest_direction(g, norm: str) -> jax.Array:
     """Unit-norm steepest-ascent direction for gradient g: sign(g) or g / |g|_2 (0 if g = 0)."""
-    if norm == "inf":
-        return jnp.sign(g)
-    n = jnp.linalg.norm(g, axis=1, keepdims=True)
-    return jnp.where(n > 0, g / jnp.where(n > 0, n, 1), 0)
+    return jnp.sign(g) if norm == "inf" else unit_vectors(g)
 
 
 def project_ball(delta, eps, norm: str) -> jax.Array:
