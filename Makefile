@@ -49,7 +49,7 @@ bench: $(STAMP)
 # Retrain every shipped parameter file in geomlib/params (seeded; about an hour on 2 cores:
 # chapter 5's dictionaries and the PGD-trained MLP take most of it).
 models: $(STAMP)
-	$(PY) -m geomlib.train all
+	$(PY) -m geomlib.cli.train all
 
 # Re-execute every notebook in place (saved executed, so they read without a kernel).
 notebooks: $(STAMP)

@@ -60,7 +60,7 @@ def bench_defense(quick: bool = False) -> BenchResult:
     t0 = time.perf_counter()
     data = gl.load_mnist_subset()
     nets = {m: (gl.load_classifier(m), gl.load_classifier(m, smooth_temperature=s.temperature)) for m in s.models}
-    idx, target, _ = _df._pick_images(nets, data.x_test, data.y_test, s.images, seed=0)
+    idx, target, _ = _df.pick_images(nets, data.x_test, data.y_test, s.images, seed=0)
     x, y = data.x_test[idx], data.y_test[idx]
     means = gl.class_means(data.x_train, data.y_train)
     kw = dict(survey=None, **s.settings)

@@ -305,11 +305,11 @@ def test_measure_classifier_bad_input(case, match):
         geomlib.measure_classifier(f, f, kw["x"], kw["y"], kw["target"], kw["means"], survey=None, **extra)
 
 
-def test_logit_bend_and_first_layer_survey_bad_input():
+def test_decision_contour_bend_and_first_layer_survey_bad_input():
     f = _linear(np.eye(3, DIM), np.zeros(3))
     x = np.full((2, DIM), 0.5, np.float32)
     with pytest.raises(ValueError, match=r"x, boundary: expected two arrays of one shape \(B, D\)"):
-        geomlib.logit_bend(f, x, x[:1], [0, 0], [1, 1])
+        geomlib.decision_contour_bend(f, x, x[:1], [0, 0], [1, 1])
     with pytest.raises(ValueError, match="logits_fn: expected a classifier from geomlib.load_classifier"):
         d.first_layer_survey(Partial(bowl, *[jnp.zeros(1)] * 6))
 
@@ -547,7 +547,7 @@ def test_cifar10_comparison_needs_a_folder(monkeypatch, tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "geomlib.defense", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "geomlib.cli.defense", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
 
 

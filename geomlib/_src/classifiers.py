@@ -179,7 +179,7 @@ def load_classifier(name: str, *, smooth_temperature: float | None = None, direc
     Args:
       name: a shipped classifier (a key of :data:`geomlib.SHIPPED_CLASSIFIERS`, e.g.
         ``"linear"``, ``"mlp-2"``, ``"lca-mlp-2"``, ``"mlp-2-pgd"``) or a file written by
-        ``python -m geomlib.train`` into ``directory``.
+        ``python -m geomlib.cli.train`` into ``directory``.
       smooth_temperature: None for the ReLU model; T > 0 for its softplus twin (same
         weights, smooth LCA threshold at the same T).
       directory: where to look (shipped ``geomlib/params`` by default); the LCA dictionary

@@ -6,7 +6,7 @@ and one JSON string ``metadata`` with the training configuration, the final metr
 the package versions it was trained with and the command that rebuilds it.
 :data:`SHIPPED_MODELS` lists the configuration of every shipped LCA dictionary,
 :data:`SHIPPED_CLASSIFIERS` that of every shipped MNIST classifier; ``make models`` (that
-is, ``python -m geomlib.train all``) retrains them all, reproducibly from their seeds.
+is, ``python -m geomlib.cli.train all``) retrains them all, reproducibly from their seeds.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _PATCHES = {"data": "patches", "patch_size": 16, "n_patches": 200_000, "data_see
 _MNIST = {"data": "mnist", "split_seed": 0, "n_test": 1000, "lam": 0.25, "steps": LCA_STEPS, "eta": LCA_ETA,
           "batches": 1000, "batch_size": 256, "lr": 5e-3, "seed": 0, "neurons": 768}
 
-#: Training configuration of every shipped model, by name (see ``python -m geomlib.train list``).
+#: Training configuration of every shipped model, by name (see ``python -m geomlib.cli.train list``).
 SHIPPED_MODELS: dict[str, dict] = {
     # 16 x 16 whitened natural-image patches (D = 256), 2x, 4x and 10x overcomplete.
     "patches-2x": {**_PATCHES, "neurons": 512},
@@ -113,7 +113,7 @@ SHIPPED_CLASSIFIERS: dict[str, dict] = {
 
 def rebuild_command(name: str) -> str:
     """The shell command that rebuilds the shipped parameter file ``name``."""
-    return f"python -m geomlib.train shipped {name}"
+    return f"python -m geomlib.cli.train shipped {name}"
 
 
 def params_path(name: str, directory: str | os.PathLike | None = None) -> Path:
@@ -127,7 +127,7 @@ def how_to_rebuild(name: str) -> str:
     if name in SHIPPED_MODELS or name in SHIPPED_CLASSIFIERS:
         return f"Rebuild it with `{rebuild_command(name)}` (or `make models` to rebuild every shipped model)."
     return (f"{name!r} is not a shipped model (shipped: {', '.join(sorted({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}))}); train one with "
-            f"`python -m geomlib.train lca --data patches|mnist --neurons N --name {name} --out DIR`.")
+            f"`python -m geomlib.cli.train lca --data patches|mnist --neurons N --name {name} --out DIR`.")
 
 
 def save_params(name: str, params: dict, metadata: dict, history: dict | None = None,

@@ -1,35 +1,27 @@
-"""Train the LCA dictionaries and MNIST classifiers that ship with geomlib (``make models``).
+"""Training the shipped models from their configurations, and the full curvature survey.
 
-Usage::
-
-    python -m geomlib.train all                       # rebuild every shipped model
-    python -m geomlib.train shipped patches-2x        # rebuild one (or several) by name
-    python -m geomlib.train shipped mlp-2 lca-mlp-2   # ... classifiers too
-    python -m geomlib.train list                      # shipped names and their configs
-    python -m geomlib.train lca --data patches --neurons 512 --lam 0.15 --out DIR
-                                                      # a custom model, written to DIR/NAME.npz
-
-Every run is seeded: the data (patches cut with ``data_seed``, or the seeded MNIST
-split), the initial dictionary or weights, the shifted copies and the batch order
-(``seed``), so rebuilding gives the same model up to floating-point differences between
-machines. ``all`` trains the dictionaries first, then the classifiers (the ``lca-*``
-classifiers read ``mnist-768`` or another ``mnist-*`` dictionary; ``shipped lca-mlp-2``
-trains its dictionary first if that file is missing).
+A configuration (a value of :data:`geomlib.SHIPPED_MODELS` or
+:data:`geomlib.SHIPPED_CLASSIFIERS`, or one alike) says everything a model is trained
+from: data, sizes, settings and seeds, so rebuilding gives the same model up to
+floating-point differences between machines. :func:`train_and_save` and
+:func:`train_classifier_and_save` write the parameter file with its metadata (config,
+metrics, training time, package versions, the command that rebuilds it);
+:func:`rebuild_shipped` rebuilds shipped files by name; :func:`survey_dictionaries` runs
+:func:`geomlib.run_survey` on shipped dictionaries with each one's own LCA settings.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
-import sys
 import time
 from importlib import metadata as _metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
-from geomlib._src.checks import check_float, check_int
+from geomlib._src.core.checks import check_float, check_int
+from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.lca import lca_statistics, train_lca
 from geomlib._src.params_io import (
     PARAMS_DIR,
@@ -42,7 +34,13 @@ from geomlib._src.params_io import (
     save_params,
 )
 
-_DEFAULTS = {"patches": SHIPPED_MODELS["patches-2x"], "mnist": SHIPPED_MODELS["mnist-768"]}
+if TYPE_CHECKING:
+    from geomlib._src.survey import SurveyResult
+
+#: The configuration a custom dictionary starts from, by data (``python -m geomlib.cli.train lca``).
+DICTIONARY_DEFAULTS = {"patches": SHIPPED_MODELS["patches-2x"], "mnist": SHIPPED_MODELS["mnist-768"]}
+
+# ----------------------------------------------------------------------------- LCA dictionaries
 
 
 def load_training_data(config: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +76,8 @@ def train_from_config(config: dict, progress: bool = True) -> tuple[dict, dict, 
     return params, history, metrics
 
 
-def _versions() -> dict:
+def package_versions() -> dict:
+    """Versions of Python and of the packages a model is trained with (None: not installed)."""
     out = {"python": platform.python_version()}
     for pkg in ("jax", "jaxlib", "numpy", "optax", "scikit-image", "mlxtend"):
         try:
@@ -86,6 +85,12 @@ def _versions() -> dict:
         except _metadata.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def dictionary_config(data: str, neurons: int, **settings) -> dict:
+    """The configuration of a custom dictionary: :data:`DICTIONARY_DEFAULTS` of ``data``
+    with ``neurons`` and the ``settings`` that are not None."""
+    return dict(DICTIONARY_DEFAULTS[data], neurons=neurons, **{k: v for k, v in settings.items() if v is not None})
 
 
 def train_and_save(name: str, config: dict, directory=None, progress: bool = True) -> tuple[Path, dict]:
@@ -98,7 +103,7 @@ def train_and_save(name: str, config: dict, directory=None, progress: bool = Tru
         "metrics": {**metrics, "train_loss_last_tenth": float(np.mean(tail)),
                     "train_dead_neurons": history["dead_neurons"]},
         "train_seconds": round(history["seconds"], 1),
-        "versions": _versions(),
+        "versions": package_versions(),
         "rebuild": rebuild_command(name) if name in SHIPPED_MODELS and SHIPPED_MODELS[name] == config else None,
     }
     hist = {"loss": history["loss"], "active_fraction": history["active_fraction"], "eval_usage": usage}
@@ -106,7 +111,8 @@ def train_and_save(name: str, config: dict, directory=None, progress: bool = Tru
     return path, meta
 
 
-def _summary(path: Path, meta: dict) -> str:
+def dictionary_summary(path: Path, meta: dict) -> str:
+    """One line on a dictionary file written by :func:`train_and_save`."""
     m = meta["metrics"]
     return (f"{path} ({path.stat().st_size / 1e6:.2f} MB): eval loss {m['loss']:.4f}, relative error "
             f"{m['relative_error']:.3f}, active {m['active_fraction']:.4f}, dead {m['dead_neurons']}, "
@@ -126,7 +132,7 @@ def _classifier_dictionary(name: str, directory, progress: bool) -> tuple[np.nda
         raise ValueError(f"config['lca']: expected a shipped dictionary ({', '.join(SHIPPED_MODELS)}) or a "
                          f"file in {directory}, got {name!r}")
     print(f"{params_path(name)} is missing: training it first")
-    print(_summary(*train_and_save(name, SHIPPED_MODELS[name], progress=progress)))
+    print(dictionary_summary(*train_and_save(name, SHIPPED_MODELS[name], progress=progress)))
     return np.asarray(load_params(name)["phi"]), SHIPPED_MODELS[name]
 
 
@@ -189,7 +195,7 @@ def classifier_from_config(config: dict, directory=None, progress: bool = True) 
         x, y, hidden=config["hidden"], lca=lca, epochs=config["epochs"], batch_size=config["batch_size"],
         lr=config["lr"], weight_decay=config["weight_decay"], copies=config["copies"], shift=config["shift"],
         seed=config["seed"], cure=config.get("cure"), adversarial=config.get("adversarial"), progress=progress)
-    steps = lca["steps"] if lca is not None else 75
+    steps = lca["steps"] if lca is not None else LCA_STEPS
     full = bind_classifier(params, lca_steps=steps)
     storage = np.dtype(config["storage"])
     params["layers"] = [{k: np.asarray(v).astype(storage).astype(np.float32) for k, v in layer.items()}
@@ -221,7 +227,7 @@ def train_classifier_and_save(name: str, config: dict, directory=None, progress:
         "metrics": metrics,
         "lca": history["lca"],
         "train_seconds": round(history["seconds"], 1),
-        "versions": _versions(),
+        "versions": package_versions(),
         "rebuild": (rebuild_command(name) if name in SHIPPED_CLASSIFIERS and SHIPPED_CLASSIFIERS[name] == config
                     else None),
     }
@@ -230,7 +236,8 @@ def train_classifier_and_save(name: str, config: dict, directory=None, progress:
     return path, meta
 
 
-def _classifier_summary(path: Path, meta: dict) -> str:
+def classifier_summary(path: Path, meta: dict) -> str:
+    """One line on a classifier file written by :func:`train_classifier_and_save`."""
     m = meta["metrics"]
     return (f"{path} ({path.stat().st_size / 1e6:.2f} MB): held-out accuracy {100 * m['test_accuracy']:.1f}% "
             f"(float32 weights {100 * m['test_accuracy_float32']:.1f}%, softplus twin at T = "
@@ -239,51 +246,36 @@ def _classifier_summary(path: Path, meta: dict) -> str:
             f"trained in {meta['train_seconds']:.0f} s")
 
 
-def _rebuild(name: str) -> str:
-    if name in SHIPPED_CLASSIFIERS:
-        return _classifier_summary(*train_classifier_and_save(name, SHIPPED_CLASSIFIERS[name]))
-    return _summary(*train_and_save(name, SHIPPED_MODELS[name]))
+def rebuild_shipped(names: Sequence[str] | None = None) -> Iterator[str]:
+    """Rebuild the shipped files ``names`` (all by default) into the shipped directory,
+    dictionaries before the classifiers that read them; yields one summary line per file."""
+    names = [*SHIPPED_MODELS, *SHIPPED_CLASSIFIERS] if names is None else list(names)
+    for name in sorted(names, key=lambda n: n in SHIPPED_CLASSIFIERS):
+        if name in SHIPPED_CLASSIFIERS:
+            yield classifier_summary(*train_classifier_and_save(name, SHIPPED_CLASSIFIERS[name]))
+        else:
+            yield dictionary_summary(*train_and_save(name, SHIPPED_MODELS[name]))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m geomlib.train", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("all", help="rebuild every shipped model into geomlib/params")
-    shipped = sub.add_parser("shipped", help="rebuild shipped models by name")
-    shipped.add_argument("names", nargs="+", choices=sorted({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}))
-    sub.add_parser("list", help="list the shipped models (dictionaries, classifiers) and their configurations")
-    lca = sub.add_parser("lca", help="train a custom LCA dictionary")
-    lca.add_argument("--data", choices=("patches", "mnist"), required=True)
-    lca.add_argument("--neurons", type=int, required=True)
-    for flag, kind in (("--lam", float), ("--steps", int), ("--eta", float), ("--batches", int),
-                       ("--batch-size", int), ("--lr", float), ("--seed", int), ("--patch-size", int),
-                       ("--n-patches", int)):
-        lca.add_argument(flag, type=kind, default=None, help="default: as the shipped models")
-    lca.add_argument("--name", default=None, help="file name without .npz (default: DATA-NEURONS)")
-    lca.add_argument("--out", default=".", help="output directory (default: the current one)")
-    lca.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-
-    if args.command == "list":
-        for name, config in {**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}.items():
-            print(f"{name}: {json.dumps(config)}")
-        return 0
-    if args.command in ("all", "shipped"):
-        names = [*SHIPPED_MODELS, *SHIPPED_CLASSIFIERS] if args.command == "all" else args.names
-        # Dictionaries before the classifiers that read them.
-        for name in sorted(names, key=lambda n: n in SHIPPED_CLASSIFIERS):
-            print(_rebuild(name))
-        return 0
-    config = dict(_DEFAULTS[args.data], neurons=args.neurons)
-    for key in ("lam", "steps", "eta", "batches", "batch_size", "lr", "seed", "patch_size", "n_patches"):
-        if getattr(args, key) is not None:
-            if args.data == "mnist" and key in ("patch_size", "n_patches"):
-                parser.error(f"--{key.replace('_', '-')} applies to --data patches only")
-            config[key] = getattr(args, key)
-    name = args.name or f"{args.data}-{args.neurons}"
-    print(_summary(*train_and_save(name, config, args.out, progress=not args.quiet)))
-    return 0
+# ----------------------------------------------------------------------------- the full survey
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def survey_dictionaries(names: Sequence[str], models: Sequence[str], neurons: int, n_comparison: int,
+                        n_random: int, seed: int, **options) -> Iterator[tuple[str, SurveyResult]]:
+    """:func:`geomlib.run_survey` for every shipped dictionary of ``names`` (with the LCA
+    settings lam, steps, eta of its file's metadata) and every model of ``models``.
+
+    Yields:
+      ``("<dictionary>/<model>", SurveyResult)`` as each finishes (its ``config["params"]``
+      the dictionary's name); ``options`` are passed to :func:`geomlib.run_survey`.
+    """
+    from geomlib._src.survey import run_survey
+
+    for name in names:
+        params = load_params(name)
+        config = load_metadata(name)["config"]
+        settings = {k: config[k] for k in ("lam", "steps", "eta")}
+        for model in models:
+            res = run_survey(params, model, neurons, n_comparison, n_random, seed, **settings, **options)
+            res.config["params"] = name
+            yield f"{name}/{model}", res

@@ -1,8 +1,8 @@
 """Run the full curvature survey and save it for the notebooks.
 
-    python -m geomlib.survey                      # 100 neurons x (300 + 300) planes,
-                                                      # patches-2x and patches-4x, lca/linear/relu
-    python -m geomlib.survey --neurons 20 --comparison 20 --random 20 --out small.npz
+    python -m geomlib.cli.survey                  # 100 neurons x (300 + 300) planes,
+                                                  # patches-2x and patches-4x, lca/linear/relu
+    python -m geomlib.cli.survey --neurons 20 --comparison 20 --random 20 --out small.npz
 
 For every dictionary (``--params``, shipped models, LCA settings lam / steps / eta from
 each file's metadata) and every model (``--models``, same weights), the survey of
@@ -24,7 +24,7 @@ import time
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geomlib.survey", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m geomlib.cli.survey", description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="patches-2x,patches-4x",
                     help="comma-separated shipped dictionaries (default: patches-2x,patches-4x)")
     ap.add_argument("--models", default="lca,linear,relu",
@@ -43,9 +43,9 @@ def main(argv=None) -> int:
 
     import jax
 
-    from geomlib._src import survey as sv
     from geomlib._src.lca import DICTIONARY_MODELS
-    from geomlib._src.params_io import load_metadata, load_params
+    from geomlib._src.recipes import survey_dictionaries
+    from geomlib._src.survey import save_survey
 
     names = [n.strip() for n in args.params.split(",") if n.strip()]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -59,20 +59,14 @@ def main(argv=None) -> int:
           f"({jax.default_backend()}); writing {args.out}", flush=True)
     results = {}
     start = time.perf_counter()
-    for name in names:
-        params = load_params(name)
-        config = load_metadata(name)["config"]
-        settings = {k: config[k] for k in ("lam", "steps", "eta")}
-        for model in models:
-            res = sv.run_survey(params, model, args.neurons, args.comparison, args.random, args.seed,
-                                min_angle_deg=args.min_angle, progress=not args.no_progress, **settings, **options)
-            res.config["params"] = name
-            results[f"{name}/{model}"] = res
-            sv.save_survey(results, args.out)
-            s = res.summary()
-            print(f"{name}/{model}: exo-origin {s['fraction_exo']:.1%} of {s['fraction_valid']:.1%} planes with a "
-                  f"contour; median c2 comparison {s['median_comparison']:.4g}, random {s['median_random']:.4g}; "
-                  f"Spearman(angle, c2) {s['spearman_angle_c2']:.2f}; {res.config['seconds']:.0f} s", flush=True)
+    for key, res in survey_dictionaries(names, models, args.neurons, args.comparison, args.random, args.seed,
+                                        min_angle_deg=args.min_angle, progress=not args.no_progress, **options):
+        results[key] = res
+        save_survey(results, args.out)
+        s = res.summary()
+        print(f"{key}: exo-origin {s['fraction_exo']:.1%} of {s['fraction_valid']:.1%} planes with a "
+              f"contour; median c2 comparison {s['median_comparison']:.4g}, random {s['median_random']:.4g}; "
+              f"Spearman(angle, c2) {s['spearman_angle_c2']:.2f}; {res.config['seconds']:.0f} s", flush=True)
     print(f"done in {time.perf_counter() - start:.0f} s; results in {args.out} "
           f"(geomlib.load_survey({args.out!r}))")
     return 0

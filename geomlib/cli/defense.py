@@ -1,9 +1,9 @@
 """Measure curvature and robustness of the chapter-5 model family and save the results.
 
-    python -m geomlib.defense                                   # default size: 24 digits, all models
-    python -m geomlib.defense --images 1000 --out defense-mnist-1000.npz    # the full-size run
-    python -m geomlib.defense --models mlp-2,lca-mlp-2 --images 64          # a subset
-    python -m geomlib.defense --cifar10 PATH --images 200       # grayscale CIFAR-10 (trains its models)
+    python -m geomlib.cli.defense                               # default size: 24 digits, all models
+    python -m geomlib.cli.defense --images 1000 --out defense-mnist-1000.npz    # the full-size run
+    python -m geomlib.cli.defense --models mlp-2,lca-mlp-2 --images 64          # a subset
+    python -m geomlib.cli.defense --cifar10 PATH --images 200   # grayscale CIFAR-10 (trains its models)
 
 Every model in ``--models`` (shipped classifiers, :data:`geomlib.DEFENSE_MODELS` by
 default) is measured on the same held-out digits by :func:`geomlib.measure_classifier`:
@@ -26,7 +26,7 @@ import time
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geomlib.defense", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m geomlib.cli.defense", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=None, help="comma-separated shipped classifiers (default: DEFENSE_MODELS)")
     ap.add_argument("--images", type=int, default=24, help="held-out digits (or CIFAR-10 images) per model (24)")
     ap.add_argument("--eps", default="0.05,0.1", help="comma-separated L-inf PGD radii (0.05,0.1)")

@@ -1,0 +1,149 @@
+"""Model-level statistics of chapter 5's measurements and their rank correlation across models."""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from geomlib._src.core.checks import check_int
+from geomlib._src.defense.measures import ClassifierMeasures, largest_magnitude
+
+#: Model-level statistics of :func:`comparison_summary`: name -> (field, reduction, description).
+STATISTICS: dict[str, tuple[str, str, str]] = {
+    "deepfool_distance": ("deepfool_distance", "median", "median DeepFool distance (L2)"),
+    "msd": ("msd", "mean", "mean MSD of the sign attack at confidence 0.9"),
+    "boundary_curvature": ("boundary_curvature", "median_abs_max", "median largest |kappa| at the DeepFool point"),
+    "r_kappa": ("boundary_curvature", "median_r_kappa", "median r |kappa| (dimensionless)"),
+    "logit_bend": ("logit_bend", "median_comparison", "median bend c2 of the decision contour, comparison planes"),
+    "logit_bend_random": ("logit_bend", "median_random", "median bend c2 of the decision contour, random planes"),
+    "first_layer_bend": ("first_layer_bend", "median", "median survey bend c2 of first-layer units"),
+    "template_deepfool": ("template_deepfool", "median", "median template cosine, DeepFool perturbation"),
+    "template_msd": ("template_msd", "median", "median template cosine, sign-attack perturbation"),
+}
+
+
+def _statistic(m: ClassifierMeasures, name: str, rows=None) -> float:
+    """One model-level number from the images ``rows`` (all by default; a bootstrap resample)."""
+    if name.startswith("pgd@"):
+        e = float(name[4:])
+        hit = np.flatnonzero(np.isclose(m.eps, e))
+        if not hit.size:
+            raise ValueError(f"statistic {name!r}: eps {e:g} was not measured (eps {m.eps.tolist()})")
+        c = m.pgd_correct[hit[0]]
+        return float(np.mean(c if rows is None else c[rows]))
+    if name not in STATISTICS:
+        raise ValueError(f"statistic: expected one of {sorted(STATISTICS)} or 'pgd@EPS', got {name!r}")
+    field, how, _ = STATISTICS[name]
+    if field == "first_layer_bend":
+        v = np.asarray(m.first_layer_bend, float)
+        return float(np.nanmedian(v)) if v.size else float("nan")
+    pick = (lambda a: a) if rows is None else (lambda a: a[rows])
+    if how == "median_abs_max":
+        v = largest_magnitude(pick(m.boundary_curvature))
+    elif how == "median_r_kappa":
+        v = largest_magnitude(pick(m.boundary_curvature)) * pick(m.boundary_distance)
+    elif how in ("median_comparison", "median_random"):
+        v = pick(np.asarray(m.logit_bend, float)[:, 0 if how == "median_comparison" else 1])
+    else:
+        v = pick(np.asarray(getattr(m, field), float))
+    if np.all(np.isnan(v)):
+        return float("nan")
+    return float(np.nanmean(v) if how == "mean" else np.nanmedian(v))
+
+
+def comparison_summary(results: Mapping[str, ClassifierMeasures], statistics: Sequence[str] | None = None
+                       ) -> dict[str, dict[str, float]]:
+    """One number per model and statistic (:data:`STATISTICS`, plus ``"pgd@EPS"`` accuracies).
+
+    Returns:
+      statistic -> {model: value}.
+    """
+    first = next(iter(results.values()))
+    names = list(statistics) if statistics is not None else [*STATISTICS, *(f"pgd@{e:g}" for e in first.eps)]
+    return {s: {m: _statistic(r, s) for m, r in results.items()} for s in names}
+
+
+class RankCorrelation(NamedTuple):
+    """Spearman rank correlation across models with a bootstrap confidence interval.
+
+    Attributes:
+      rho: on all images.
+      low, high: the central ``level`` percentile interval of the bootstrap.
+      level: e.g. 0.95.
+      samples: the bootstrap values ``(n_boot,)`` (NaN where undefined, e.g. all ties).
+      n_models: models with both statistics defined.
+    """
+
+    rho: float
+    low: float
+    high: float
+    level: float
+    samples: np.ndarray
+    n_models: int
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import rankdata
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return float("nan")
+    ra, rb = rankdata(a[ok]), rankdata(b[ok])
+    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _tie_zero(v):
+    """Bends below 1e-6 in magnitude are the rounding noise of straight contours: tie them at 0."""
+    v = np.asarray(v, float)
+    return np.where(np.abs(v) < 1e-6, 0.0, v)
+
+
+def rank_correlation(results: Mapping[str, ClassifierMeasures], x_stat: str, y_stat: str, *, n_boot: int = 2000,
+                     level: float = 0.95, seed: int = 0, models: Sequence[str] | None = None) -> RankCorrelation:
+    """Spearman's rho across models between two statistics of :func:`comparison_summary`.
+
+    The confidence interval resamples the images with replacement (the same resample for
+    every model, so the comparison stays paired) ``n_boot`` times and recomputes both
+    statistics of every model and rho; model-level statistics (``first_layer_bend``) stay
+    fixed. Values below 1e-6 in magnitude tie at 0 (straight contours).
+
+    Args:
+      results: name -> :class:`ClassifierMeasures` (same images for all).
+      x_stat, y_stat: statistic names (:data:`STATISTICS` or ``"pgd@EPS"``).
+      n_boot: bootstrap resamples (>= 1); level: in (0, 1); seed: of the resampling.
+      models: a subset of the models (all by default).
+
+    Returns:
+      :class:`RankCorrelation`.
+    """
+    names = list(results) if models is None else list(models)
+    missing = [m for m in names if m not in results]
+    if missing:
+        raise ValueError(f"models: not in results: {missing}")
+    if len(names) < 3:
+        raise ValueError(f"models: a rank correlation needs at least 3 models, got {len(names)}")
+    n_boot = check_int(n_boot, "n_boot")
+    if not 0 < level < 1:
+        raise ValueError(f"level: expected a fraction in (0, 1), got {level!r}")
+    sizes = {len(results[m].label) for m in names}
+    if len(sizes) != 1:
+        raise ValueError(f"results: expected the same images for every model, got batch sizes {sorted(sizes)}")
+    n = sizes.pop()
+
+    def both(rows):
+        a = np.array([_statistic(results[m], x_stat, rows) for m in names])
+        b = np.array([_statistic(results[m], y_stat, rows) for m in names])
+        return _tie_zero(a), _tie_zero(b)
+
+    a, b = both(None)
+    rho = _spearman(a, b)
+    rng = np.random.default_rng(seed)
+    samples = np.array([_spearman(*both(rng.integers(0, n, n))) for _ in range(int(n_boot))])
+    tail = 100 * (1 - level) / 2
+    ok = samples[np.isfinite(samples)]
+    low, high = (np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan))
+    return RankCorrelation(rho, float(low), float(high), float(level), samples,
+                           int(np.sum(np.isfinite(a) & np.isfinite(b))))
