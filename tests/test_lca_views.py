@@ -9,7 +9,7 @@ from jax.tree_util import Partial
 from matplotlib.figure import Figure
 
 import geomlib
-from geomlib import plots_lca
+from geomlib import plots
 from geomlib._src.lca_views import (
     TOY_LCA,
     ContourTurning,
@@ -248,45 +248,45 @@ def test_plot_energy_and_potentials_draw_on_given_axes():
     s = jnp.asarray(np.random.default_rng(4).normal(size=(3, 6)), jnp.float32)
     traj = jax.vmap(lambda x: lca_trajectory(phi, x, 0.1, 60, 0.1))(s)
     ax = Figure().add_subplot()
-    assert plots_lca.plot_potentials(traj.u[0], 0.1, 0.1, ax=ax, top=3, marks=(20,)) is ax
+    assert plots.plot_potentials(traj.u[0], 0.1, 0.1, ax=ax, top=3, marks=(20,)) is ax
     silent = jnp.concatenate([traj.energy, jnp.full((1, 61), 2.0)])  # one input that never moves
     ax = Figure().add_subplot()
-    plots_lca.plot_energy(silent, 0.1, ax=ax, marks=(10,), show=30)
+    plots.plot_energy(silent, 0.1, ax=ax, marks=(10,), show=30)
     assert "1 with no active neuron left out" in ax.get_legend_handles_labels()[1][0]
     assert ax.get_yscale() == "log"
 
 
 def test_plot_energy_bad_input():
     with pytest.raises(ValueError, match="energy"):
-        plots_lca.plot_energy(np.ones((2, 2, 2)), 0.1)
+        plots.plot_energy(np.ones((2, 2, 2)), 0.1)
     with pytest.raises(ValueError, match="show"):
-        plots_lca.plot_energy(np.linspace(2, 1, 11), 0.1, show=10)
+        plots.plot_energy(np.linspace(2, 1, 11), 0.1, show=10)
     with pytest.raises(ValueError, match="no neuron ever active"):
-        plots_lca.plot_energy(np.ones((2, 11)), 0.1)
+        plots.plot_energy(np.ones((2, 11)), 0.1)
     with pytest.raises(ValueError, match="u: expected potentials"):
-        plots_lca.plot_potentials(np.ones(5), 0.1, 0.1)
+        plots.plot_potentials(np.ones(5), 0.1, 0.1)
 
 
 def test_bend_histograms_and_contour_fit_drawing():
     ax = Figure().add_subplot()
-    bars = plots_lca.plot_bend_histograms({"comparison": np.array([0.1, 0.2, np.nan]), "random": np.array([0.05])},
+    bars = plots.plot_bend_histograms({"comparison": np.array([0.1, 0.2, np.nan]), "random": np.array([0.05])},
                                           ax=ax, kind="fit", bins=5)
     assert set(bars) == {"comparison", "random"}
     assert "1 without contour" in ax.get_legend_handles_labels()[1][0]
     assert "contour-fit c2" in ax.get_xlabel()
     with pytest.raises(ValueError, match="kind"):
-        plots_lca.plot_bend_histograms({"random": np.ones(3)}, ax=ax, kind="mystery")
+        plots.plot_bend_histograms({"random": np.ones(3)}, ax=ax, kind="mystery")
     with pytest.raises(ValueError, match="finite"):
-        plots_lca.plot_bend_histograms({"random": np.full(3, np.nan)}, ax=ax)
+        plots.plot_bend_histograms({"random": np.full(3, np.nan)}, ax=ax)
     fit = geomlib.fit_contour_curvature(lambda x: x[0] - 0.2 * x[1] ** 2, _P2, 0.5, n=16, return_fit=True)
     ax = Figure().add_subplot()
-    plots_lca.draw_contour_fit(fit, ax=ax)
+    plots.draw_contour_fit(fit, ax=ax)
     assert len(ax.lines) == 2
 
 
 def test_draw_dictionary():
     ax = Figure().add_subplot()
-    plots_lca.draw_dictionary(toy_lca_dictionary()["phi"], ax=ax, highlight=0)
+    plots.draw_dictionary(toy_lca_dictionary()["phi"], ax=ax, highlight=0)
     assert [t.get_text() for t in ax.texts if t.get_text()] == ["φ0", "φ1", "φ2"]
     with pytest.raises(ValueError, match=r"phi: expected a 2-D dictionary of shape \(2, N\)"):
-        plots_lca.draw_dictionary(np.ones((3, 2)), ax=ax)
+        plots.draw_dictionary(np.ones((3, 2)), ax=ax)

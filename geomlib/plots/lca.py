@@ -1,7 +1,7 @@
 """Figures for the recurrent-neuron chapter: LCA dynamics, dictionaries drawn in the
 input plane, and histograms of contour bend (matplotlib).
 
-Like :mod:`geomlib.plots`, every function takes ``ax=None``: given an Axes it draws
+Like the rest of :mod:`geomlib.plots`, every function takes ``ax=None``: given an Axes it draws
 there and touches no global state; without one it makes a new figure through pyplot.
 
 >>> import numpy as np
@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from geomlib.plots.axes import new_axes
 
 __all__ = [
     "BEND_LABELS",
@@ -36,14 +38,6 @@ BEND_LABELS = {
     "attenuation": "response attenuation",
 }
 _COLORS = {"comparison": "tab:red", "random": "tab:blue"}
-
-
-def _new_axes(ax, figsize=None):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt  # creating a figure is the point here
-
-    return plt.subplots(figsize=figsize, layout="constrained")[1]
 
 
 def plot_potentials(u, lam: float, eta: float, *, ax=None, top: int = 8, marks: Sequence[int] = (),
@@ -67,7 +61,7 @@ def plot_potentials(u, lam: float, eta: float, *, ax=None, top: int = 8, marks: 
         raise ValueError(f"u: expected potentials of shape (steps + 1, N), got {u.shape}")
     if not eta > 0:
         raise ValueError(f"eta: expected eta > 0, got {eta!r}")
-    ax = _new_axes(ax, (5.0, 3.4))
+    ax = new_axes(ax, (5.0, 3.4))
     t = np.arange(u.shape[0]) * eta
     order = np.argsort(u[-1])[::-1]
     ax.plot(t, u[:, order[top:]], color="0.8", lw=0.5)
@@ -107,7 +101,7 @@ def plot_energy(energy, eta: float, *, ax=None, marks: Sequence[int] = (), show:
     e = e[None] if e.ndim == 1 else e
     if e.ndim != 2 or e.shape[1] < 3:
         raise ValueError(f"energy: expected shape (steps + 1,) or (B, steps + 1), got {np.shape(energy)}")
-    ax = _new_axes(ax, (5.0, 3.4))
+    ax = new_axes(ax, (5.0, 3.4))
     show = (e.shape[1] - 1) // 2 if show is None else int(show)
     if not 1 <= show < e.shape[1] - 1:
         raise ValueError(f"show: expected 1 <= show < {e.shape[1] - 1} (steps recorded), got {show!r}")
@@ -156,7 +150,7 @@ def draw_dictionary(phi, *, ax=None, scale: float = 1.0, labels: Sequence[str] |
     labels = [f"φ{i}" for i in range(phi.shape[1])] if labels is None else list(labels)
     if len(labels) != phi.shape[1]:
         raise ValueError(f"labels: expected {phi.shape[1]} labels, got {len(labels)}")
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     for i in range(phi.shape[1]):
         x, y = scale * phi[:, i]
         width = 2.4 if i == highlight else 1.3
@@ -197,7 +191,7 @@ def plot_bend_histograms(samples: Mapping[str, np.ndarray], *, ax=None, kind: st
         if not hi > lo:
             lo, hi = lo - 0.5, hi + 0.5
         bins = np.linspace(lo, hi, int(bins) + 1)
-    ax = _new_axes(ax, (5.0, 3.4))
+    ax = new_axes(ax, (5.0, 3.4))
     out = {}
     for i, (name, v) in enumerate(data.items()):
         ok = v[np.isfinite(v)]
@@ -235,7 +229,7 @@ def draw_contour_fit(fit, *, ax=None, color: str = "crimson", size: float = 3.0)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"fit.points: expected shape (m, 2), got {pts.shape}")
     c0, c1, c2 = (float(np.asarray(x)) for x in (fit.c0, fit.c1, fit.c2))
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     ok = np.all(np.isfinite(pts), axis=1)
     if not (ok.any() and np.isfinite([c0, c1, c2]).all()):
         return ax

@@ -9,7 +9,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from geomlib import plots
+from geomlib.plots.axes import new_axes
+from geomlib.plots.images import show_images
+from geomlib.plots.planes import plot_response
+
+__all__ = ["plot_accuracy_curves", "plot_attack_path", "show_attacks"]
 
 
 def plot_attack_path(values, coords, path_ab, *, ax=None, levels=12, title=None, xlabel="a", ylabel="b",
@@ -31,8 +35,8 @@ def plot_attack_path(values, coords, path_ab, *, ax=None, levels=12, title=None,
     path_ab = np.asarray(path_ab, dtype=np.float64)
     if path_ab.ndim != 2 or path_ab.shape[1] != 2:
         raise ValueError(f"path_ab: expected shape (T + 1, 2), got {path_ab.shape}")
-    art = plots.plot_response(values, coords, ax=ax, arrows=None, levels=levels, xlabel=xlabel, ylabel=ylabel,
-                              title=title, colorbar_label=colorbar_label)
+    art = plot_response(values, coords, ax=ax, arrows=None, levels=levels, xlabel=xlabel, ylabel=ylabel,
+                        title=title, colorbar_label=colorbar_label)
     ax = art.contours.axes if art.contours is not None else art.image.axes
     ax.plot(path_ab[:, 0], path_ab[:, 1], "-", color=color, lw=1.5, zorder=5)
     ax.plot(path_ab[:, 0], path_ab[:, 1], ".", color=color, ms=3, zorder=5)
@@ -53,10 +57,7 @@ def plot_accuracy_curves(eps, accuracies: Mapping[str, Sequence[float]], *, ax=N
     Returns:
       the Axes.
     """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    ax = new_axes(ax, (5.5, 3.8))
     eps = np.asarray(eps, dtype=np.float64)
     for name, acc in accuracies.items():
         acc = np.asarray(acc, dtype=np.float64)
@@ -95,14 +96,14 @@ def show_attacks(x, x_adv, row_labels: Sequence[str] | None = None, *, titles: S
     n = x.shape[0]
     fig, axes = plt.subplots(1 + 2 * len(names), n, figsize=(size * n + 1.2, size * (1 + 2 * len(names))),
                              squeeze=False, layout="constrained")
-    plots.show_images(x, titles, axes=axes[0], symmetric=False, cmap="gray")
+    show_images(x, titles, axes=axes[0], symmetric=False, cmap="gray")
     axes[0, 0].text(-0.15, 0.5, "clean", transform=axes[0, 0].transAxes, ha="right", va="center")
     for r, name in enumerate(names):
         adv = np.asarray(x_adv[name])
         if adv.shape != x.shape:
             raise ValueError(f"x_adv[{name!r}]: expected shape {x.shape}, got {adv.shape}")
-        plots.show_images(adv, axes=axes[1 + 2 * r], symmetric=False, cmap="gray")
-        plots.show_images(adv - x, axes=axes[2 + 2 * r], symmetric=True)
+        show_images(adv, axes=axes[1 + 2 * r], symmetric=False, cmap="gray")
+        show_images(adv - x, axes=axes[2 + 2 * r], symmetric=True)
         axes[1 + 2 * r, 0].text(-0.15, 0.5, name, transform=axes[1 + 2 * r, 0].transAxes, ha="right", va="center")
         axes[2 + 2 * r, 0].text(-0.15, 0.5, "δ", transform=axes[2 + 2 * r, 0].transAxes, ha="right", va="center")
     return fig

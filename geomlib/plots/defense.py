@@ -9,13 +9,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from geomlib.plots.axes import new_axes
 
-def _new_axes(ax, figsize=(4.6, 3.8)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
+__all__ = ["model_color", "plot_correlation_table", "plot_per_image", "plot_robustness_vs_curvature"]
 
 
 def model_color(name: str) -> str:
@@ -50,7 +46,7 @@ def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_s
     for stat in (x_stat, y_stat):
         if stat not in summary:
             raise ValueError(f"statistic {stat!r} not in summary (has {sorted(summary)})")
-    ax = _new_axes(ax)
+    ax = new_axes(ax, (4.6, 3.8))
     names = list(summary[x_stat]) if models is None else list(models)
     for name in names:
         x, y = summary[x_stat][name], summary[y_stat][name]
@@ -83,7 +79,7 @@ def plot_per_image(results: Mapping, x_values: Mapping[str, np.ndarray], y_value
     Returns:
       the Axes.
     """
-    ax = _new_axes(ax, (5.2, 4))
+    ax = new_axes(ax, (5.2, 4))
     for name in results:
         x, y = np.asarray(x_values[name], float), np.asarray(y_values[name], float)
         if x.shape != y.shape:
@@ -109,7 +105,7 @@ def plot_correlation_table(correlations: Mapping[tuple[str, str], object], *, ax
     Returns:
       the Axes.
     """
-    ax = _new_axes(ax, (6.5, 0.5 + 0.35 * len(correlations)))
+    ax = new_axes(ax, (6.5, 0.5 + 0.35 * len(correlations)))
     keys = list(correlations)
     rho = np.array([correlations[k].rho for k in keys])
     low = np.array([correlations[k].low for k in keys])

@@ -1,7 +1,7 @@
 """Figures of chapter 3 (deep networks): class maps on planes through a digit, boundary
 curvature histograms, straight-line walks.
 
-Like :mod:`geomlib.plots`, every function takes ``ax=None`` and, given Axes, draws only
+Like the rest of :mod:`geomlib.plots`, every function takes ``ax=None`` and, given Axes, draws only
 there.
 
 >>> import numpy as np
@@ -20,7 +20,8 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from geomlib import plots
+from geomlib.plots.axes import new_axes
+from geomlib.plots.planes import PlaneArtists, plot_response
 
 __all__ = ["DecisionArtists", "plot_curvature_histograms", "plot_decision", "plot_walks"]
 
@@ -30,17 +31,9 @@ BOUNDARY_COLOR = "crimson"
 class DecisionArtists(NamedTuple):
     """What :func:`plot_decision` drew (None for parts not drawn)."""
 
-    plane: plots.PlaneArtists
+    plane: PlaneArtists
     boundary: object | None
     marks: list
-
-
-def _new_axes(ax, figsize=(4.5, 4)):
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt  # noqa: PLC0415 (only when no Axes is given)
-
-    return plt.subplots(figsize=figsize, layout="constrained")[1]
 
 
 def plot_decision(
@@ -75,9 +68,9 @@ def plot_decision(
     if values.ndim != 2 or coords.shape != (*values.shape, 2):
         raise ValueError(f"values, coords: expected (n_b, n_a) and (n_b, n_a, 2), got {values.shape} and "
                          f"{coords.shape}")
-    ax = _new_axes(ax)
-    art = plots.plot_response(values, coords, ax=ax, arrows=None, levels=levels, colorbar=colorbar,
-                              colorbar_label=colorbar_label, xlabel=xlabel, ylabel=ylabel, title=title)
+    ax = new_axes(ax, (4.5, 4))
+    art = plot_response(values, coords, ax=ax, arrows=None, levels=levels, colorbar=colorbar,
+                        colorbar_label=colorbar_label, xlabel=xlabel, ylabel=ylabel, title=title)
     boundary = None
     if zero and values.min() < 0 < values.max():
         boundary = ax.contour(coords[..., 0], coords[..., 1], values, levels=[0.0], colors=BOUNDARY_COLOR,
@@ -108,7 +101,7 @@ def plot_curvature_histograms(
     """
     if not samples:
         raise ValueError("samples: expected at least one model, got none")
-    ax = _new_axes(ax, (5.5, 3.6))
+    ax = new_axes(ax, (5.5, 3.6))
     clean = {k: np.asarray(v, np.float64).ravel() for k, v in samples.items()}
     clean = {k: v[np.isfinite(v)] for k, v in clean.items()}
     everything = np.concatenate([v for v in clean.values()] + [np.zeros(1)])
@@ -154,7 +147,7 @@ def plot_walks(classes: Mapping[str, np.ndarray], labels, *, ax=None, title: str
     n = blocks[0].shape[1]
     gap = np.ones((len(labels), 2), bool)
     image = np.concatenate([x for b in blocks for x in (b, gap)][:-1], axis=1)
-    ax = _new_axes(ax, (6, 3.5))
+    ax = new_axes(ax, (6, 3.5))
     ax.imshow(~image, cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1.6)
     ax.set_xticks([k * (n + 2) + (n - 1) / 2 for k in range(len(blocks))], list(classes))
     ax.set_ylabel("pair")

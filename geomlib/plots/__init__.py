@@ -1,0 +1,89 @@
+"""Static figures (matplotlib). Every drawing function takes ``ax=None``: given an Axes it
+draws there and touches no global state; without one it makes a new figure through pyplot.
+
+Parts: ``axes`` (notebook style, the Axes a drawing uses), ``fields`` (contour levels and
+lines, gradient arrows, colour limits: numpy only, shared with :mod:`geomlib.widgets`),
+``planes`` (response and curvature maps of a plane), ``images`` (flattened images),
+and one module of figures per chapter: ``lca`` (2: LCA dynamics, dictionaries, bend
+histograms), ``deep`` (3: class maps, boundary curvature, walks), ``attacks`` (4) and
+``defense`` (5).
+"""
+
+from geomlib.plots.attacks import plot_accuracy_curves, plot_attack_path, show_attacks
+from geomlib.plots.axes import notebook_style
+from geomlib.plots.deep import DecisionArtists, plot_curvature_histograms, plot_decision, plot_walks
+from geomlib.plots.defense import model_color, plot_correlation_table, plot_per_image, plot_robustness_vs_curvature
+from geomlib.plots.fields import (
+    ARROW_FILL,
+    arrow_field,
+    arrow_indices,
+    arrow_spacing,
+    contour_levels,
+    contour_lines,
+    curvature_limit,
+    plane_extent,
+    scaled_arrows,
+)
+from geomlib.plots.images import show_images
+from geomlib.plots.lca import (
+    BEND_LABELS,
+    draw_contour_fit,
+    draw_dictionary,
+    plot_bend_histograms,
+    plot_energy,
+    plot_potentials,
+)
+from geomlib.plots.planes import (
+    CURVATURE_LABELS,
+    CURVATURE_SIGNS,
+    MEI_LABEL,
+    ORTHO_LABEL,
+    PlaneArtists,
+    plot_curvature,
+    plot_plane,
+    plot_response,
+)
+
+__all__ = [
+    # planes (chapter 1 and the explorers)
+    "ARROW_FILL",
+    "CURVATURE_LABELS",
+    "CURVATURE_SIGNS",
+    "MEI_LABEL",
+    "ORTHO_LABEL",
+    "PlaneArtists",
+    "arrow_field",
+    "arrow_indices",
+    "arrow_spacing",
+    "contour_levels",
+    "contour_lines",
+    "curvature_limit",
+    "notebook_style",
+    "plane_extent",
+    "plot_curvature",
+    "plot_plane",
+    "plot_response",
+    "scaled_arrows",
+    "show_images",
+    # chapter 2
+    "BEND_LABELS",
+    "draw_contour_fit",
+    "draw_dictionary",
+    "plot_bend_histograms",
+    "plot_energy",
+    "plot_potentials",
+    # chapter 3
+    "DecisionArtists",
+    "plot_curvature_histograms",
+    "plot_decision",
+    "plot_walks",
+    # chapter 4
+    "plot_accuracy_curves",
+    "plot_attack_path",
+    "show_attacks",
+    # chapter 5
+    "model_color",
+    "plot_correlation_table",
+    "plot_per_image",
+    "plot_robustness_vs_curvature",
+]
