@@ -2,6 +2,8 @@
 #   make lab    install (into .venv) and open JupyterLab on notebooks/
 #   make test   install (into .venv) and run every test, notebooks included
 # Versions are pinned in requirements/constraints*.txt so printed numbers do not drift.
+# An environment you manage yourself (conda: environment.yml) instead of the venv:
+#   make lab VENV=$CONDA_PREFIX STAMP=    (STAMP= : no install, its packages as they are)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,8 +25,21 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (response-geometry)" > /dev/null
 	@touch $(STAMP)
 
+# JupyterLab on notebooks/. `make lab PORT=8899` picks the port (default 8888); if it is
+# taken, Jupyter tries the next free ones (port_retries) and prints the URL it got.
+# As root (a container) Jupyter refuses to start without --allow-root, so uid 0 gets it.
+# With no display (ssh, a container, CI; macOS always has one) there is no browser to
+# open: --no-browser, and you open the printed http://127.0.0.1:PORT/lab?token=... URL.
+# LAB_ARGS go to `jupyter lab` as they are (e.g. LAB_ARGS=--ip=0.0.0.0 in a container).
+PORT     ?= 8888
+LAB_ARGS ?=
+AS_ROOT   = $(filter 0,$(shell id -u))
+HEADLESS  = $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),,yes)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks \
+	    --ServerApp.port=$(PORT) --ServerApp.port_retries=50 \
+	    $(if $(AS_ROOT),--allow-root) $(if $(HEADLESS),--no-browser) $(LAB_ARGS)
 
 # JAX's persistent compilation cache: the notebooks run twice in `make test` (nbval and the
 # browser test), and compiling through the unrolled LCA takes longer than running it.
@@ -43,8 +58,11 @@ test: $(STAMP)
 	@bash tools/ensure_chromium.sh
 	$(PY) -m tools.run_tests --workers $(TEST_WORKERS) $(PYTEST_ARGS)
 
+# BENCH_ARGS go to `python -m benchmarks` (e.g. BENCH_ARGS="--quick --only mlp"; --help lists them).
+BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # Retrain every shipped parameter file in geomlib/params (seeded; about an hour on 2 cores:
 # chapter 5's dictionaries and the PGD-trained MLP take most of it).
