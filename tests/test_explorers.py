@@ -15,7 +15,7 @@ from jax.tree_util import Partial
 matplotlib.use("Agg")
 
 import geomlib  # noqa: E402
-from geomlib import explorers  # noqa: E402
+from geomlib import widgets  # noqa: E402
 
 N = 12
 
@@ -30,7 +30,7 @@ def small():
 @pytest.fixture
 def ex(small):
     params, lca = small
-    ex = explorers.dictionary_explorer(params, lca, neurons=[3, 40, 77], temperature=0.03, lambdas=(0.05, 0.3),
+    ex = widgets.dictionary_explorer(params, lca, neurons=[3, 40, 77], temperature=0.03, lambdas=(0.05, 0.3),
                                        steps=(10, 30), n=N, dpi=40, preview=6)
     yield ex
     ex.close()
@@ -96,9 +96,9 @@ def test_every_control_changes_the_figure(ex):
 def test_bad_neurons_raise(small):
     params, lca = small
     with pytest.raises(ValueError, match="^neurons"):
-        explorers.dictionary_explorer(params, lca, neurons=[1000])
+        widgets.dictionary_explorer(params, lca, neurons=[1000])
     with pytest.raises(ValueError, match="^neurons"):
-        explorers.dictionary_explorer(params, lca, neurons=[])
+        widgets.dictionary_explorer(params, lca, neurons=[])
 
 
 def test_parameters_a_circuit_does_not_use_leave_it_alone(ex):
@@ -131,7 +131,7 @@ def _digit_explorer(setup, digits=DIGITS, **kwargs):
     models, images, labels = setup
     kw = dict(n=N, preview=5, dpi=40)
     kw.update(kwargs)
-    return explorers.digit_explorer(models, images, labels, digits, **kw)
+    return widgets.digit_explorer(models, images, labels, digits, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_digit_defaults_and_controls(dex, digit_setup):
     assert [o[1] for o in dex.parameter_sliders["digit"].options] == DIGITS
     assert [o[1] for o in dex.parameter_sliders["cls"].options] == list(range(DIGIT_K))
     assert [o[1] for o in dex.parameter_sliders["function"].options] == ["logit", "decision"]
-    assert tuple(explorers.DIGIT_FUNCTIONS) == ("logit", "decision")
+    assert tuple(widgets.DIGIT_FUNCTIONS) == ("logit", "decision")
     assert list(dex.neurons) == ["linear", "mlp"] and dex.neuron == "linear"
     assert list(dex.v1_options) == ["random 1", "random 2"]
     assert list(dex.v2_options) == ["nearest digit of another class", "adversarial (mlp)"]
@@ -216,7 +216,7 @@ def test_digit_menus_depend_on_reference_and_key(digit_setup):
 
 def test_digit_single_model_has_no_adversarial_axis(digit_setup):
     models, images, labels = digit_setup
-    ex = explorers.digit_explorer({"mlp": models["mlp"]}, images, labels, [1], n=N, preview=None, dpi=40)
+    ex = widgets.digit_explorer({"mlp": models["mlp"]}, images, labels, [1], n=N, preview=None, dpi=40)
     try:
         assert list(ex.v2_options) == ["nearest digit of another class"]
         assert ex.parameter_values == {"digit": 1, "cls": 1, "function": "decision"}
@@ -307,7 +307,7 @@ def test_digit_u_in_closed_form_for_a_linear_two_class_classifier():
     pred = np.argmax(images @ w.T + b, axis=1)
     assert set(pred) == {0, 1}  # both signs of u occur
     digits = [int(np.flatnonzero(pred == 0)[0]), int(np.flatnonzero(pred == 1)[0])]
-    ex = explorers.digit_explorer(models, images, labels, digits, n=N, preview=None, dpi=40)
+    ex = widgets.digit_explorer(models, images, labels, digits, n=N, preview=None, dpi=40)
     try:
         assert ex._side == 7
         assert [o[1] for o in ex.parameter_sliders["cls"].options] == [0, 1]
@@ -369,7 +369,7 @@ def test_digit_every_control_changes_the_figure(dex):
 
 def test_digit_function_and_class_change_the_field(dex):
     fields = {}
-    for function in explorers.DIGIT_FUNCTIONS:
+    for function in widgets.DIGIT_FUNCTIONS:
         for cls in range(DIGIT_K):
             dex.update(function=function, cls=cls)
             fields[function, cls] = dex.field
@@ -398,7 +398,7 @@ def test_digit_bad_input_raises(digit_setup, change, match):
     args = dict(models=models, images=images, labels=labels, digits=DIGITS)
     args.update(change)
     with pytest.raises(ValueError, match=match):
-        explorers.digit_explorer(args["models"], args["images"], args["labels"], args["digits"],
+        widgets.digit_explorer(args["models"], args["images"], args["labels"], args["digits"],
                                  reference=args.get("reference"), n=N, dpi=40)
 
 
@@ -416,7 +416,7 @@ def test_digit_plain_function_classifier(digit_setup):
     def plain(x):  # a closure, not bound with Partial
         return jnp.asarray(w, x.dtype) @ x
 
-    ex = explorers.digit_explorer({"plain": plain}, images, labels, [0], n=N, preview=None, dpi=40)
+    ex = widgets.digit_explorer({"plain": plain}, images, labels, [0], n=N, preview=None, dpi=40)
     try:
         _check_digit_state(ex)
     finally:
@@ -427,7 +427,7 @@ def test_digit_scalar_output_classifier_raises_value_error(digit_setup):
     models, images, labels = digit_setup
     scalar = Partial(_first_logit, models["linear"].args[0])  # (D,) -> ()
     with pytest.raises(ValueError, match="^models"):
-        explorers.digit_explorer({"scalar": scalar}, images, labels, DIGITS, n=N, dpi=40)
+        widgets.digit_explorer({"scalar": scalar}, images, labels, DIGITS, n=N, dpi=40)
 
 
 def test_digit_models_with_fewer_classes_do_not_draw_another_logit(digit_setup):
@@ -435,7 +435,7 @@ def test_digit_models_with_fewer_classes_do_not_draw_another_logit(digit_setup):
     w = np.random.default_rng(5).normal(size=(2, DIGIT_D)) / np.sqrt(DIGIT_D)
     two = Partial(_linear_logits, {"w": jnp.asarray(w, jnp.float32), "b": jnp.zeros(2, jnp.float32)})
     try:
-        ex = explorers.digit_explorer({"three": models["linear"], "two": two}, images, labels, DIGITS,
+        ex = widgets.digit_explorer({"three": models["linear"], "two": two}, images, labels, DIGITS,
                                       n=N, preview=None, dpi=40)
     except ValueError as err:
         assert "class" in str(err), err  # rejected up front, for this reason: fine

@@ -205,7 +205,7 @@ def test_one_figure_updated_in_place(explorer):
 def test_png_encoder_is_lossless():
     rng = np.random.default_rng(0)
     rgba = rng.integers(0, 256, (7, 5, 4), dtype=np.uint8)
-    img = PIL.Image.open(io.BytesIO(widgets._png(rgba)))
+    img = PIL.Image.open(io.BytesIO(widgets.encode_png(rgba)))
     assert img.mode == "RGB" and img.size == (5, 7)
     np.testing.assert_array_equal(np.asarray(img), rgba[..., :3])
 
@@ -725,3 +725,107 @@ def test_tunable_origin_follows_a_parameter(setup):
         ex.close()
     with pytest.raises(ValueError, match="^parameters"):
         PlaneExplorer(neurons, w, v1, v2, origin=widgets.Tunable(lambda digit: images[digit]), n=N)
+
+
+# ------------------------------------------------- the scheduling policy, without a kernel
+
+from geomlib.widgets import schedule as sched  # noqa: E402
+
+
+def test_schedule_outside_a_kernel_renders_every_change_at_once():
+    s = sched.RenderSchedule()
+    assert [s.on_change(t, False, 10.0) for t in (0.0, 0.001, 0.002)] == [sched.NOW] * 3
+    assert not s.pending
+    s.rendered(10.0, preview=False, at=0.0)
+    assert not s.preview_first(in_kernel=False, has_preview=True)
+
+
+def test_schedule_coalesces_a_burst_into_one_deferred_render():
+    s = sched.RenderSchedule()
+    actions = [s.on_change(0.001 * i, True, 0.01) for i in range(20)]
+    assert actions == [sched.DEFER] + [sched.SKIP] * 19 and s.pending
+    s.flushed()  # the deferred render starts: the next change is new
+    assert not s.pending and s.on_change(0.1, True, 0.01) == sched.DEFER
+
+
+def test_schedule_renders_a_slow_neuron_at_once_once_the_last_render_has_ended():
+    s = sched.RenderSchedule(coalesce=0.03, slow=0.25)
+    s.rendered(0.4, preview=False, at=1.0)
+    assert s.on_change(1.0 + 0.01, True, 0.4) == sched.DEFER  # too soon after the last render: coalesce
+    s.flushed()
+    assert s.on_change(1.0 + 0.03, True, 0.4) == sched.PROGRESSIVE and not s.pending
+    assert s.on_change(2.0, True, 0.2) == sched.DEFER  # a fast last render: coalesce
+    assert s.on_change(3.0, True, 0.4) == sched.SKIP  # a deferred render is pending: it shows this change
+    s.flushed()
+    assert s.on_change(3.0, True, None) == sched.DEFER  # nothing recorded yet: coalesce
+
+
+def test_schedule_previews_only_neurons_whose_full_render_is_slow():
+    s = sched.RenderSchedule(preview=0.2)
+    assert not s.preview_first(True, True)  # nothing rendered yet
+    s.rendered(0.3, preview=False, at=0.0)
+    assert s.preview_first(True, True) and s.full_seconds == 0.3
+    assert not s.preview_first(True, False) and not s.preview_first(False, True)
+    s.rendered(0.01, preview=True, at=1.0)  # a preview does not make the neuron fast
+    assert s.preview_first(True, True) and s.rendered_at == 1.0
+    s.rendered(0.1, preview=False, at=2.0)
+    assert not s.preview_first(True, True)
+
+
+def test_schedule_hold():
+    s = sched.RenderSchedule()
+    with pytest.raises(RuntimeError):
+        with s.hold():
+            assert s.holding
+            raise RuntimeError
+    assert not s.holding
+
+
+class _FakeLoop:
+    """call_later without an event loop: run() calls what is due, in order."""
+
+    class Handle:
+        def __init__(self, fn):
+            self.fn, self.cancelled = fn, False
+
+        def cancel(self):
+            self.cancelled = True
+
+    def __init__(self):
+        self.handles = []
+
+    def call_later(self, delay, fn):
+        self.handles.append(self.Handle(fn))
+        return self.handles[-1]
+
+    def run(self):
+        while self.handles:
+            h = self.handles.pop(0)
+            if not h.cancelled:
+                h.fn()
+
+
+def test_explorer_follows_the_schedule_on_a_fake_kernel_loop(tunable, monkeypatch):
+    """A drag in a kernel, driven by a fake event loop: one deferred render for a burst,
+    a coarse preview first for a slow neuron, the full resolution once the slider rests;
+    a slow last render draws at once, and the next change cancels the pending full one."""
+    ex, _, _ = tunable
+    loop = _FakeLoop()
+    monkeypatch.setattr("geomlib.widgets.explorer.kernel_loop", lambda: loop)
+    ex.schedule.preview = 0.0  # every neuron is slow enough for a preview
+    n = len(ex.timings)
+    for theta in range(1, 11):
+        ex.theta_slider.value = float(theta)
+    assert len(ex.timings) == n and ex._pending and len(loop.handles) == 1
+    loop.run()
+    assert [(t["preview"], t["grid"]) for t in list(ex.timings)[n:]] == [(True, ex.preview), (False, N)]
+    assert ex.theta == 10.0 and ex.field.shape == (N, N) and not ex._pending and ex._full_handle is None
+    ex.schedule.slow, ex.schedule.coalesce = 0.0, 0.0  # the last render counts as slow: draw inside the message
+    n = len(ex.timings)
+    ex.theta_slider.value = 20.0
+    assert len(ex.timings) == n + 1 and ex.last_timing["preview"] and ex._full_handle is not None
+    first = ex._full_handle
+    ex.theta_slider.value = 30.0
+    assert first.cancelled and len(ex.timings) == n + 2
+    loop.run()
+    assert len(ex.timings) == n + 3 and not ex.last_timing["preview"] and ex.theta == 30.0

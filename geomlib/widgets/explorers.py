@@ -26,7 +26,8 @@ import jax
 import numpy as np
 
 import geomlib
-from geomlib.widgets import PlaneExplorer, Tunable
+from geomlib.widgets.explorer import PlaneExplorer
+from geomlib.widgets.tunable import Tunable
 
 __all__ = ["DIGIT_FUNCTIONS", "LAMBDAS", "STEPS", "dictionary_explorer", "digit_explorer"]
 
