@@ -11,6 +11,7 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
+from geomlib._src.boundary import image_logits_of
 from geomlib._src.core.checks import check_callable
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.planes import Plane
@@ -21,19 +22,19 @@ from geomlib._src.survey import SurveyResult, as_bend, bend_static, run_plane_ch
 CONTOUR_WINDOW = ((0.0, 3.0), (-1.0, 1.0))
 
 
-def _margin(logits_fn, i, j, origin, r, x):
+def _margin(image_logits, i, j, origin, r, x):
     """z_j - z_i at origin + r (x - origin): the decision function of the pair, the plane's
     coordinates scaled by r (so plane units are multiples of the image's DeepFool distance)."""
-    z = logits_fn(origin + r * (x - origin))
+    z = image_logits(origin + r * (x - origin))
     return z[j] - z[i]
 
 
 @jax.jit
-def _comparison_direction(f, x, i, j):
+def _comparison_direction(image_logits, x, i, j):
     """Unit gradient of z_k - z_i at x for the class k (not i, not j) nearest by DeepFool's
     linearised distance |z_k - z_i| / |grad(z_k - z_i)|: the next boundary after j's."""
     def one(x, i, j):
-        z, jac = f(x), jax.jacrev(f)(x)                       # (K,), (K, D)
+        z, jac = image_logits(x), jax.jacrev(image_logits)(x)   # (K,), (K, D)
         dz, dg = z - z[i], jac - jac[i]
         norm = jnp.linalg.norm(dg, axis=1)
         ratio = jnp.abs(dz) / jnp.where(norm > 0, norm, 1.0)
@@ -62,9 +63,8 @@ def decision_contour_bend(logits_fn, x: ArrayLike, boundary: ArrayLike, label: A
     is locally convex, i.e. the boundary bends toward x).
 
     Args:
-      logits_fn: classifier ``(B, D) -> (B, K)`` that also takes one image ``(D,) -> (K,)``
-        (as :func:`geomlib.load_classifier` gives; jax-traceable), K >= 2 (with K = 2 there
-        is no third class and the comparison column is NaN).
+      logits_fn: batched classifier ``(B, D) -> (B, K)`` (jax-traceable), K >= 2 (with
+        K = 2 there is no third class and the comparison column is NaN).
       x: images ``(B, D)``; boundary: their boundary points ``(B, D)``.
       label, other: the classes i (at x) and j (beyond the boundary), int ``(B,)``.
       key: seed of the random directions (image n uses ``fold_in(key, n)``).
@@ -75,7 +75,7 @@ def decision_contour_bend(logits_fn, x: ArrayLike, boundary: ArrayLike, label: A
       c2 ``(B, 2)``: comparison plane, random plane; NaN where the boundary point
       coincides with x or fewer than 3 rows cross (and in the comparison column for K = 2).
     """
-    f = check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
+    f = image_logits_of(check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)"))
     x, boundary = jnp.asarray(x), jnp.asarray(boundary, jnp.asarray(x).dtype)
     if x.ndim != 2 or boundary.shape != x.shape:
         raise ValueError(f"x, boundary: expected two arrays of one shape (B, D), got {x.shape} and {boundary.shape}")

@@ -59,7 +59,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from geomlib._src.attacks import deepfool
-from geomlib._src.boundary import bisect_boundary, boundary_curvatures
+from geomlib._src.boundary import bisect_boundary, boundary_curvatures, image_logits_of
 from geomlib._src.core.batching import shard_batch
 from geomlib._src.core.checks import check_callable, check_images, check_labels, num_classes
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
@@ -140,7 +140,7 @@ def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target:
     r"""Curvature, robustness and semantic content of one classifier on the images ``x``.
 
     Args:
-      logits_fn: the classifier, ``(B, D) -> (B, K)`` and ``(D,) -> (K,)`` (e.g.
+      logits_fn: the classifier, batched ``(B, D) -> (B, K)`` (e.g.
         :func:`geomlib.load_classifier`; a bound classifier for the first-layer survey).
       smooth_fn: its smooth twin (``load_classifier(name, smooth_temperature=T)``), for
         the boundary curvature; None to skip it (NaN).
@@ -196,7 +196,8 @@ def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target:
     moved = df_class != np.asarray(ys)
     safe_far = jnp.where(jnp.asarray(moved)[:, None], x_df, xs)
     other = jnp.asarray(np.where(moved, df_class, (np.asarray(ys) + 1) % num), jnp.int32)
-    point = timed("boundary point", lambda: bisect_boundary(f, xs, safe_far, ys.astype(jnp.int32), other, 30))
+    point = timed("boundary point", lambda: bisect_boundary(image_logits_of(f), xs, safe_far, ys.astype(jnp.int32),
+                                                            other, 30))
     dist = np.where(moved, np.linalg.norm(np.asarray(point - xs), axis=1), np.nan)
     bend = timed("logit bend", lambda: decision_contour_bend(f, xs, point, ys, other, key=key))
     bend = np.where(moved[:, None], bend, np.nan)
