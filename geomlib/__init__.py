@@ -42,7 +42,7 @@ from geomlib._src.classifiers import (
 )
 from geomlib._src.contours import ContourFit, contour_points, fit_contour_curvature
 from geomlib._src.core.dtypes import float_dtype
-from geomlib._src.data import Split, load_cifar10, load_mnist_idx, load_mnist_subset
+from geomlib._src.data import Split, TrainTestSplit, load_cifar10, load_mnist_idx, load_mnist_subset
 from geomlib._src.defense import (
     CIFAR10_SETTINGS,
     ClassifierMeasures,
@@ -166,6 +166,7 @@ __all__ = [
     "SurveyPlanes",
     "SurveyResult",
     "TOY_LCA",
+    "TrainTestSplit",
     "Walk",
     "accuracy_under_attack",
     "activation",

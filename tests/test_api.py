@@ -27,7 +27,7 @@ PUBLIC = {
     "lca": ["dictionary_neuron", "divisive_normalization_neuron", "init_dictionary", "lca_energy",
             "lca_neuron", "lca_statistics", "mei_axis", "neuron_weights", "train_lca"],
     "training": ["fit_linear_neuron"],
-    "data": ["Split", "load_cifar10", "load_mnist_idx", "load_mnist_subset"],
+    "data": ["Split", "TrainTestSplit", "load_cifar10", "load_mnist_idx", "load_mnist_subset"],
     "classifiers": ["bind_classifier", "classifier_accuracy", "classifier_logits", "cure_penalty", "load_classifier",
                     "train_classifier"],
     "images": ["load_photographs", "natural_image_patches", "whiten"],

