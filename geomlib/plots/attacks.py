@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib.plots.axes import new_axes
 from geomlib.plots.images import show_images
@@ -16,7 +17,7 @@ from geomlib.plots.planes import plot_response
 __all__ = ["plot_accuracy_curves", "plot_attack_path", "show_attacks"]
 
 
-def plot_attack_path(values, coords, path_ab, *, ax=None, levels=12, title=None, xlabel="a", ylabel="b",
+def plot_attack_path(values: ArrayLike, coords: ArrayLike, path_ab: ArrayLike, *, ax=None, levels=12, title=None, xlabel="a", ylabel="b",
                      colorbar_label="response", color="r"):
     """Contour map of a plane with an attack path drawn on it.
 
@@ -44,7 +45,7 @@ def plot_attack_path(values, coords, path_ab, *, ax=None, levels=12, title=None,
     return art
 
 
-def plot_accuracy_curves(eps, accuracies: Mapping[str, Sequence[float]], *, ax=None, title=None,
+def plot_accuracy_curves(eps: ArrayLike, accuracies: Mapping[str, ArrayLike], *, ax=None, title=None,
                          xlabel="ε (L∞ radius)"):
     """Accuracy under attack against the attack radius, one line per model.
 
@@ -74,7 +75,7 @@ def plot_accuracy_curves(eps, accuracies: Mapping[str, Sequence[float]], *, ax=N
     return ax
 
 
-def show_attacks(x, x_adv, row_labels: Sequence[str] | None = None, *, titles: Sequence[str] | None = None,
+def show_attacks(x: ArrayLike, x_adv: Mapping[str, ArrayLike], row_labels: Sequence[str] | None = None, *, titles: Sequence[str] | None = None,
                  size: float = 1.3):
     """Rows of (image, adversarial image, perturbation) triplets, one column per image.
 

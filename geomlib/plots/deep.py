@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib.plots.axes import new_axes
 from geomlib.plots.planes import PlaneArtists, plot_response
@@ -37,8 +38,8 @@ class DecisionArtists(NamedTuple):
 
 
 def plot_decision(
-    values,
-    coords,
+    values: ArrayLike,
+    coords: ArrayLike,
     *,
     ax=None,
     zero: bool = True,
@@ -82,7 +83,7 @@ def plot_decision(
 
 
 def plot_curvature_histograms(
-    samples: Mapping[str, np.ndarray],
+    samples: Mapping[str, ArrayLike],
     *,
     ax=None,
     bins: int | Sequence[float] = 24,
@@ -121,7 +122,7 @@ def plot_curvature_histograms(
     return ax
 
 
-def plot_walks(classes: Mapping[str, np.ndarray], labels, *, ax=None, title: str | None = None):
+def plot_walks(classes: Mapping[str, ArrayLike], labels: ArrayLike, *, ax=None, title: str | None = None):
     """Straight-line walks as a picture: one row per pair, one column per path point,
     white where the point is in the pair's class and dark where it has left it; models
     side by side.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib.plots.axes import new_axes
 
@@ -65,7 +66,7 @@ def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_s
     return ax
 
 
-def plot_per_image(results: Mapping, x_values: Mapping[str, np.ndarray], y_values: Mapping[str, np.ndarray], *,
+def plot_per_image(results: Mapping, x_values: Mapping[str, ArrayLike], y_values: Mapping[str, ArrayLike], *,
                    ax=None, xlabel: str = "", ylabel: str = "", logx: bool = False, logy: bool = False,
                    title: str | None = None):
     """Per-image scatter, one colour per model (the same images for every model).

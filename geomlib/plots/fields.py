@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contourpy  # matplotlib's own contouring engine (a dependency of matplotlib)
 import numpy as np
+from jax.typing import ArrayLike
 from matplotlib.ticker import MaxNLocator
 
 __all__ = ["ARROW_FILL", "arrow_field", "arrow_indices", "arrow_spacing", "as_grid", "contour_levels",
@@ -18,7 +19,7 @@ __all__ = ["ARROW_FILL", "arrow_field", "arrow_indices", "arrow_spacing", "as_gr
 ARROW_FILL = 0.9  # longest arrow, as a fraction of the spacing between arrows
 
 
-def as_grid(values, coords, name: str = "values") -> tuple[np.ndarray, np.ndarray]:
+def as_grid(values: ArrayLike, coords: ArrayLike, name: str = "values") -> tuple[np.ndarray, np.ndarray]:
     """``values`` ``(n_b, n_a)`` and ``coords`` ``(n_b, n_a, 2)`` as float64 arrays;
     ValueError (naming ``name``) for any other shapes."""
     values = np.asarray(values, dtype=np.float64)
@@ -30,13 +31,13 @@ def as_grid(values, coords, name: str = "values") -> tuple[np.ndarray, np.ndarra
     return values, coords
 
 
-def plane_extent(coords) -> tuple[float, float, float, float]:
+def plane_extent(coords: ArrayLike) -> tuple[float, float, float, float]:
     """``(amin, amax, bmin, bmax)`` of a grid ``(n_b, n_a, 2)``, as ``imshow(extent=...)`` takes it."""
     c = np.asarray(coords)
     return float(c[0, 0, 0]), float(c[0, -1, 0]), float(c[0, 0, 1]), float(c[-1, 0, 1])
 
 
-def contour_levels(values, n: int = 12) -> np.ndarray:
+def contour_levels(values: ArrayLike, n: int = 12) -> np.ndarray:
     """About ``n`` round response levels strictly inside the range of ``values``.
 
     Round levels (0.5, 1.0, ...) stay put when the window moves, so contours
@@ -56,7 +57,7 @@ def contour_levels(values, n: int = 12) -> np.ndarray:
     return levels[(levels > lo) & (levels < hi)]
 
 
-def contour_lines(values, coords, levels) -> list[np.ndarray]:
+def contour_lines(values: ArrayLike, coords: ArrayLike, levels: ArrayLike) -> list[np.ndarray]:
     """Iso-response lines of ``values`` at ``levels``, as ``LineCollection.set_segments`` takes them.
 
     The same lines as ``ax.contour`` draws, without building a ``ContourSet``: cheap
@@ -98,7 +99,7 @@ def arrow_indices(shape: tuple[int, int], n_arrows: int = 12) -> tuple[np.ndarra
     return ib, ia
 
 
-def arrow_spacing(coords, ib, ia) -> float:
+def arrow_spacing(coords: ArrayLike, ib: np.ndarray, ia: np.ndarray) -> float:
     """Distance between neighbouring arrows (plane units) for the subsample ``(ib, ia)``."""
     coords = np.asarray(coords, dtype=np.float64)
     nb, na = coords.shape[:2]
@@ -107,7 +108,7 @@ def arrow_spacing(coords, ib, ia) -> float:
     return min(np.ptp(coords[..., 0]) / na * sa, np.ptp(coords[..., 1]) / nb * sb)
 
 
-def scaled_arrows(grad, spacing: float):
+def scaled_arrows(grad: ArrayLike, spacing: float) -> tuple[np.ma.MaskedArray, np.ma.MaskedArray]:
     """Arrow components ``(U, V)`` for gradients ``(m_b, m_a, 2)``: the longest is
     ``ARROW_FILL`` spacings long, lengths keep their ratios; masked where the gradient is
     0 or not finite."""
@@ -119,7 +120,7 @@ def scaled_arrows(grad, spacing: float):
     return np.ma.masked_where(bad, uv[..., 0]), np.ma.masked_where(bad, uv[..., 1])
 
 
-def arrow_field(coords, grad, n_arrows: int = 12):
+def arrow_field(coords: ArrayLike, grad: ArrayLike, n_arrows: int = 12) -> tuple[np.ndarray, ...]:
     """Subsampled gradient arrows, scaled so the longest is 0.9 arrow spacings long.
 
     Args:
@@ -141,7 +142,7 @@ def arrow_field(coords, grad, n_arrows: int = 12):
     return c[..., 0], c[..., 1], U, V
 
 
-def curvature_limit(curvature, coords, floor: float = 0.05) -> float:
+def curvature_limit(curvature: ArrayLike, coords: ArrayLike, floor: float = 0.05) -> float:
     """Symmetric colour limit for a curvature map: 98th percentile of |kappa|, at least
     ``floor / half-width`` of the window, so that rounding noise on a zero-curvature field
     shows as a flat white map instead of amplified speckle."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from jax.typing import ArrayLike
 
 __all__ = ["show_images"]
 
 
 def show_images(
-    images,
+    images: ArrayLike,
     titles: Sequence[str] | None = None,
     *,
     axes=None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib.plots.axes import new_axes
 
@@ -40,7 +41,7 @@ BEND_LABELS = {
 _COLORS = {"comparison": "tab:red", "random": "tab:blue"}
 
 
-def plot_potentials(u, lam: float, eta: float, *, ax=None, top: int = 8, marks: Sequence[int] = (),
+def plot_potentials(u: ArrayLike, lam: float, eta: float, *, ax=None, top: int = 8, marks: Sequence[int] = (),
                     title: str | None = None):
     r"""Membrane potentials :math:`u_i(t)` of the LCA's most active neurons, and the threshold.
 
@@ -81,7 +82,7 @@ def plot_potentials(u, lam: float, eta: float, *, ax=None, top: int = 8, marks: 
     return ax
 
 
-def plot_energy(energy, eta: float, *, ax=None, marks: Sequence[int] = (), show: int | None = None,
+def plot_energy(energy: ArrayLike, eta: float, *, ax=None, marks: Sequence[int] = (), show: int | None = None,
                 title: str | None = None):
     r"""Relative excess LCA energy :math:`E(t) / E(\infty) - 1` against time, on a log scale.
 
@@ -131,7 +132,7 @@ def plot_energy(energy, eta: float, *, ax=None, marks: Sequence[int] = (), show:
     return ax
 
 
-def draw_dictionary(phi, *, ax=None, scale: float = 1.0, labels: Sequence[str] | None = None,
+def draw_dictionary(phi: ArrayLike, *, ax=None, scale: float = 1.0, labels: Sequence[str] | None = None,
                     color: str = "crimson", highlight: int | None = None):
     """Dictionary elements of a 2-D dictionary as arrows from the origin of the input plane.
 
@@ -161,7 +162,7 @@ def draw_dictionary(phi, *, ax=None, scale: float = 1.0, labels: Sequence[str] |
     return ax
 
 
-def plot_bend_histograms(samples: Mapping[str, np.ndarray], *, ax=None, kind: str = "fit", bins=30,
+def plot_bend_histograms(samples: Mapping[str, ArrayLike], *, ax=None, kind: str = "fit", bins=30,
                          limits: tuple[float, float] | None = None, title: str | None = None,
                          medians: bool = True):
     """Overlaid histograms of a per-plane bend statistic, one per plane kind.

@@ -22,6 +22,7 @@ from typing import NamedTuple, Sequence
 
 import matplotlib as mpl
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib import PlaneGeometry
 from geomlib.plots.axes import new_axes
@@ -77,11 +78,11 @@ def _finish(ax, coords, xlabel, ylabel, title):
 
 
 def plot_response(
-    field,
-    coords,
+    field: PlaneGeometry | ArrayLike,
+    coords: ArrayLike,
     *,
     ax=None,
-    grad=None,
+    grad: ArrayLike | None = None,
     arrows: int | None = 12,
     levels: int | Sequence[float] = 12,
     fill: str | None = "image",
@@ -146,12 +147,12 @@ def plot_response(
 
 
 def plot_curvature(
-    curvature,
-    coords,
+    curvature: PlaneGeometry | ArrayLike,
+    coords: ArrayLike,
     *,
     ax=None,
     kind: str = "exact",
-    values=None,
+    values: ArrayLike | None = None,
     levels: int | Sequence[float] = 12,
     vmax: float | None = None,
     cmap: str = "RdBu_r",
@@ -210,7 +211,7 @@ def plot_curvature(
 
 def plot_plane(
     geometry: PlaneGeometry,
-    coords,
+    coords: ArrayLike,
     *,
     curvature: bool = True,
     kind: str = "exact",

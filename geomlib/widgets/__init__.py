@@ -1,13 +1,14 @@
 """Interactive figures (ipywidgets): :class:`PlaneExplorer`, sliders and menus over the
 response geometry of neurons on a plane, and the chapters' ready-made explorers.
 
-Parts: ``explorer`` (:class:`PlaneExplorer`: its arguments, compute and render),
-``controls`` (slider ranges, views, the ipywidgets), ``state`` (the plane and function
-the controls choose, and the readout), ``figure`` (the matplotlib figure, redrawn by
-blitting), ``schedule`` (when to render: coalescing, coarse preview, deferred full
-resolution; pure), ``tunable`` (:class:`Tunable` and the orthonormal axes), ``cache``,
-``png`` (the PNG encoder), ``kernel`` (the IPython kernel's event loop), and
-``explorers`` (:func:`dictionary_explorer`, chapter 2; :func:`digit_explorer`, chapter 3).
+Parts: ``explorer`` (:class:`PlaneExplorer`: its arguments and render), ``compute`` (what
+a view needs, only that), ``controls`` (slider ranges, views, the ipywidgets), ``state``
+(the plane and function the controls choose, and the readout), ``figure`` (the
+matplotlib figure, redrawn by blitting), ``schedule`` (when to render: coalescing, coarse
+preview, deferred full resolution; pure), ``tunable`` (:class:`Tunable` and the
+orthonormal axes), ``cache``, ``png`` (the PNG encoder), ``kernel`` (the IPython kernel's
+event loop), and ``explorers`` (:func:`dictionary_explorer`, chapter 2;
+:func:`digit_explorer`, chapter 3).
 """
 
 from geomlib.widgets.controls import ORIGIN_SPAN, ORIGIN_STEPS, THETA_RANGE, VIEWS

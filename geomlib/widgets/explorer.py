@@ -45,13 +45,13 @@ import time
 from typing import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
-import jax
-import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 import geomlib
 from geomlib import plots
 from geomlib.widgets.cache import LRU
+from geomlib.widgets.compute import view_fields
 from geomlib.widgets.controls import VIEWS, check_parameters, make_controls
 from geomlib.widgets.figure import PlaneFigure
 from geomlib.widgets.kernel import kernel_loop
@@ -112,12 +112,12 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
 
     def __init__(
         self,
-        neurons: Mapping[str, Callable],
-        u,
-        v1,
-        v2,
+        neurons: Mapping[str, Callable | Tunable],
+        u: ArrayLike | Tunable,
+        v1: ArrayLike | Tunable | Mapping[str, ArrayLike | Tunable],
+        v2: ArrayLike | Tunable | Mapping[str, ArrayLike | Tunable],
         *,
-        origin=None,
+        origin: ArrayLike | Tunable | None = None,
         extent: float = 2.0,
         n: int = 64,
         labels: tuple[str, str, str] = ("MEI", "v1", "v2"),
@@ -151,27 +151,10 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
         self.parameters = parameters
         self._parameter_values = initial  # until the sliders exist
         self._built = LRU(BUILT)
-        self._u = u if isinstance(u, Tunable) else np.asarray(u, dtype=np.float64)
-        self.v1_options, self.v2_options = directions("v1", v1), directions("v2", v2)
-        self._choose_axes = isinstance(v1, Mapping) or isinstance(v2, Mapping)
-        if not parameters and any(isinstance(x, Tunable) for x in (u, *self.v1_options.values(),
-                                                                    *self.v2_options.values())):
-            raise ValueError("parameters: expected the sliders that Tunable axes are built from, got none")
-        for a in self.v1_options:  # every pair: a bad direction fails here, not under a slider
-            for b in self.v2_options:
-                u0 = self._basis(a, b)[0]
+        self._set_axes(u, v1, v2, origin)
         self.preview = None if preview is None else int(preview)
         self.schedule = RenderSchedule()
         self._full_handle = None  # the full-resolution update scheduled after a preview
-        if isinstance(origin, Tunable):
-            if not parameters:
-                raise ValueError("parameters: expected the sliders that a Tunable origin is built from, got none")
-            self._x0 = origin
-            x0 = np.asarray(self._resolve("x0", origin, "axis"), dtype=np.float64)
-        else:
-            x0 = self._x0 = np.zeros_like(u0) if origin is None else np.asarray(origin, dtype=np.float64)
-        if x0.shape != u0.shape:
-            raise ValueError(f"origin: expected shape {u0.shape}, got {x0.shape}")
         self.extent = float(extent)
         labels = tuple(labels)
         if self._choose_axes:  # the menus name the axes
@@ -179,16 +162,48 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
         self.labels = labels
         self.dpi = dpi
         self.arrows, self.levels = arrows, levels
+        self._set_grids(n)
+        self.geometry = self.field = self.png = self.last_error = self.arrows_grad = None
+        self.timings: collections.deque = collections.deque(maxlen=500)
+        super().__init__(self._build_widgets(neuron or next(iter(self.neurons)), view, initial, parameter_labels,
+                                             continuous_update, figsize))
+        self.add_class("rg-plane-explorer")
+        self.render()
+
+    def _set_axes(self, u, v1, v2, origin):
+        """u, the menus of v1 and v2, and the base origin; ValueError for directions that are
+        not independent (for any choice of the menus) or an origin of another shape."""
+        self._u = u if isinstance(u, Tunable) else np.asarray(u, dtype=np.float64)
+        self.v1_options, self.v2_options = directions("v1", v1), directions("v2", v2)
+        self._choose_axes = isinstance(v1, Mapping) or isinstance(v2, Mapping)
+        if not self.parameters and any(isinstance(x, Tunable) for x in (u, *self.v1_options.values(),
+                                                                         *self.v2_options.values())):
+            raise ValueError("parameters: expected the sliders that Tunable axes are built from, got none")
+        for a in self.v1_options:  # every pair: a bad direction fails here, not under a slider
+            for b in self.v2_options:
+                u0 = self._basis(a, b)[0]
+        if isinstance(origin, Tunable):
+            if not self.parameters:
+                raise ValueError("parameters: expected the sliders that a Tunable origin is built from, got none")
+            self._x0 = origin
+            x0 = np.asarray(self._resolve("x0", origin, "axis"), dtype=np.float64)
+        else:
+            x0 = self._x0 = np.zeros_like(u0) if origin is None else np.asarray(origin, dtype=np.float64)
+        if x0.shape != u0.shape:
+            raise ValueError(f"origin: expected shape {u0.shape}, got {x0.shape}")
+
+    def _set_grids(self, n):
+        """The grid ``(n, n, 2)``, the arrow points on it, and the coarse preview grid."""
         self.coords = np.asarray(geomlib.grid(n, self.extent))
-        ib, ia = plots.arrow_indices(self.coords.shape[:2], arrows)
+        ib, ia = plots.arrow_indices(self.coords.shape[:2], self.arrows)
         self.arrows_coords = self.coords[np.ix_(ib, ia)]
         self._arrow_spacing = plots.arrow_spacing(self.coords, ib, ia)
         self._preview_coords = (None if self.preview is None or self.preview >= n
                                 else np.asarray(geomlib.grid(self.preview, self.extent)))
-        self.geometry = self.field = self.png = self.last_error = self.arrows_grad = None
-        self.timings: collections.deque = collections.deque(maxlen=500)
 
-        self._controls = make_controls(list(self.neurons), neuron or next(iter(self.neurons)), view,
+    def _build_widgets(self, neuron, view, initial, parameter_labels, continuous_update, figsize):
+        """The controls (observed), the figure, its image, readout and status: this box's children."""
+        self._controls = make_controls(list(self.neurons), neuron, view,
                                        list(self.v1_options), list(self.v2_options), self.parameters, initial,
                                        parameter_labels, self.extent, continuous_update)
         self.theta_slider, self.origin_a_slider, self.origin_b_slider = (
@@ -200,7 +215,7 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
         self.readout = widgets.HTML()
         self._build_figure(figsize)
         self.image = widgets.Image(format="png", layout=widgets.Layout(
-            width=f"{self.figure.get_figwidth() * dpi:.0f}px"))
+            width=f"{self.figure.get_figwidth() * self.dpi:.0f}px"))
         for w in self._controls.values():
             w.observe(self._on_change, names="value")
         for w, cls in ((self.image, "rg-figure"), (self.status, "rg-status"), (self.readout, "rg-readout")):
@@ -208,11 +223,9 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
         menus = [self.neuron_dropdown, self.view_dropdown]
         axes = [w for w, opts in ((self.v1_dropdown, self.v1_options), (self.v2_dropdown, self.v2_options))
                 if self._choose_axes]
-        super().__init__([widgets.HBox(menus), *([widgets.HBox(axes)] if axes else []), self.theta_slider,
-                          self.origin_a_slider, self.origin_b_slider, *self.parameter_sliders.values(),
-                          self.readout, self.image, self.status])
-        self.add_class("rg-plane-explorer")
-        self.render()
+        return [widgets.HBox(menus), *([widgets.HBox(axes)] if axes else []), self.theta_slider,
+                self.origin_a_slider, self.origin_b_slider, *self.parameter_sliders.values(),
+                self.readout, self.image, self.status]
 
     @property
     def _pending(self) -> bool:
@@ -290,25 +303,8 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
     def _compute(self, coords):
         """What the view needs on ``coords``: (PlaneGeometry with the fields computed, the
         field drawn, the gradient at the arrow points or None)."""
-        f, p = self.function, self.plane
-        dt = geomlib.float_dtype()
-        c = jnp.asarray(coords, dt)
-        arrows = None
-        if self.view == "exact":
-            geo = geomlib.plane_geometry(f, p, c)
-            field = geo.curvature
-        elif self.view == "grid":
-            value, grad = geomlib.plane_gradients(f, p, c)
-            field = geomlib.grid_curvature_from_gradient(grad, coords)
-            geo = geomlib.PlaneGeometry(value, grad, None, None)
-        else:
-            value = geomlib.plane_values(f, p, c)
-            if coords is self.coords:  # arrows at full resolution only
-                _, arrows = geomlib.plane_gradients(f, p, jnp.asarray(self.arrows_coords, dt))
-            geo = geomlib.PlaneGeometry(value, None, None, None)
-            field = value
-        geo, field, arrows = jax.tree_util.tree_map(np.asarray, jax.block_until_ready((geo, field, arrows)))
-        return geo, np.asarray(field, dtype=np.float64), arrows
+        arrows = self.arrows_coords if coords is self.coords else None  # arrows at full resolution only
+        return view_fields(self.function, self.plane, self.view, coords, arrows)
 
     def render(self, preview: bool = False) -> dict:
         """Recompute the field for the current controls, redraw, and update the image

@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
+from jax.typing import ArrayLike
 
 import geomlib
 from geomlib.widgets.explorer import PlaneExplorer
@@ -125,8 +126,8 @@ DIGIT_FUNCTIONS = ("logit", "decision")
 
 def digit_explorer(
     models: Mapping[str, Callable],
-    images,
-    labels,
+    images: ArrayLike,
+    labels: ArrayLike,
     digits: Sequence[int],
     *,
     reference: str | None = None,
@@ -141,7 +142,7 @@ def digit_explorer(
 
     The plane's origin is the digit; its horizontal axis u is the adversarial direction
     of the ``reference`` model at the digit (steepest descent of
-    f_label - f_runner-up, :func:`geomlib._src.boundary.adversarial_direction`), so the
+    f_label - f_runner-up, :func:`geomlib.adversarial_direction`), so the
     planes are the same for every model of the neuron menu. Sliders choose the digit,
     the class c and the function drawn: the logit f_c, or the decision function
     f_c - f_r, with r the strongest rival of c at the digit for that model (its zero
@@ -158,16 +159,52 @@ def digit_explorer(
       n_random: entries of the v1 menu.
       key: seed of the random directions.
       extent, n, preview, kwargs: passed to :class:`~geomlib.widgets.PlaneExplorer`. An
-        LCA classifier costs about 90 MFLOP per point (75 steps of a 768 x 768
-        product): ``make bench`` measures, slider to painted figure in JupyterLab on 2 CPU
-        cores, about 0.5 s for the 20 x 20 grid and 0.15 s for the 10 x 10 preview (p95);
-        a ReLU MLP needs no preview, about 0.12 s at 64 x 64.
+        LCA classifier costs about 90 MFLOP per point (75 steps of a 768 x 768 product),
+        so the defaults (20 x 20, a 10 x 10 preview) are what 2 CPU cores draw, slider to
+        painted figure, within about 0.5 s and 0.15 s; a ReLU MLP needs no preview.
 
     Returns:
       the explorer; its parameters are ``digit``, ``cls`` and ``function``.
     """
-    from geomlib._src import boundary  # noqa: PLC0415 (chapter-3 helpers)
+    images, labels, digits, reference, n_classes = _check_classifiers(models, images, labels, digits, reference)
+    ref = models[reference]
+    dt = geomlib.float_dtype()
 
+    def digit_image(digit):
+        return images[digit]
+
+    def response(image_logits):
+        def build(digit, cls, function):
+            if function == "logit":
+                return geomlib.decision_function(image_logits, cls)
+            z = np.array(image_logits(jax.numpy.asarray(images[digit], dt)), dtype=np.float64)
+            z[cls] = -np.inf
+            return geomlib.decision_function(image_logits, cls, int(np.argmax(z)))
+        return Tunable(build)
+
+    def adversarial(image_logits):
+        return Tunable(lambda digit: np.asarray(geomlib.adversarial_direction(image_logits, images[digit]), np.float64))
+
+    noise = np.asarray(jax.random.normal(jax.random.key(key), (n_random, images.shape[1])), dtype=np.float64)
+    v1 = {f"random {k + 1}": noise[k] for k in range(n_random)}
+    v2 = {"nearest digit of another class": Tunable(
+        lambda digit: images[geomlib.nearest_other_class(images, labels, digit)] - images[digit])}
+    for name, f in models.items():
+        if name != reference:
+            v2[f"adversarial ({name})"] = adversarial(f)
+    first = digits[0]
+    return PlaneExplorer(
+        {name: response(f) for name, f in models.items()}, adversarial(ref), v1, v2,
+        origin=Tunable(digit_image), extent=extent, n=n, preview=preview,
+        labels=(f"adversarial ({reference}) at digit #{{digit}}", "random", "other"),
+        parameters={"digit": digits, "cls": list(range(n_classes)), "function": list(DIGIT_FUNCTIONS)},
+        parameter_values={"digit": first, "cls": int(labels[first]), "function": "decision"},
+        parameter_labels={"digit": "digit #", "cls": "class c", "function": "f_c or f_c − f_rival"}, **kwargs)
+
+
+def _check_classifiers(models, images, labels, digits, reference):
+    """(images float64, labels, digits as ints, the reference model's name, the number of
+    classes); ValueError for anything digit_explorer cannot use."""
     if not isinstance(models, Mapping) or not models or not all(callable(f) for f in models.values()):
         raise ValueError(f"models: expected a non-empty dict name -> logits_fn, got {models!r:.80}")
     images = np.asarray(images, dtype=np.float64)
@@ -186,37 +223,4 @@ def digit_explorer(
         raise ValueError(f"models: expected classifiers (D,) -> (K,) with K >= 2 logits, got output shapes {shapes}")
     if len({shape[0] for shape in shapes.values()}) != 1:
         raise ValueError(f"models: expected the same number of classes for every model, got output shapes {shapes}")
-    ref = models[reference]
-    n_classes = int(shapes[reference][0])
-    dt = geomlib.float_dtype()
-
-    def digit_image(digit):
-        return images[digit]
-
-    def response(logits_fn):
-        def build(digit, cls, function):
-            if function == "logit":
-                return boundary.decision_function(logits_fn, cls)
-            z = np.array(logits_fn(jax.numpy.asarray(images[digit], dt)), dtype=np.float64)
-            z[cls] = -np.inf
-            return boundary.decision_function(logits_fn, cls, int(np.argmax(z)))
-        return Tunable(build)
-
-    def adversarial(logits_fn):
-        return Tunable(lambda digit: np.asarray(boundary.adversarial_direction(logits_fn, images[digit]), np.float64))
-
-    noise = np.asarray(jax.random.normal(jax.random.key(key), (n_random, images.shape[1])), dtype=np.float64)
-    v1 = {f"random {k + 1}": noise[k] for k in range(n_random)}
-    v2 = {"nearest digit of another class": Tunable(
-        lambda digit: images[boundary.nearest_other_class(images, labels, digit)] - images[digit])}
-    for name, f in models.items():
-        if name != reference:
-            v2[f"adversarial ({name})"] = adversarial(f)
-    first = digits[0]
-    return PlaneExplorer(
-        {name: response(f) for name, f in models.items()}, adversarial(ref), v1, v2,
-        origin=Tunable(digit_image), extent=extent, n=n, preview=preview,
-        labels=(f"adversarial ({reference}) at digit #{{digit}}", "random", "other"),
-        parameters={"digit": digits, "cls": list(range(n_classes)), "function": list(DIGIT_FUNCTIONS)},
-        parameter_values={"digit": first, "cls": int(labels[first]), "function": "decision"},
-        parameter_labels={"digit": "digit #", "cls": "class c", "function": "f_c or f_c − f_rival"}, **kwargs)
+    return images, labels, digits, reference, int(shapes[reference][0])
