@@ -14,8 +14,8 @@ perturbations. The image batch is sharded over every local device (``jax.shardin
 the same command uses a GPU, or all of them, when JAX finds them; on a CPU-only machine it
 is one device. The file is rewritten after each model (an interrupted run keeps what is
 done); chapter 5 loads it with ``geomlib.load_comparison(path)`` and draws the same plots.
-Measured on 2 CPU cores (2026-12): the default 24 digits x 12 models take a few minutes,
-most of it compiling; the time per digit and model is printed at the end.
+On 2 CPU cores the default 24 digits x 12 models take a few minutes, most of it
+compiling; the time per digit and model is printed at the end.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ each file's metadata) and every model (``--models``, same weights), the survey o
 (rewritten after each model, so an interrupted run keeps what is done). Read it with
 ``geomlib.load_survey(path)``, a dict keyed ``"<params>/<model>"``. Every local device
 is used (each chunk of planes is sharded over them; on a CPU-only machine that is one
-device). Each model prints its wall time. Measured on 2 CPU cores (2026-11, 10 neurons x
-100 planes): LCA 0.023 s per plane on patches-2x and 0.051 s on patches-4x, the linear
-and ReLU models far less, so the default full run (60,000 planes per dictionary) takes
-about 75 minutes; ``--neurons/--comparison/--random`` scale it down.
+device). Each model prints its wall time. On 2 CPU cores the LCA takes about 0.023 s per
+plane on patches-2x and 0.051 s on patches-4x, the linear and ReLU models far less, so the
+default full run (60,000 planes per dictionary) takes about 75 minutes;
+``--neurons/--comparison/--random`` scale it down.
 """
 
 from __future__ import annotations
