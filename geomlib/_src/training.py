@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.models import linear_neuron
@@ -33,7 +34,7 @@ def _fit_logistic(x, t, l2, steps: int, learning_rate: float):
 
 
 def fit_linear_neuron(
-    x, target, *, l2: float = 1e-3, steps: int = 300, learning_rate: float = 0.05
+    x: ArrayLike, target: ArrayLike, *, l2: float = 1e-3, steps: int = 300, learning_rate: float = 0.05
 ) -> tuple[dict, np.ndarray]:
     """Fit a linear neuron ``w . x + b`` as a logistic-regression detector.
 
