@@ -30,20 +30,35 @@ def check_planes(planes) -> Plane:
 
 def _bend_one(f, p: Plane, level, *, a_range, b_range, n_b, n_edge, iterations, exit_iterations, normalize,
               positive_side, weighting):
+    """One plane's bend: the outputs of :func:`run_plane_chunks` for one plane."""
     (amin, amax), (bmin, bmax) = a_range, b_range
     dt = p.u.dtype
 
     def g(a, b):  # responses at the points (a_k, b_k)
         return jax.vmap(lambda ai, bi: f(p.origin + ai * p.u + bi * p.v))(a, b)
 
-    # Pass 1: both vertical edges at n_edge evenly spaced rows -> range, level, b-extent.
-    be = jnp.linspace(bmin, bmax, n_edge, dtype=dt)
-
     def edges(b):  # g on the left and right edges at rows b, in one batch
         n = b.shape[0]
         both = g(jnp.concatenate([jnp.full((n,), amin, dt), jnp.full((n,), amax, dt)]), jnp.concatenate([b, b]))
         return both[:n], both[n:]
 
+    target, lo, hi, found, b_start, b_end = _contour_extent(g, edges, level, a_range, b_range, n_edge,
+                                                            exit_iterations, normalize, dt)
+    root, bs, ok, qw = _crossings(g, edges, target, found, b_start, b_end, a_range, n_b, iterations,
+                                  positive_side, dt)
+    w = qw
+    if weighting == "arclength":
+        w = qw * (1 + slopes(jnp.where(ok, root, 0.0), bs, ok))
+    c0, c1, c2, n_valid = fit_parabola(root, bs, ok, max(abs(bmin), abs(bmax)), w)
+    points = jnp.stack([root, bs], axis=-1)
+    return c2, c0, c1, n_valid, target, lo, hi, points
+
+
+def _contour_extent(g, edges, level, a_range, b_range, n_edge, exit_iterations, normalize, dt):
+    """Pass 1: both vertical edges at n_edge evenly spaced rows -> range (lo, hi), the
+    level ``target``, whether a contour crosses the window, and its b-extent."""
+    (amin, amax), (bmin, bmax) = a_range, b_range
+    be = jnp.linspace(bmin, bmax, n_edge, dtype=dt)
     g_left, g_right = edges(be)
     lo = jnp.minimum(jnp.min(g_left), jnp.min(g_right))
     hi = jnp.maximum(jnp.max(g_left), jnp.max(g_right))
@@ -74,8 +89,14 @@ def _bend_one(f, p: Plane, level, *, a_range, b_range, n_b, n_edge, iterations, 
     b_exit = illinois(lambda b: g(a_exit, b) - target, x0, x1, f0, f1, exit_iterations)
     b_start = jnp.where(j0 > 0, b_exit[0], bmin)
     b_end = jnp.where(j1 < n_edge - 1, b_exit[1], bmax)
+    return target, lo, hi, found, b_start, b_end
 
-    # Pass 2: Gauss-Legendre rows over the contour's b-extent; crossing along a in each.
+
+def _crossings(g, edges, target, found, b_start, b_end, a_range, n_b, iterations, positive_side, dt):
+    """Pass 2: Gauss-Legendre rows over the contour's b-extent; the crossing along a in
+    each. Returns the crossings' a (NaN where none), the rows b, which rows have one, and
+    the rows' quadrature weights."""
+    amin, amax = a_range
     xg, wg = np.polynomial.legendre.leggauss(n_b)
     half = 0.5 * (b_end - b_start)
     bs = 0.5 * (b_start + b_end) + half * jnp.asarray(xg, dt)
@@ -89,12 +110,7 @@ def _bend_one(f, p: Plane, level, *, a_range, b_range, n_b, n_edge, iterations, 
     if positive_side:
         ok = ok & (root > -SIDE_TOL * (amax - amin))
     root = jnp.where(ok, root, jnp.nan)
-    w = qw
-    if weighting == "arclength":
-        w = qw * (1 + slopes(jnp.where(ok, root, 0.0), bs, ok))
-    c0, c1, c2, n_valid = fit_parabola(root, bs, ok, max(abs(bmin), abs(bmax)), w)
-    points = jnp.stack([root, bs], axis=-1)
-    return c2, c0, c1, n_valid, target, lo, hi, points
+    return root, bs, ok, qw
 
 
 @functools.partial(jax.jit, static_argnames=("treedef", "batched", "a_range", "b_range", "n_b", "n_edge",

@@ -97,17 +97,7 @@ def run_survey(
     f0 = dictionary_neuron(params, 0, model, lam=lam, steps=steps, eta=eta, temperature=temperature, sigma=sigma,
                            exponent=exponent)
     start = time.perf_counter()
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(idx) * n_planes, desc=f"survey {model} N={phi.shape[1]}", unit="plane")
-        tick = bar.update
-    elif callable(progress):
-        tick = progress
-    else:
-        tick = None
-
+    bar, tick = _progress(progress, len(idx) * n_planes, f"survey {model} N={phi.shape[1]}")
     per_chunk = max(1, chunk_size // n_planes)  # neurons whose planes are built together
     results, meta = [], []
     for s in range(0, len(idx), per_chunk):
@@ -116,27 +106,35 @@ def run_survey(
         index = jnp.repeat(jnp.asarray(sp.neurons, jnp.int32), n_planes)
         fi = _with_index(f0, index)
         out = run_plane_chunks(fi, {id(index)}, flat, jnp.asarray(level, flat.u.dtype), chunk_size=chunk_size,
-                          sharding=sharding, progress=tick, **static)
+                               sharding=sharding, progress=tick, **static)
         results.append([np.asarray(x).reshape((len(sp.neurons), n_planes) + x.shape[1:]) for x in out])
         meta.append((sp.angle, sp.partner))
         kind = sp.kind
     if bar is not None:
         bar.close()
     c2, c0, c1, n_valid = (np.concatenate([r[k] for r in results]) for k in range(4))
+    key_data = np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key)
     config = {"model": model, "dictionary_shape": list(map(int, phi.shape)), "lam": float(lam), "steps": int(steps),
               "eta": float(eta), "temperature": None if temperature is None else float(temperature),
               "sigma": float(sigma), "exponent": float(exponent), "level": float(level),
               "extent": [list(static["a_range"]), list(static["b_range"])], "n_b": static["n_b"],
-              "iterations": static["iterations"], "weighting": static["weighting"], "n_comparison": n_comparison, "n_random": n_random,
-              "min_angle_deg": float(min_angle_deg), "key": np.asarray(jax.random.key_data(key)
-                                                                        if jnp.issubdtype(key.dtype,
-                                                                                          jax.dtypes.prng_key)
-                                                                        else key).tolist(),
+              "iterations": static["iterations"], "weighting": static["weighting"], "n_comparison": n_comparison,
+              "n_random": n_random, "min_angle_deg": float(min_angle_deg), "key": key_data.tolist(),
               "n_edge": static["n_edge"], "evaluations_per_plane": evaluations_per_plane(static),
               "devices": int(sharding.mesh.size), "seconds": time.perf_counter() - start}
     return SurveyResult(c2=c2, c0=c0, c1=c1, n_valid=n_valid,
                         angle=np.concatenate([m[0] for m in meta]), partner=np.concatenate([m[1] for m in meta]),
                         kind=kind, neurons=idx, model=model, config=config)
+
+
+def _progress(progress, total: int, desc: str):
+    """(tqdm bar or None, per-chunk callback or None) for ``progress`` True / a callable / False."""
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="plane")
+        return bar, bar.update
+    return None, (progress if callable(progress) else None)
 
 
 def _with_index(f: Partial, index) -> Partial:
