@@ -214,13 +214,13 @@ def test_log1p_series_within_a_few_ulps_of_log1p(dtype, ulps, x64):
 
 
 def test_lca_inhibition_both_forms_are_gram_minus_identity(x64):
-    from geomlib._src.models import _lca_inhibition
+    from geomlib._src.models import lca_inhibition
 
     rng = np.random.default_rng(3)
     for n in (16, 24):  # N <= 2 D: one matrix; N > 2 D: Phi^T (Phi a) - a
         phi = rng.normal(size=(8, n))
         a = rng.normal(size=n)
-        np.testing.assert_allclose(_np(_lca_inhibition(jnp.asarray(phi))(jnp.asarray(a))),
+        np.testing.assert_allclose(_np(lca_inhibition(jnp.asarray(phi))(jnp.asarray(a))),
                                    (phi.T @ phi - np.eye(n)) @ a, rtol=1e-12, atol=1e-12)
 
 
