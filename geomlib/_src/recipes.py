@@ -16,7 +16,7 @@ import platform
 import time
 from importlib import metadata as _metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -33,9 +33,7 @@ from geomlib._src.params_io import (
     rebuild_command,
     save_params,
 )
-
-if TYPE_CHECKING:
-    from geomlib._src.survey import SurveyResult
+from geomlib._src.survey import SurveyResult, run_survey
 
 #: The configuration a custom dictionary starts from, by data (``python -m geomlib.cli.train lca``).
 DICTIONARY_DEFAULTS = {"patches": SHIPPED_MODELS["patches-2x"], "mnist": SHIPPED_MODELS["mnist-768"]}
@@ -269,8 +267,6 @@ def survey_dictionaries(names: Sequence[str], models: Sequence[str], neurons: in
       ``("<dictionary>/<model>", SurveyResult)`` as each finishes (its ``config["params"]``
       the dictionary's name); ``options`` are passed to :func:`geomlib.run_survey`.
     """
-    from geomlib._src.survey import run_survey
-
     for name in names:
         params = load_params(name)
         config = load_metadata(name)["config"]

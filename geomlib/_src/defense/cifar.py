@@ -3,14 +3,12 @@ trained here, then measured as the MNIST family."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.data import TrainTestSplit
 from geomlib._src.defense.measures import ClassifierMeasures, compare_classifiers
 from geomlib._src.defense.mnist import pick_images
-
-if TYPE_CHECKING:
-    from geomlib._src.data import Split
 
 #: Settings of the grayscale CIFAR-10 models of :func:`cifar10_models` (a scaled-down version of
 #: Paiton et al. 2020: one LCA front-end, 1x overcomplete, and the same MLP without it).
@@ -18,7 +16,7 @@ CIFAR10_SETTINGS = {"n_train": 10_000, "neurons": 1024, "lam": 0.5, "steps": LCA
                     "batch_size": 256, "dict_lr": 5e-3, "hidden": [768], "epochs": 10, "seed": 0}
 
 
-def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[dict, Split]:
+def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[dict, TrainTestSplit]:
     """Train the grayscale CIFAR-10 comparison: an MLP with and without an LCA front-end.
 
     Reads the CIFAR-10 python batches (:func:`geomlib.load_cifar10`: ``folder`` or
