@@ -41,7 +41,7 @@ def image_logits_of(logits_fn) -> Partial:
     return Partial(_image_of_batch, as_partial(logits_fn))
 
 
-def _num_classes(image_logits, dim: int) -> int:
+def _image_num_classes(image_logits, dim: int) -> int:
     shape = jax.eval_shape(image_logits, jax.ShapeDtypeStruct((dim,), float_dtype())).shape
     if len(shape) != 1:
         raise ValueError(f"image_logits: expected logits (K,) for one image (D,), got shape {shape}")
@@ -114,7 +114,7 @@ def top_two_classes(image_logits: ImageLogits, x: ArrayLike) -> tuple[jax.Array,
       ``(label, runner_up)``, integer arrays ``()`` or ``(B,)``.
     """
     xb, single = check_batch(x, "x")
-    if _num_classes(image_logits, xb.shape[1]) < 2:
+    if _image_num_classes(image_logits, xb.shape[1]) < 2:
         raise ValueError("image_logits: expected at least 2 classes")
     a, b = _top_two(as_partial(image_logits), xb)
     return (a[0], b[0]) if single else (a, b)
