@@ -19,12 +19,15 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype
+from geomlib._src.geometry import Response, plane_gradients
 from geomlib._src.lca import lca_energy
 from geomlib._src.models import lca_potentials, lca_threshold
+from geomlib._src.planes import Plane
 
 #: LCA settings of the 2-D toy example (Paiton et al. 2020): threshold, Euler step, steps.
 TOY_LCA = {"lam": 0.05, "eta": 0.1, "steps": 50}
@@ -55,7 +58,7 @@ def _check_dictionary(phi, s):
     return phi, s
 
 
-def lca_trajectory(phi, s, lam: float, steps: int = LCA_STEPS, eta: float = LCA_ETA,
+def lca_trajectory(phi: ArrayLike, s: ArrayLike, lam: float, steps: int = LCA_STEPS, eta: float = LCA_ETA,
                    temperature: float | None = None) -> LCATrajectory:
     r"""Run the LCA on one input and keep every step.
 
@@ -123,7 +126,7 @@ def toy_lca_dictionary() -> dict:
     return {"phi": jnp.asarray(phi / np.linalg.norm(phi, axis=0), float_dtype())}
 
 
-def quadrature_pair(w, shape: tuple[int, int] | None = None) -> np.ndarray:
+def quadrature_pair(w: ArrayLike, shape: tuple[int, int] | None = None) -> np.ndarray:
     r"""The 90-degree phase-shifted partner of an oriented image (a 2-D Hilbert transform).
 
     With :math:`\hat w(k)` the 2-D Fourier transform of the image and :math:`k_0` its
@@ -183,7 +186,7 @@ def quadrature_pair(w, shape: tuple[int, int] | None = None) -> np.ndarray:
     return (partner / norm).reshape(arr.shape)
 
 
-def energy_neuron(params: dict, x) -> jax.Array:
+def energy_neuron(params: dict, x: ArrayLike) -> jax.Array:
     r"""Complex cell (energy model): :math:`f(x) = \sqrt{\sum_k (w_k \cdot x)^2}`.
 
     With a quadrature pair :math:`w_1 \perp w_2` of equal norm this is the local
@@ -222,7 +225,7 @@ class ContourTurning(NamedTuple):
     mean_curvature: float
 
 
-def contour_turning(f, plane, points) -> ContourTurning:
+def contour_turning(f: Response, plane: Plane, points: ArrayLike) -> ContourTurning:
     r"""Mean exact curvature of an iso-response contour, from the gradients at its two ends.
 
     Along a plane curve the integral of the curvature is the total turning of its
@@ -244,7 +247,7 @@ def contour_turning(f, plane, points) -> ContourTurning:
       f: scalar response R^D -> R.
       plane: a :class:`geomlib.Plane`.
       points: plane coordinates ``(m, 2)`` along one contour, in order (e.g. the
-        crossings of ``geomlib._src.survey.contour_bend(...).points``); rows with NaN are
+        crossings of ``geomlib.contour_bend(...).points``); rows with NaN are
         dropped; at least 2 must remain.
 
     Returns:
@@ -257,8 +260,6 @@ def contour_turning(f, plane, points) -> ContourTurning:
     >>> round(turn.turning, 4), round(float(2 * np.arctan(1.0)), 4)
     (1.5708, 1.5708)
     """
-    from geomlib._src.geometry import plane_gradients  # layer 1, imported here to keep the module light
-
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"points: expected contour points of shape (m, 2), got shape {pts.shape}")
