@@ -38,7 +38,13 @@ from geomlib._src.boundary.curvature import BoundaryCurvature, bisect_boundary, 
 from geomlib._src.boundary.decision import IMAGE_LOGITS, decision_function, image_logits_of, top_two, top_two_classes
 from geomlib._src.boundary.directions import adversarial_direction
 from geomlib._src.boundary.plane import plane_logits
-from geomlib._src.boundary.walks import StraightLineWalk, Walk, nearest_other_class, same_class_pairs, straight_line_walk
+from geomlib._src.boundary.walks import (
+    StraightLineWalk,
+    Walk,
+    nearest_other_class,
+    same_class_pairs,
+    straight_line_walk,
+)
 
 __all__ = [
     "BoundaryCurvature",

@@ -11,7 +11,15 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, mean_squared_distance, pgd, targeted_sign_attack
-from geomlib._src.core.checks import check_callable, check_images, check_int, check_key, check_labels, check_norm, num_classes
+from geomlib._src.core.checks import (
+    check_callable,
+    check_images,
+    check_int,
+    check_key,
+    check_labels,
+    check_norm,
+    num_classes,
+)
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 
 
