@@ -37,10 +37,11 @@ from geomlib._src.geometry.modes import (
     Mode,
     Response,
     auto_mode,
+    scalar_response,
 )
 
 __all__ = [
     "ADJOINT_TAPE_BYTES", "DEFAULT_CHUNK", "VALUE_GRAD_HESS", "Mode", "PlaneGeometry", "Response", "auto_mode",
     "contour_curvature", "grid_curvature", "grid_curvature_from_gradient", "grid_spacing",
-    "minus_divergence_of_normal", "plane_geometry", "plane_gradients", "plane_values",
+    "minus_divergence_of_normal", "plane_geometry", "plane_gradients", "plane_values", "scalar_response",
 ]

@@ -26,16 +26,21 @@ Mode = Literal["auto", "adjoint", "taylor", "fwd", "rev"]
 DEFAULT_CHUNK = 1024
 
 
-def restrict(f: Response, p: Plane) -> Callable[[jax.Array], jax.Array]:
-    """g(a, b) = f(origin + a u + b v), checking that f's response is a scalar."""
+def scalar_response(f: Response) -> Response:
+    """f, checked at trace time to return one scalar per input (else ValueError)."""
 
-    def g(ab):
-        y = f(p.origin + ab[0] * p.u + ab[1] * p.v)
+    def checked(x):
+        y = f(x)
         if jnp.shape(y) != ():
             raise ValueError(f"f: expected a scalar response per input, got output shape {jnp.shape(y)}")
         return y
 
-    return g
+    return checked
+
+
+def restrict(f: Response, p: Plane) -> Callable[[jax.Array], jax.Array]:
+    """g(a, b) = f(origin + a u + b v), checking that f's response is a scalar."""
+    return scalar_response(lambda ab: f(p.origin + ab[0] * p.u + ab[1] * p.v))
 
 
 def _vgh_fwd(g, ab):

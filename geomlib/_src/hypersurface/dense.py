@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_callable, check_int
 from geomlib._src.core.dtypes import float_dtype
-from geomlib._src.geometry import Response
+from geomlib._src.geometry import Response, scalar_response
 
 
 def _householder(n: jax.Array) -> jax.Array:
@@ -27,18 +27,6 @@ def _householder(n: jax.Array) -> jax.Array:
 
 def _reflect(w, y):
     return y - 2.0 * (w @ y) * w
-
-
-def scalar_response(f: Response) -> Response:
-    """f, checked at trace time to return one scalar per input (else ValueError)."""
-
-    def g(x):
-        y = f(x)
-        if jnp.shape(y) != ():
-            raise ValueError(f"f: expected a scalar response per input, got output shape {jnp.shape(y)}")
-        return y
-
-    return g
 
 
 @jax.jit

@@ -13,8 +13,7 @@ from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_callable, check_float, check_int
 from geomlib._src.core.dtypes import float_dtype
-from geomlib._src.geometry import Response
-from geomlib._src.hypersurface.dense import scalar_response
+from geomlib._src.geometry import Response, scalar_response
 
 
 class LanczosCurvatures(NamedTuple):
