@@ -20,8 +20,8 @@ from geomlib._src.classifiers import (
     train_classifier,
 )
 from geomlib._src.params_io import PARAMS_DIR, SHIPPED_CLASSIFIERS, load_metadata, load_params, save_params
-from geomlib._src.robustness import accuracy_under_attack
 from geomlib._src.recipes import classifier_from_config, lca_overrides, train_classifier_and_save
+from geomlib._src.robustness import accuracy_under_attack
 from geomlib.cli.train import main
 
 

@@ -1,8 +1,9 @@
 """Chapter 5: does measured curvature predict robustness? The parts:
 
 - :mod:`.bends`: the decision-contour bend near each image and the first-layer survey;
-- :mod:`.measures`: :class:`ClassifierMeasures`, one classifier (:func:`measure_classifier`)
-  and many on the same images (:func:`compare_classifiers`);
+- :mod:`.results`: :class:`ClassifierMeasures`, what one classifier's measurement gives;
+- :mod:`.measures`: one classifier (:func:`measure_classifier`) and many on the same
+  images (:func:`compare_classifiers`);
 - :mod:`.statistics`: one number per model (:func:`comparison_summary`) and the rank
   correlation across models (:func:`rank_correlation`);
 - :mod:`.io`: :func:`save_comparison` / :func:`load_comparison`;
@@ -13,7 +14,8 @@
 from geomlib._src.defense.bends import CONTOUR_WINDOW, decision_contour_bend, first_layer_survey, logit_bend
 from geomlib._src.defense.cifar import CIFAR10_SETTINGS, cifar10_comparison, cifar10_models
 from geomlib._src.defense.io import load_comparison, save_comparison
-from geomlib._src.defense.measures import PER_IMAGE, ClassifierMeasures, compare_classifiers, measure_classifier
+from geomlib._src.defense.measures import compare_classifiers, measure_classifier
+from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
 from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
 from geomlib._src.defense.statistics import STATISTICS, RankCorrelation, comparison_summary, rank_correlation
 

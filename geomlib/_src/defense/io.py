@@ -8,7 +8,7 @@ from typing import Mapping
 
 import numpy as np
 
-from geomlib._src.defense.measures import ClassifierMeasures
+from geomlib._src.defense.results import FIELDS, ClassifierMeasures
 
 def save_comparison(path, results: Mapping[str, ClassifierMeasures], metadata: dict | None = None) -> Path:
     """Write the measurements of every model (and JSON ``metadata``) to one ``.npz``."""
@@ -17,7 +17,7 @@ def save_comparison(path, results: Mapping[str, ClassifierMeasures], metadata: d
     for name, m in results.items():
         if "/" in name:
             raise ValueError(f"results: model names may not contain '/', got {name!r}")
-        for field in ClassifierMeasures._fields:
+        for field in FIELDS:
             value = getattr(m, field)
             arrays[f"{name}/{field}"] = np.asarray(json.dumps(value) if field == "seconds" else value)
     # The model names apart from the metadata, so a metadata key "models" cannot replace them.
@@ -41,7 +41,7 @@ def load_comparison(path) -> tuple[dict[str, ClassifierMeasures], dict]:
         out = {}
         for name in names:
             kw = {}
-            for field in ClassifierMeasures._fields:
+            for field in FIELDS:
                 v = data[f"{name}/{field}"]
                 kw[field] = json.loads(str(v)) if field == "seconds" else v
             out[name] = ClassifierMeasures(**kw)

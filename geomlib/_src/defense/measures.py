@@ -51,7 +51,7 @@ confidence interval (resampling the images, the same resample for every model).
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -64,71 +64,33 @@ from geomlib._src.core.batching import shard_batch
 from geomlib._src.core.checks import check_callable, check_images, check_labels, num_classes
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 from geomlib._src.defense.bends import decision_contour_bend, first_layer_survey
+from geomlib._src.defense.results import ClassifierMeasures
 from geomlib._src.robustness import correct_under_attack, msd_at_confidence, template_cosine
-
-#: The per-image fields of :class:`ClassifierMeasures` (all with the image axis last).
-PER_IMAGE = ("label", "target", "deepfool_class", "deepfool_distance", "boundary_distance", "boundary_curvature",
-             "logit_bend", "msd", "msd_reached", "pgd_correct", "template_deepfool", "template_msd")
-
-
-class ClassifierMeasures(NamedTuple):
-    """Curvature, robustness and semantic content of one classifier (numpy arrays, B images).
-
-    Attributes:
-      label: predicted (= true) class, int ``(B,)``.
-      target: target of the sign attack, int ``(B,)``.
-      deepfool_class: class DeepFool reached, int ``(B,)`` (= label where it failed).
-      deepfool_distance: L2 distance to the boundary crossing on DeepFool's path, ``(B,)``
-        (NaN where DeepFool did not change the class).
-      boundary_distance: the same on the smooth twin (where ``boundary_curvature`` is taken), ``(B,)``.
-      boundary_curvature: top-k principal curvatures of the smooth twin's decision boundary
-        at its DeepFool point, largest magnitude first, ``(B, k)`` (NaN: not converged).
-      logit_bend: dimensionless bend c2 of the decision contour of the model itself in a
-        comparison and a random plane, ``(B, 2)`` (:func:`decision_contour_bend`).
-      msd: MSD of the targeted sign attack at the confidence, ``(B,)`` (NaN: not reached).
-      msd_reached: bool ``(B,)``.
-      pgd_correct: bool ``(E, B)``, still right after L-inf PGD at each radius of ``eps``.
-      template_deepfool, template_msd: template cosine of the DeepFool and sign-attack
-        perturbations, ``(B,)``.
-      first_layer_bend: survey bends of first-layer units, ``(neurons, planes)``.
-      first_layer_kind: ``"comparison"`` / ``"random"`` per plane, ``(planes,)``.
-      eps: the PGD radii, ``(E,)``.
-      seconds: wall time of each measurement, a dict.
-    """
-
-    label: np.ndarray
-    target: np.ndarray
-    deepfool_class: np.ndarray
-    deepfool_distance: np.ndarray
-    boundary_distance: np.ndarray
-    boundary_curvature: np.ndarray
-    logit_bend: np.ndarray
-    msd: np.ndarray
-    msd_reached: np.ndarray
-    pgd_correct: np.ndarray
-    template_deepfool: np.ndarray
-    template_msd: np.ndarray
-    first_layer_bend: np.ndarray
-    first_layer_kind: np.ndarray
-    eps: np.ndarray
-    seconds: dict
-
-    @property
-    def largest_curvature(self) -> np.ndarray:
-        """Largest principal curvature magnitude per image, ``(B,)`` (NaN where none converged)."""
-        return largest_magnitude(self.boundary_curvature)
-
-
-def largest_magnitude(kappa) -> np.ndarray:
-    """Largest |value| along the last axis (NaN ignored; NaN where all are NaN or the axis is empty)."""
-    kappa = np.asarray(kappa)
-    if kappa.shape[-1] == 0:
-        return np.full(kappa.shape[:-1], np.nan)
-    idx = np.argmax(np.where(np.isnan(kappa), -np.inf, np.abs(kappa)), axis=-1)
-    return np.abs(np.take_along_axis(kappa, idx[..., None], axis=-1)[..., 0])
 
 
 # ----------------------------------------------------------------------------- one classifier
+
+
+def _checked_inputs(f, x, y, target, means, eps):
+    """The arguments of :func:`measure_classifier` checked and converted; also the number of classes."""
+    x = check_images(x, True)
+    n = x.shape[0]
+    num = num_classes(f, x)
+    y = check_labels(y, n, num, "y")
+    target = check_labels(target, n, num, "target")
+    if bool(jnp.any(target == y)):
+        raise ValueError("target: expected a class other than the label for every image")
+    pred = np.asarray(jnp.argmax(f(x), axis=1))
+    if np.any(pred != np.asarray(y)):
+        wrong = np.flatnonzero(pred != np.asarray(y))[:10].tolist()
+        raise ValueError(f"x: expected images the classifier gets right; wrong at rows {wrong}")
+    means = jnp.asarray(means, x.dtype)
+    if means.shape != (num, x.shape[1]):
+        raise ValueError(f"means: expected class means of shape (K, D) = ({num}, {x.shape[1]}), got {means.shape}")
+    eps = np.asarray(eps, np.float64).reshape(-1)
+    if not np.all(np.isfinite(eps)) or np.any(eps < 0):
+        raise ValueError(f"eps: expected finite radii >= 0, got {eps.tolist()}")
+    return x, y, target, means, eps, num
 
 
 def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target: ArrayLike, means: ArrayLike, *,
@@ -162,23 +124,8 @@ def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target:
       :class:`ClassifierMeasures`.
     """
     f = check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
-    x = check_images(x, True)
+    x, y, target, means, eps, num = _checked_inputs(f, x, y, target, means, eps)
     n = x.shape[0]
-    num = num_classes(f, x)
-    y = check_labels(y, n, num, "y")
-    target = check_labels(target, n, num, "target")
-    if bool(jnp.any(target == y)):
-        raise ValueError("target: expected a class other than the label for every image")
-    pred = np.asarray(jnp.argmax(f(x), axis=1))
-    if np.any(pred != np.asarray(y)):
-        wrong = np.flatnonzero(pred != np.asarray(y))[:10].tolist()
-        raise ValueError(f"x: expected images the classifier gets right; wrong at rows {wrong}")
-    means = jnp.asarray(means, x.dtype)
-    if means.shape != (num, x.shape[1]):
-        raise ValueError(f"means: expected class means of shape (K, D) = ({num}, {x.shape[1]}), got {means.shape}")
-    eps = np.asarray(eps, np.float64).reshape(-1)
-    if not np.all(np.isfinite(eps)) or np.any(eps < 0):
-        raise ValueError(f"eps: expected finite radii >= 0, got {eps.tolist()}")
     xs, ys, ts = shard_batch(devices, x, y, target)
     tick = progress or (lambda name: None)
     seconds = {}

@@ -7,7 +7,7 @@ from typing import Mapping, NamedTuple, Sequence
 import numpy as np
 
 from geomlib._src.core.checks import check_int
-from geomlib._src.defense.measures import ClassifierMeasures, largest_magnitude
+from geomlib._src.defense.results import ClassifierMeasures, largest_magnitude
 
 #: Model-level statistics of :func:`comparison_summary`: name -> (field, reduction, description).
 STATISTICS: dict[str, tuple[str, str, str]] = {

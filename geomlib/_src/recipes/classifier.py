@@ -1,28 +1,15 @@
-"""Training the shipped models from their configurations, and the full curvature survey.
-
-A configuration (a value of :data:`geomlib.SHIPPED_MODELS` or
-:data:`geomlib.SHIPPED_CLASSIFIERS`, or one alike) says everything a model is trained
-from: data, sizes, settings and seeds, so rebuilding gives the same model up to
-floating-point differences between machines. :func:`train_and_save` and
-:func:`train_classifier_and_save` write the parameter file with its metadata (config,
-metrics, training time, package versions, the command that rebuilds it);
-:func:`rebuild_shipped` rebuilds shipped files by name; :func:`survey_dictionaries` runs
-:func:`geomlib.run_survey` on shipped dictionaries with each one's own LCA settings.
-"""
+"""Training an MNIST classifier from its configuration (a value of
+:data:`geomlib.SHIPPED_CLASSIFIERS` or one alike), and writing it with its metadata."""
 
 from __future__ import annotations
 
-import platform
 import time
-from importlib import metadata as _metadata
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from geomlib._src.core.checks import check_float, check_int
 from geomlib._src.core.defaults import LCA_STEPS
-from geomlib._src.lca import lca_statistics, train_lca
 from geomlib._src.params_io import (
     PARAMS_DIR,
     SHIPPED_CLASSIFIERS,
@@ -33,92 +20,7 @@ from geomlib._src.params_io import (
     rebuild_command,
     save_params,
 )
-from geomlib._src.survey import SurveyResult, run_survey
-
-#: The configuration a custom dictionary starts from, by data (``python -m geomlib.cli.train lca``).
-DICTIONARY_DEFAULTS = {"patches": SHIPPED_MODELS["patches-2x"], "mnist": SHIPPED_MODELS["mnist-768"]}
-
-# ----------------------------------------------------------------------------- LCA dictionaries
-
-
-def load_training_data(config: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Training and evaluation inputs ``(n, D)`` float32 described by ``config``."""
-    if config["data"] == "patches":
-        from geomlib._src.images import natural_image_patches
-
-        size = config["patch_size"]
-        train = natural_image_patches(config["n_patches"], size, seed=config["data_seed"])
-        evaluation = natural_image_patches(config["n_eval"], size, seed=config["eval_seed"])
-        return train, evaluation
-    if config["data"] == "mnist":
-        from geomlib._src.data import load_mnist_subset
-
-        split = load_mnist_subset(n_test=config["n_test"], seed=config["split_seed"])
-        return split.x_train, split.x_test
-    raise ValueError(f"config['data']: expected 'patches' or 'mnist', got {config['data']!r}")
-
-
-def train_from_config(config: dict, progress: bool = True) -> tuple[dict, dict, dict]:
-    """Train an LCA dictionary as ``config`` says (a value of ``SHIPPED_MODELS`` or alike).
-
-    Returns:
-      ``(params, history, metrics)``: ``{"phi": (D, N)}``, the training curves of
-      :func:`geomlib.train_lca`, and :func:`geomlib.lca_statistics` on the evaluation set.
-    """
-    train, evaluation = load_training_data(config)
-    lca = {k: config[k] for k in ("lam", "steps", "eta")}
-    params, history = train_lca(train, config["neurons"], **lca, batches=config["batches"],
-                                batch_size=config["batch_size"], lr=config["lr"], seed=config["seed"],
-                                progress=progress)
-    metrics = lca_statistics(params, evaluation, **lca)
-    return params, history, metrics
-
-
-def package_versions() -> dict:
-    """Versions of Python and of the packages a model is trained with (None: not installed)."""
-    out = {"python": platform.python_version()}
-    for pkg in ("jax", "jaxlib", "numpy", "optax", "scikit-image", "mlxtend"):
-        try:
-            out[pkg] = _metadata.version(pkg)
-        except _metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def dictionary_config(data: str, neurons: int, **settings) -> dict:
-    """The configuration of a custom dictionary: :data:`DICTIONARY_DEFAULTS` of ``data``
-    with ``neurons`` and the ``settings`` that are not None."""
-    return dict(DICTIONARY_DEFAULTS[data], neurons=neurons, **{k: v for k, v in settings.items() if v is not None})
-
-
-def train_and_save(name: str, config: dict, directory=None, progress: bool = True) -> tuple[Path, dict]:
-    """Train from ``config`` and write ``<directory>/<name>.npz``; returns the path and the metadata."""
-    params, history, metrics = train_from_config(config, progress)
-    usage = metrics.pop("usage")
-    tail = history["loss"][-max(1, len(history["loss"]) // 10):]
-    meta = {
-        "config": config,
-        "metrics": {**metrics, "train_loss_last_tenth": float(np.mean(tail)),
-                    "train_dead_neurons": history["dead_neurons"]},
-        "train_seconds": round(history["seconds"], 1),
-        "versions": package_versions(),
-        "rebuild": rebuild_command(name) if name in SHIPPED_MODELS and SHIPPED_MODELS[name] == config else None,
-    }
-    hist = {"loss": history["loss"], "active_fraction": history["active_fraction"], "eval_usage": usage}
-    path = save_params(name, params, meta, hist, PARAMS_DIR if directory is None else directory)
-    return path, meta
-
-
-def dictionary_summary(path: Path, meta: dict) -> str:
-    """One line on a dictionary file written by :func:`train_and_save`."""
-    m = meta["metrics"]
-    return (f"{path} ({path.stat().st_size / 1e6:.2f} MB): eval loss {m['loss']:.4f}, relative error "
-            f"{m['relative_error']:.3f}, active {m['active_fraction']:.4f}, dead {m['dead_neurons']}, "
-            f"trained in {meta['train_seconds']:.0f} s")
-
-
-# ----------------------------------------------------------------------------- classifiers
-
+from geomlib._src.recipes.dictionary import dictionary_summary, package_versions, train_and_save
 
 def _classifier_dictionary(name: str, directory, progress: bool) -> tuple[np.ndarray, dict]:
     """The LCA dictionary ``name`` (from ``directory``, else the shipped files) and its config;
@@ -242,36 +144,3 @@ def classifier_summary(path: Path, meta: dict) -> str:
             f"{meta['config']['smooth_temperature']:g}: {100 * m['smooth_test_accuracy']:.1f}%), training "
             f"accuracy {100 * m['train_accuracy']:.1f}%, last-epoch loss {m['train_loss_last_epoch']:.4f}, "
             f"trained in {meta['train_seconds']:.0f} s")
-
-
-def rebuild_shipped(names: Sequence[str] | None = None) -> Iterator[str]:
-    """Rebuild the shipped files ``names`` (all by default) into the shipped directory,
-    dictionaries before the classifiers that read them; yields one summary line per file."""
-    names = [*SHIPPED_MODELS, *SHIPPED_CLASSIFIERS] if names is None else list(names)
-    for name in sorted(names, key=lambda n: n in SHIPPED_CLASSIFIERS):
-        if name in SHIPPED_CLASSIFIERS:
-            yield classifier_summary(*train_classifier_and_save(name, SHIPPED_CLASSIFIERS[name]))
-        else:
-            yield dictionary_summary(*train_and_save(name, SHIPPED_MODELS[name]))
-
-
-# ----------------------------------------------------------------------------- the full survey
-
-
-def survey_dictionaries(names: Sequence[str], models: Sequence[str], neurons: int, n_comparison: int,
-                        n_random: int, seed: int, **options) -> Iterator[tuple[str, SurveyResult]]:
-    """:func:`geomlib.run_survey` for every shipped dictionary of ``names`` (with the LCA
-    settings lam, steps, eta of its file's metadata) and every model of ``models``.
-
-    Yields:
-      ``("<dictionary>/<model>", SurveyResult)`` as each finishes (its ``config["params"]``
-      the dictionary's name); ``options`` are passed to :func:`geomlib.run_survey`.
-    """
-    for name in names:
-        params = load_params(name)
-        config = load_metadata(name)["config"]
-        settings = {k: config[k] for k in ("lam", "steps", "eta")}
-        for model in models:
-            res = run_survey(params, model, neurons, n_comparison, n_random, seed, **settings, **options)
-            res.config["params"] = name
-            yield f"{name}/{model}", res
