@@ -1,7 +1,9 @@
 """Tests for geomlib._src.survey: the direct (grid-free) contour bend, response
 attenuation, exact axis curvature, the survey's planes and the survey itself."""
 
+import dataclasses
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +13,7 @@ from jax.tree_util import Partial
 
 import geomlib
 from geomlib._src import survey as sv
+from geomlib._src.core.files import ResultFileError
 
 
 def bent(x0, u, v, coef, x):
@@ -353,3 +356,186 @@ def test_bad_input_names_the_argument(plane3, small):
     for call, name in cases:
         with pytest.raises(ValueError, match=f"^{name}"):
             call()
+
+
+# ----------------------------------------------------------------------------- argument checks (issue 15)
+
+
+def test_bad_survey_arguments_are_rejected_before_anything_runs(plane3, small):
+    """Every count / scalar / name argument goes through core.checks: ValueError or TypeError
+    naming it, never a silent NaN (e.g. lam=nan used to give an all-NaN c2)."""
+    params, cfg = small
+    f = _bent(plane3, 0.1)
+    run = lambda **kw: sv.run_survey(params, **{"model": "lca", "neurons": 2, "n_comparison": 1,  # noqa: E731
+                                                "n_random": 1, "progress": False, **cfg, **kw})
+    cases = [
+        (lambda: run(lam=float("nan")), "lam"), (lambda: run(lam=-1.0), "lam"), (lambda: run(lam="0.1"), "lam"),
+        (lambda: run(lam=True), "lam"), (lambda: run(lam=None), "lam"),
+        (lambda: run(eta=0.0), "eta"), (lambda: run(eta=float("inf")), "eta"), (lambda: run(eta=1.5), "eta"),
+        (lambda: run(steps=0), "steps"), (lambda: run(steps=2.5), "steps"), (lambda: run(steps=2**31), "steps"),
+        (lambda: run(temperature=-1.0), "temperature"), (lambda: run(sigma=0.0), "sigma"),
+        (lambda: run(exponent=float("nan")), "exponent"),
+        (lambda: run(key=None), "key"), (lambda: run(key=True), "key"), (lambda: run(key=2.5), "key"),
+        (lambda: run(key="abc"), "key"), (lambda: run(key=-1), "key"),
+        (lambda: run(neurons=True), "neurons"), (lambda: run(neurons=2.5), "neurons"),
+        (lambda: run(neurons="3"), "neurons"), (lambda: run(neurons=10_000), "neurons"),
+        (lambda: run(level=1.5), "level"), (lambda: run(extent=None), "extent"), (lambda: run(extent="2"), "extent"),
+        (lambda: run(extent=True), "extent"), (lambda: run(n_b=2**31), "n_b"), (lambda: run(n_edge=2**31), "n_edge"),
+        (lambda: run(iterations=2**31), "iterations"), (lambda: run(weighting=3), "weighting"),
+        (lambda: run(min_angle_deg=90.0), "min_angle_deg"), (lambda: run(chunk_size=0), "chunk_size"),
+        (lambda: run(model=3), "model"),
+        (lambda: sv.run_survey({"phi": np.full((4, 3), np.nan)}, "linear", 2, 1, 1, progress=False), r"params\['phi'\]"),
+        (lambda: sv.survey_planes(params, [0], 1, 1, key=None), "key"),
+        (lambda: sv.survey_planes({"phi": np.zeros((4, 3))}, [0], 1, 1), r"params\['phi'\]"),
+        (lambda: sv.contour_bend(f, plane3, extent="0.1"), "extent"),
+        (lambda: sv.contour_bend(f, plane3, extent=True), "extent"),
+        (lambda: sv.contour_bend(f, plane3, n_b=2**31), "n_b"),
+        (lambda: sv.contour_bend(f, plane3, iterations=2**31), "iterations"),
+        (lambda: sv.response_attenuation(f, plane3, n=2**31), "n"),
+        (lambda: sv.response_attenuation(f, plane3, extent=None), "extent"),
+        (lambda: sv.axis_curvature(f, plane3, "0.1"), "a"), (lambda: sv.axis_curvature(f, plane3, True), "a"),
+        (lambda: sv.axis_curvature(f, plane3, np.zeros(3)), "a"),
+        (lambda: sv.gauss_rows(2**31), "n_b"), (lambda: sv.gauss_rows(4, (np.nan, 2.0)), "b_range"),
+        (lambda: sv.gauss_rows(4, (2.0, -2.0)), "b_range"), (lambda: sv.gauss_rows(4, "abc"), "b_range"),
+        (lambda: sv.gauss_rows(4, None), "b_range"),
+    ]
+    for call, name in cases:
+        with pytest.raises((ValueError, TypeError), match=f"^{name}"):
+            call()
+    with pytest.raises(TypeError, match="^progress"):
+        run(progress="yes")
+    with pytest.raises(TypeError, match="^checkpoint"):
+        run(checkpoint=3)
+    with pytest.raises(TypeError, match="^normalize"):
+        sv.contour_bend(f, plane3, normalize="no")
+
+
+def test_fraction_valid_checks_kind():
+    res = _fake_result()
+    for kind in ("other", 3):
+        with pytest.raises(ValueError, match="^kind"):
+            res.fraction_valid(kind)
+
+
+# ----------------------------------------------------------------------------- files (issue 15)
+
+
+def _fake_result(seed: int = 0, seconds: float = 1.25) -> sv.SurveyResult:
+    """A small SurveyResult with the arrays run_survey makes (no survey run)."""
+    rng = np.random.default_rng(seed)
+    shape = (3, 4)
+    return sv.SurveyResult(c2=rng.normal(size=shape).astype(np.float32), c0=rng.normal(size=shape).astype(np.float32),
+                           c1=rng.normal(size=shape).astype(np.float32), n_valid=np.full(shape, 9, np.int32),
+                           angle=rng.uniform(20, 90, shape), partner=np.tile([5, 6, -1, -1], (3, 1)),
+                           kind=np.array(["comparison"] * 2 + ["random"] * 2), neurons=np.array([1, 4, 7]),
+                           model="lca", config={"model": "lca", "lam": 0.15, "seconds": seconds})
+
+
+def test_survey_files_are_reproducible_and_keep_the_times_in_a_sidecar(tmp_path):
+    a, b = _fake_result(0, 1.5), _fake_result(1, 2.5)
+    path = tmp_path / "s.npz"
+    sv.save_survey({"x/lca": a, "y/lca": b}, path)
+    first = path.read_bytes()
+    sidecar = sv.times_path(path)
+    assert sidecar == tmp_path / "s.times.json" and sidecar.is_file()
+    # other times, same results: the same bytes (the times are not in the file)
+    sv.save_survey({"x/lca": dataclasses.replace(a, config={**a.config, "seconds": 9.0}), "y/lca": b}, path)
+    assert path.read_bytes() == first
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+    back = sv.load_survey(path)
+    assert back["x/lca"].config["seconds"] == 9.0 and back["y/lca"].config["seconds"] == 2.5
+    assert back["y/lca"].config == b.config
+    # without the sidecar: NaN, documented
+    sidecar.unlink()
+    assert all(math.isnan(r.config["seconds"]) for r in sv.load_survey(path).values())
+    # a stale sidecar (times of other results under the same names) is not merged
+    sv.save_survey({"x/lca": b, "y/lca": b}, tmp_path / "other.npz")
+    sv.times_path(tmp_path / "other.npz").rename(sidecar)
+    back = sv.load_survey(path)
+    assert math.isnan(back["x/lca"].config["seconds"]) and back["y/lca"].config["seconds"] == 2.5
+    # a damaged sidecar warns, naming it; the results load
+    sidecar.write_text("{not json")
+    with pytest.warns(UserWarning, match="s.times.json"):
+        back = sv.load_survey(path)
+    assert math.isnan(back["x/lca"].config["seconds"])
+    # a result without a finite time: no sidecar
+    sv.save_survey(dataclasses.replace(a, config={"model": "lca"}), path)
+    assert not sidecar.exists() and math.isnan(sv.load_survey(path).config["seconds"])
+
+
+def _survey_npz(path, **arrays):
+    np.savez(path, **arrays)
+
+
+def _damage(kind: str, path, good: dict):
+    """Write a damaged survey file of ``kind`` at ``path`` (``good``: the arrays of a valid one)."""
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        sv.save_survey(_fake_result(), path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "garbage":
+        path.write_bytes(b"this is not a survey file")
+    elif kind == "pickle":
+        np.save(open(path, "wb"), np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif kind == "one array":
+        np.save(open(path, "wb"), np.ones(3))
+    elif kind == "parameter file":
+        path.write_bytes((Path(geomlib.__file__).parent / "params" / "patches-test.npz").read_bytes())
+    elif kind == "missing c2":
+        _survey_npz(path, **{k: v for k, v in good.items() if k != "c2"})
+    elif kind == "missing key in a named result":
+        _survey_npz(path, **{f"a/lca:{k}": v for k, v in good.items() if k != "partner"})
+    elif kind == "c2 1-D":
+        _survey_npz(path, **{**good, "c2": good["c2"].ravel()})
+    elif kind == "c0 of another shape":
+        _survey_npz(path, **{**good, "c0": good["c0"][:, :2]})
+    elif kind == "float n_valid":
+        _survey_npz(path, **{**good, "n_valid": good["n_valid"].astype(float)})
+    elif kind == "unknown kind":
+        _survey_npz(path, **{**good, "kind": np.array(["x"] * 4)})
+    elif kind == "non-finite angle":
+        _survey_npz(path, **{**good, "angle": np.full(good["angle"].shape, np.nan)})
+    elif kind == "config not JSON":
+        _survey_npz(path, **{**good, "config": np.array("{oops")})
+    elif kind == "config a list":
+        _survey_npz(path, **{**good, "config": np.array("[1, 2]")})
+    elif kind == "model a number":
+        _survey_npz(path, **{**good, "model": np.array(3)})
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+
+
+DAMAGE = ["empty", "truncated", "folder", "garbage", "pickle", "one array", "parameter file", "missing c2",
+          "missing key in a named result", "c2 1-D", "c0 of another shape", "float n_valid", "unknown kind",
+          "non-finite angle", "config not JSON", "config a list", "model a number"]
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_survey_file_names_itself_and_the_command(tmp_path, kind):
+    good_path = tmp_path / "good.npz"
+    sv.save_survey(_fake_result(), good_path)
+    with np.load(good_path) as npz:
+        good = {k: npz[k] for k in npz.files}
+    path = tmp_path / "damaged.npz"
+    _damage(kind, path, good)
+    with pytest.raises(ValueError) as err:
+        sv.load_survey(path)
+    assert isinstance(err.value, ResultFileError)
+    assert str(path) in str(err.value) and "python -m geomlib.cli.survey" in str(err.value), str(err.value)
+
+
+def test_a_missing_survey_file_names_itself_and_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing.npz: no such survey file; .*python -m geomlib.cli.survey"):
+        sv.load_survey(tmp_path / "missing.npz")
+    with pytest.raises(TypeError, match="^path"):
+        sv.load_survey(None)
+    with pytest.raises(ValueError, match="^path: .*folder"):
+        sv.save_survey(_fake_result(), tmp_path)
+    with pytest.raises(TypeError, match="^path"):
+        sv.save_survey(_fake_result(), None)
+    with pytest.raises(ValueError, match="^results"):
+        sv.save_survey({"a:b": _fake_result()}, tmp_path / "x.npz")

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import zipfile
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 
+from geomlib._src.core.checks import check_array
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.core.files import ResultFileError, read_npz, write_npz
 
 #: Directory of the shipped parameter files (installed with the package).
 PARAMS_DIR = Path(__file__).resolve().parents[1] / "params"
@@ -134,10 +134,17 @@ def save_params(name: str, params: dict, metadata: dict, history: dict | None = 
                 directory: str | os.PathLike | None = None, storage: str = "float32") -> Path:
     """Write ``params`` (flat dict of arrays), ``history`` and JSON ``metadata`` to ``<name>.npz``.
 
-    Float arrays are stored as float32, or the parameters as float16 with
-    ``storage="float16"`` (half the size; :func:`load_params` returns them as float32),
-    integers as they are, compressed. The file is written to a temporary name first and
-    renamed, so a failed write never leaves a truncated file.
+    Parameters must be non-empty, finite float arrays; they are stored as float32, or as
+    float16 with ``storage="float16"`` (half the size; :func:`load_params` returns them as
+    float32). History arrays: floats as float32, integers as they are. Compressed. The file is written atomically (a temporary file,
+    flushed and renamed: a failed or killed write never leaves a truncated file) and
+    reproducibly (the same arrays and metadata give the same bytes).
+
+    Raises:
+      ValueError, TypeError: naming the bad argument: ``name`` not a plain file name,
+        ``params`` not a non-empty dict of non-empty finite float arrays (keys without ``"/"``),
+        ``history`` not None or a dict of real arrays, ``metadata`` not a dict that JSON
+        can write, ``storage`` not float32 / float16, ``directory`` an existing file.
 
     Returns:
       the path written.
@@ -145,46 +152,138 @@ def save_params(name: str, params: dict, metadata: dict, history: dict | None = 
     path = params_path(name, directory)
     if storage not in ("float32", "float16"):
         raise ValueError(f"storage: expected 'float32' or 'float16', got {storage!r}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"directory: expected a folder, got the file {path.parent}")
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"params: expected a non-empty dict of arrays, got {type(params).__name__} {params!r:.60}")
+    if history is not None and not isinstance(history, dict):
+        raise TypeError(f"history: expected None or a dict of arrays, got {type(history).__name__}")
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata: expected a dict (written as JSON), got {type(metadata).__name__}")
+    try:
+        meta_json = json.dumps({"name": name, "format": FORMAT_VERSION, **metadata}, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        bad = [k for k, v in metadata.items() if not _json_ok(v)]
+        raise ValueError(f"metadata: expected values that JSON can write, got {bad or 'a bad value'} ({err})") from None
     arrays = {}
     for prefix, tree in (("params", params), ("history", history or {})):
         for key, value in tree.items():
-            value = np.asarray(value)
+            if not isinstance(key, str) or not key or "/" in key:
+                raise ValueError(f"{prefix}: expected names without '/', got {key!r}")
+            value = _checked_array(value, f"{prefix}[{key!r}]", finite=prefix == "params")
+            if prefix == "params" and (value.dtype.kind != "f" or value.ndim == 0 or value.size == 0):
+                raise TypeError(f"params[{key!r}]: expected a non-empty float array (load_params reads only "
+                                f"those), got {value.dtype} of shape {value.shape}")
             dtype = np.float16 if prefix == "params" and storage == "float16" else np.float32
             arrays[f"{prefix}/{key}"] = value.astype(dtype) if value.dtype.kind == "f" else value
-    arrays["metadata"] = np.array(json.dumps({"name": name, "format": FORMAT_VERSION, **metadata}, sort_keys=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(fd)
+    arrays["metadata"] = np.array(meta_json)
+    return write_npz(path, arrays)
+
+
+def _checked_array(value, label: str, finite: bool) -> np.ndarray:
+    """``value`` as a NumPy array of real numbers (integers kept), checked by ``core.checks``."""
     try:
-        np.savez_compressed(tmp, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; shipped files are world-readable
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+        kind = "int" if np.asarray(value).dtype.kind in "iu" else "float"
+    except (TypeError, ValueError):
+        kind = "float"
+    check_array(value, label, kind=kind, finite=finite)
+    return np.asarray(value)
+
+
+def _json_ok(value) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _rebuild_command_for(name: str) -> str:
+    if name in SHIPPED_MODELS or name in SHIPPED_CLASSIFIERS:
+        return rebuild_command(name)
+    return f"python -m geomlib.cli.train lca --data patches|mnist --neurons N --name {name} --out DIR"
 
 
 def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
+    if directory is not None and (isinstance(directory, (bool, bytes)) or not isinstance(directory, (str, os.PathLike))):
+        raise TypeError(f"directory: expected None or a folder path, got {type(directory).__name__} {directory!r}")
     path = params_path(name, directory)
-    if not path.is_file():
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"directory: expected a folder, got the file {path.parent}. {how_to_rebuild(name)}")
+    if not path.exists():
         raise FileNotFoundError(f"parameter file {path} not found. {how_to_rebuild(name)}")
+
+    def bad(reason: str) -> ResultFileError:
+        return ResultFileError(f"parameter file {path} is corrupt or not a parameter file ({reason}). "
+                               f"{how_to_rebuild(name)}")
+
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            contents = {key: npz[key] for key in npz.files}
-        metadata = json.loads(str(contents.pop("metadata")))
-        params = {k.split("/", 1)[1]: v.astype(np.float32) if v.dtype == np.float16 else v
-                  for k, v in contents.items() if k.startswith("params/")}
-        history = {k.split("/", 1)[1]: v for k, v in contents.items() if k.startswith("history/")}
-        if not params:
-            raise ValueError("it holds no parameter arrays")
-        bad = [k for k, v in params.items() if v.dtype.kind != "f" or not np.all(np.isfinite(v))]
-        if bad:
-            raise ValueError(f"non-finite or non-float parameters {bad}")
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as err:
-        raise ValueError(f"parameter file {path} is corrupt or unreadable ({type(err).__name__}: {err}). "
-                         f"{how_to_rebuild(name)}") from err
+        contents = read_npz(path, what="parameter", command=_rebuild_command_for(name))
+    except ResultFileError as err:
+        cause = err.__cause__
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err).split(": ", 1)[-1].split(";")[0]
+        raise bad(reason) from err
+    if "metadata" not in contents:
+        raise bad(f"no metadata; it holds {', '.join(sorted(contents)[:6]) or 'nothing'}")
+    meta = contents.pop("metadata")
+    if meta.shape != () or meta.dtype.kind != "U":
+        raise bad(f"metadata is {meta.dtype} of shape {meta.shape}, not a JSON string")
+    try:
+        metadata = json.loads(str(meta))
+    except ValueError as err:
+        raise bad(f"metadata is not JSON: {err}") from err
+    if not isinstance(metadata, dict):
+        raise bad(f"metadata is a JSON {type(metadata).__name__}, not an object")
+    if isinstance(metadata.get("name"), str) and metadata["name"] != name:
+        raise bad(f"it holds the parameters of {metadata['name']!r}, not {name!r}")
+    params = {k.split("/", 1)[1]: v.astype(np.float32) if v.dtype == np.float16 else v
+              for k, v in contents.items() if k.startswith("params/")}
+    history = {k.split("/", 1)[1]: v for k, v in contents.items() if k.startswith("history/")}
+    if not params:
+        raise bad("it holds no parameter arrays")
+    bad_arrays = [k for k, v in params.items() if v.dtype.kind != "f" or v.ndim == 0 or v.size == 0
+                  or not np.all(np.isfinite(v))]
+    if bad_arrays:
+        raise bad(f"non-finite, empty or non-float parameters {bad_arrays}")
+    problem = _shape_problem(params, metadata.get("config"))
+    if problem:
+        raise bad(problem)
     return path, params, metadata, history
+
+
+def _shape_problem(params: dict, config) -> str | None:
+    """What is wrong with the parameters' shapes, from the file's own configuration (None: nothing)."""
+    config = config if isinstance(config, dict) else {}
+    if "phi" in params:
+        phi = params["phi"]
+        if phi.ndim != 2:
+            return f"phi has shape {phi.shape}, expected (D, N)"
+        n = config.get("neurons")
+        if isinstance(n, int) and phi.shape[1] != n:
+            return f"phi has shape {phi.shape}, expected {n} neurons (columns) as its configuration says"
+        d = {"mnist": 784}.get(config.get("data"))
+        if config.get("data") == "patches" and isinstance(config.get("patch_size"), int):
+            d = config["patch_size"] ** 2
+        if d is not None and phi.shape[0] != d:
+            return f"phi has shape {phi.shape}, expected D = {d} rows as its configuration says"
+    layers = sorted(int(k[1:]) for k in params if k[:1] == "w" and k[1:].isdigit())
+    if layers:
+        if layers != list(range(len(layers))) or any(f"b{k}" not in params for k in layers):
+            return f"expected layers w0, b0, w1, b1, ..., got {sorted(params)}"
+        prev = None
+        for k in layers:
+            w, b = params[f"w{k}"], params[f"b{k}"]
+            if w.ndim != 2 or b.shape != (w.shape[0],):
+                return f"w{k} has shape {w.shape} and b{k} {b.shape}, expected (out, in) and (out,)"
+            if prev is not None and w.shape[1] != prev:
+                return f"w{k} has shape {w.shape}, expected (out, {prev}) after w{k - 1}"
+            prev = w.shape[0]
+        hidden = config.get("hidden")
+        if isinstance(hidden, list) and len(hidden) + 1 != len(layers):
+            return f"{len(layers)} layers, expected {len(hidden) + 1} as its configuration says"
+        if config.get("data") == "mnist" and config.get("lca") is None and params["w0"].shape[1] != 784:
+            return f"w0 has shape {params['w0'].shape}, expected (out, 784) for MNIST digits"
+    return None
 
 
 def load_params(name: str, directory: str | os.PathLike | None = None) -> dict:
@@ -200,8 +299,12 @@ def load_params(name: str, directory: str | os.PathLike | None = None) -> dict:
     Raises:
       FileNotFoundError: the file is missing; the message names it and the command
         that rebuilds it.
-      ValueError: the file is corrupt (not a readable ``.npz``, no metadata, no or
-        non-finite parameters); the message names it and the rebuild command.
+      ValueError: ``directory`` is a file, or the file is damaged: a folder, empty,
+        truncated, not an ``.npz``, of another kind (no metadata, or the metadata of
+        another name), no parameters, non-finite, empty or non-float parameters, shapes
+        that do not fit together or disagree with its configuration (e.g. a transposed
+        weight); the message names the file and the command that rebuilds it
+        (:class:`geomlib._src.core.files.ResultFileError`, a ValueError).
 
     >>> params = load_params("patches-test")
     >>> params["phi"].shape

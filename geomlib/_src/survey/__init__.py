@@ -25,8 +25,12 @@ number per plane, so this package finds the contour *directly*:
   crosses the MEI axis (for smooth models: the LCA with a softplus threshold).
 * :func:`survey_planes` (``planes``) builds the survey's planes (comparison and
   random) and :func:`run_survey` (``runner``) runs the whole survey (neurons x planes,
-  chunked, sharded over the local devices), returning a :class:`SurveyResult`
-  (``results``) that saves to / loads from ``.npz`` (``io``: :func:`load_survey`).
+  chunked, sharded over the local devices; with ``checkpoint=`` a folder, each finished
+  chunk of neurons is kept there and a killed run resumes, bit for bit), returning a
+  :class:`SurveyResult` (``results``) that saves to / loads from ``.npz`` (``io``:
+  :func:`save_survey` writes atomically and reproducibly, the measured times in a
+  sidecar; :func:`load_survey` names the file and the command that writes it whatever
+  is wrong with it).
 
 Sign convention everywhere: positive = exo-origin (the contour bends around the MEI
 axis, away from the origin, i.e. the response falls off away from the MEI axis).
@@ -47,16 +51,17 @@ from geomlib._src.survey.bend import (
     contour_bend,
     evaluations_per_plane,
 )
-from geomlib._src.survey.io import load_survey, save_survey
+from geomlib._src.survey.io import SURVEY_COMMAND, load_survey, save_survey, times_path
 from geomlib._src.survey.kernel import run_plane_chunks
 from geomlib._src.survey.planes import as_key, neuron_indices, survey_planes
 from geomlib._src.survey.results import KINDS, ContourBend, ResponseAttenuation, SurveyPlanes, SurveyResult
 from geomlib._src.survey.roots import gauss_rows
-from geomlib._src.survey.runner import run_survey
+from geomlib._src.survey.runner import checkpoint_planes, run_survey, survey_config
 
 __all__ = [
     "DEFAULT_EDGE_ROWS", "DEFAULT_ITERATIONS", "DEFAULT_PLANE_CHUNK", "DEFAULT_ROWS", "EXIT_ITERATIONS", "KINDS",
-    "WEIGHTINGS", "ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "as_bend", "as_key",
-    "axis_curvature", "bend_static", "contour_bend", "evaluations_per_plane", "gauss_rows", "load_survey",
-    "neuron_indices", "response_attenuation", "run_plane_chunks", "run_survey", "save_survey", "survey_planes",
+    "SURVEY_COMMAND", "WEIGHTINGS", "ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "as_bend",
+    "as_key", "axis_curvature", "bend_static", "checkpoint_planes", "contour_bend", "evaluations_per_plane",
+    "gauss_rows", "load_survey", "neuron_indices", "response_attenuation", "run_plane_chunks", "run_survey",
+    "save_survey", "survey_config", "survey_planes", "times_path",
 ]

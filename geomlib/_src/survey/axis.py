@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_callable, check_float, check_int
+from geomlib._src.core.checks import check_array, check_callable, check_choice, check_float, check_int
 from geomlib._src.geometry import VALUE_GRAD_HESS, Response, contour_curvature
-from geomlib._src.planes import Extent, Plane, parse_extent
+from geomlib._src.planes import Extent, Plane
+from geomlib._src.survey.bend import MAX_ROWS, check_extent
 from geomlib._src.survey.kernel import check_planes, flat_planes
 from geomlib._src.survey.results import ResponseAttenuation
 from geomlib._src.survey.roots import fit_parabola
@@ -54,7 +55,7 @@ def response_attenuation(f: Response, planes: Plane, a: float = 1.0, extent: Ext
       planes: :class:`Plane` with any batch shape ``S``.
       a: position of the vertical line along the MEI axis.
       extent: window (its b range is used), as in :func:`contour_bend`.
-      n: points on the line (>= 3).
+      n: points on the line (in [3, 10**4]).
 
     Returns:
       :class:`ResponseAttenuation` with arrays of shape ``S``.
@@ -68,8 +69,8 @@ def response_attenuation(f: Response, planes: Plane, a: float = 1.0, extent: Ext
     fp = check_callable(f, "f", "R^D -> R")
     planes = check_planes(planes)
     a = check_float(a, "a")
-    n = check_int(n, "n", 3)
-    _, b_range = parse_extent(extent)
+    n = check_int(n, "n", 3, MAX_ROWS)
+    _, b_range = check_extent(extent)
     flat, shape = flat_planes(planes)
     out = _attenuation_batch(fp, flat, jnp.asarray(a, flat.u.dtype), b_range=b_range, n=n)
     out = [jnp.reshape(x, shape) for x in out]
@@ -102,17 +103,24 @@ def axis_curvature(f: Response, planes: Plane, a: ArrayLike, *, mode: str = "rev
     Args:
       f: scalar response R^D -> R.
       planes: :class:`Plane` with batch shape ``S``.
-      a: point on the MEI axis, a scalar or an array of shape ``S`` (e.g. ``bend.c0``).
+      a: point on the MEI axis, a real scalar or an array of shape ``S`` (e.g. ``bend.c0``);
+        NaN entries are allowed (planes without a contour) and give NaN.
       mode: ``"rev"`` (forward-over-reverse), ``"adjoint"``, ``"taylor"`` or ``"fwd"``
         (see :func:`geomlib.plane_geometry`).
 
     Returns:
-      shape ``S``; NaN where the gradient vanishes or a is NaN.
+      shape ``S``; NaN where the gradient vanishes or a is not finite.
+
+    Raises:
+      ValueError, TypeError: naming the bad argument (mode, f, planes, a of another
+        shape, or not real numbers).
     """
-    if mode not in VALUE_GRAD_HESS:
-        raise ValueError(f"mode: expected one of {tuple(VALUE_GRAD_HESS)}, got {mode!r}")
+    mode = check_choice(mode, "mode", tuple(VALUE_GRAD_HESS))
     fp = check_callable(f, "f", "R^D -> R")
     planes = check_planes(planes)
     flat, shape = flat_planes(planes)
-    a = jnp.broadcast_to(jnp.asarray(a, flat.u.dtype), shape).reshape(-1)
+    a = check_array(a, "a", finite=False)
+    if a.shape not in ((), shape):
+        raise ValueError(f"a: expected a scalar or shape {shape} (the planes' batch shape), got {a.shape}")
+    a = jnp.broadcast_to(a.astype(flat.u.dtype), shape).reshape(-1)
     return _axis_curvature_batch(fp, flat, a, mode).reshape(shape)

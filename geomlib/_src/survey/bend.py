@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
-from geomlib._src.core.checks import check_callable, check_float, check_int
+from geomlib._src.core.checks import check_bool, check_callable, check_choice, check_float, check_int
 from geomlib._src.geometry import Response
 from geomlib._src.planes import Extent, Plane, parse_extent
 from geomlib._src.survey.kernel import check_planes, flat_planes, run_plane_chunks
@@ -19,6 +20,10 @@ DEFAULT_EDGE_ROWS = 7
 EXIT_ITERATIONS = 2
 #: Planes per compiled call (``contour_bend``) / per chunk of the survey.
 DEFAULT_PLANE_CHUNK = 256
+#: Largest n_b / n_edge (rows per plane) and iterations accepted (each row of each plane of a
+#: chunk is evaluated at once: beyond these, memory or the traced loop counter overflows).
+MAX_ROWS = 10_000
+MAX_ITERATIONS = 1_000
 #: Weightings of the parabola fit (:func:`contour_bend`, step 6).
 WEIGHTINGS = ("arclength", "b")
 
@@ -94,12 +99,12 @@ def contour_bend(
         plane). u is the MEI (horizontal) axis.
       level: contour level; with ``normalize`` a fraction in (0, 1) of the window's range.
       extent: the window: half-width e of [-e, e]^2, or ``((amin, amax), (bmin, bmax))``.
-      n_b: rows of crossings (>= 3). The result converges as n_b grows (it is in
+      n_b: rows of crossings (in [3, 10**4]). The result converges as n_b grows (it is in
         plane units, not grid units).
-      iterations: Illinois steps per row (>= 1).
-      n_edge: rows sampled on the window's vertical edges (>= 2).
-      normalize: min-max normalise as in step 2.
-      positive_side: keep only crossings on the MEI side a > 0.
+      iterations: Illinois steps per row (in [1, 1000]).
+      n_edge: rows sampled on the window's vertical edges (in [2, 10**4]).
+      normalize: min-max normalise as in step 2 (a bool).
+      positive_side: keep only crossings on the MEI side a > 0 (a bool).
       weighting: ``"arclength"`` or ``"b"`` (step 5).
       chunk_size: planes per compiled call (bounds memory: a chunk evaluates
         ``chunk_size * n_b`` inputs at once).
@@ -109,7 +114,8 @@ def contour_bend(
 
     Raises:
       ValueError: naming the bad argument (not a Plane, bad level / extent / n_b /
-        iterations / weighting / chunk_size, f not callable).
+        iterations / n_edge / weighting / chunk_size, f not callable).
+      TypeError: ``normalize`` or ``positive_side`` not a bool.
 
     >>> import geomlib
     >>> p = geomlib.plane(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))
@@ -131,24 +137,39 @@ def bend_static(level, extent, n_b, iterations, normalize, positive_side, weight
     """The checked settings of :func:`contour_bend` as the kernel's static keyword arguments
     (:func:`run_plane_chunks`); ValueError naming a bad one."""
     level = check_float(level, "level")
+    normalize = check_bool(normalize, "normalize")
+    positive_side = check_bool(positive_side, "positive_side")
     if normalize and not 0 < level < 1:
         raise ValueError(f"level: with normalize=True expected a fraction in (0, 1), got {level!r}")
-    a_range, b_range = parse_extent(extent)
-    return {"a_range": a_range, "b_range": b_range, "n_b": check_int(n_b, "n_b", 3),
-            "n_edge": check_int(n_edge, "n_edge", 2), "iterations": check_int(iterations, "iterations"),
-            "exit_iterations": EXIT_ITERATIONS, "normalize": bool(normalize), "positive_side": bool(positive_side),
-            "weighting": _weighting(weighting)}
+    a_range, b_range = check_extent(extent)
+    return {"a_range": a_range, "b_range": b_range, "n_b": check_int(n_b, "n_b", 3, MAX_ROWS),
+            "n_edge": check_int(n_edge, "n_edge", 2, MAX_ROWS),
+            "iterations": check_int(iterations, "iterations", 1, MAX_ITERATIONS),
+            "exit_iterations": EXIT_ITERATIONS, "normalize": normalize, "positive_side": positive_side,
+            "weighting": check_choice(weighting, "weighting", WEIGHTINGS)}
+
+
+def check_extent(extent) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``extent`` (a half-width e > 0, or ``((amin, amax), (bmin, bmax))``) as the two ranges;
+    ValueError naming ``extent`` for anything else (None, strings and bools included)."""
+    if extent is None or isinstance(extent, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"extent: expected a half-width > 0 or ((amin, amax), (bmin, bmax)), got {extent!r}")
+    if np.ndim(extent) == 0:
+        check_float(extent, "extent", 0.0, open_low=True)
+    else:
+        try:
+            arr = np.asarray(extent)
+        except (TypeError, ValueError):
+            arr = np.asarray(None)
+        if arr.dtype.kind not in "iuf":
+            raise ValueError(f"extent: expected a half-width > 0 or ((amin, amax), (bmin, bmax)) of numbers, "
+                             f"got {extent!r}")
+    return parse_extent(extent)
 
 
 def evaluations_per_plane(static) -> int:
     """Model evaluations per plane of the kernel with settings ``static`` (:func:`bend_static`)."""
     return 2 * static["n_edge"] + 2 * static["exit_iterations"] + static["n_b"] * (2 + static["iterations"])
-
-
-def _weighting(weighting) -> str:
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting: expected one of {WEIGHTINGS}, got {weighting!r}")
-    return weighting
 
 
 def as_bend(out, shape, static) -> ContourBend:

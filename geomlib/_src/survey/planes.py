@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_float, check_int
+from geomlib._src.core.checks import check_array, check_float, check_int
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.lca import dictionary_phi
 from geomlib._src.planes import Plane
@@ -19,12 +19,16 @@ def neuron_indices(neurons, n_total: int, key) -> np.ndarray:
     random with ``key`` (sorted), or the given distinct indices; ValueError otherwise."""
     if neurons is None:
         return np.arange(n_total)
-    if isinstance(neurons, (int, np.integer)) and not isinstance(neurons, bool):
-        if not 1 <= neurons <= n_total:
-            raise ValueError(f"neurons: expected a count in [1, {n_total}], got {neurons!r}")
+    if isinstance(neurons, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"neurons: expected a count, None or a 1-D array of neuron indices, got {neurons!r}")
+    if np.ndim(neurons) == 0 and np.issubdtype(np.asarray(neurons).dtype, np.integer):
+        count = check_int(neurons, "neurons", 1, n_total, high_label="N")
         perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, 2**20), n_total))
-        return np.sort(perm[: int(neurons)])
-    idx = np.asarray(neurons)
+        return np.sort(perm[:count])
+    try:
+        idx = np.asarray(neurons)
+    except (TypeError, ValueError):
+        idx = np.asarray(None)
     if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
         raise ValueError(f"neurons: expected a count, None or a 1-D array of neuron indices, got {neurons!r}")
     if idx.min() < 0 or idx.max() >= n_total:
@@ -35,15 +39,28 @@ def neuron_indices(neurons, n_total: int, key) -> np.ndarray:
 
 
 def as_key(key) -> jax.Array:
-    """A jax PRNG key from an int seed (None: 0) or a key."""
-    if key is None:
-        key = 0
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return jax.random.PRNGKey(int(key))
-    try:
-        return jnp.asarray(key) if not jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key) else key
-    except TypeError as err:
-        raise ValueError(f"key: expected an int seed or a jax PRNG key, got {key!r}") from err
+    """A jax PRNG key from an int seed in [0, 2**32) or a key (new-style, or a legacy uint32
+    ``(2,)`` array); ValueError naming ``key`` otherwise (None, bools, floats and strings included)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        return jax.random.PRNGKey(check_int(key, "key", 0, 2**32 - 1))
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if jnp.shape(key) == ():
+            return key
+        raise ValueError(f"key: expected one PRNG key, got an array of keys of shape {jnp.shape(key)}")
+    if dtype is not None and np.ndim(key) == 0 and jnp.issubdtype(dtype, jnp.integer):
+        return jax.random.PRNGKey(check_int(key, "key", 0, 2**32 - 1))
+    if dtype is not None and jnp.shape(key) == (2,) and dtype == np.uint32:
+        return jnp.asarray(key)
+    raise ValueError(f"key: expected an int seed in [0, 2**32) or a jax PRNG key, got {key!r}")
+
+
+def check_min_angle(min_angle_deg) -> float:
+    """``min_angle_deg`` as a float in [0, 90) degrees; ValueError naming it otherwise."""
+    angle = check_float(min_angle_deg, "min_angle_deg")
+    if not 0 <= angle < 90:
+        raise ValueError(f"min_angle_deg: expected an angle in [0, 90) degrees, got {min_angle_deg!r}")
+    return angle
 
 
 def _orthonormal(u, w):
@@ -90,22 +107,26 @@ def survey_planes(
     Raises:
       ValueError: naming the bad argument.
     """
-    phi = dictionary_phi(params)
-    phi = phi / jnp.linalg.norm(phi, axis=0)
+    phi = check_array(dictionary_phi(params), "params['phi']", ndim=2)
+    norms = jnp.linalg.norm(phi, axis=0)
+    if not bool(jnp.all(norms > 0)):
+        raise ValueError(f"params['phi']: expected no zero columns, got {int(jnp.sum(norms == 0))}")
+    phi = phi / norms
     dim, n_total = phi.shape
     key = as_key(key)
-    if isinstance(neurons, (int, np.integer)) and not isinstance(neurons, bool):
-        neurons = [int(neurons)]
     if neurons is None:
         raise ValueError("neurons: expected a neuron index or a 1-D array of them, got None")
-    idx = neuron_indices(np.asarray(neurons), n_total, key)
+    if (not isinstance(neurons, (bool, np.bool_)) and np.ndim(neurons) == 0
+            and np.issubdtype(np.asarray(neurons).dtype, np.integer)):
+        neurons = [int(neurons)]  # one index, not a count
+    if isinstance(neurons, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"neurons: expected a neuron index or a 1-D array of them, got {neurons!r}")
+    idx = neuron_indices(neurons if isinstance(neurons, list) else np.asarray(neurons), n_total, key)
     n_comparison = check_int(n_comparison, "n_comparison", 0)
     n_random = check_int(n_random, "n_random", 0)
     if n_comparison + n_random < 1:
         raise ValueError("n_comparison, n_random: expected at least one plane per neuron, got 0 + 0")
-    min_angle_deg = check_float(min_angle_deg, "min_angle_deg")
-    if not 0 <= min_angle_deg < 90:
-        raise ValueError(f"min_angle_deg: expected an angle in [0, 90) degrees, got {min_angle_deg!r}")
+    min_angle_deg = check_min_angle(min_angle_deg)
 
     phi_np = np.asarray(phi, np.float64)
     u = phi_np[:, idx].T  # (n, D)

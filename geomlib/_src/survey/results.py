@@ -103,6 +103,11 @@ class SurveyPlanes(NamedTuple):
 KINDS = ("comparison", "random")
 
 
+def _check_kind(kind) -> None:
+    if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
+        raise ValueError(f"kind: expected None or one of {KINDS}, got {kind!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class SurveyResult:
     """Per-plane bend of a curvature survey (arrays of shape ``(n_neurons, n_planes)``).
@@ -113,8 +118,11 @@ class SurveyResult:
       angle, partner, kind, neurons: as in :class:`SurveyPlanes`.
       model: ``"lca"``, ``"linear"``, ``"relu"`` or ``"divisive"``.
       config: everything needed to rerun it (model settings, window, rows, iterations,
-        seed, dictionary shape) and ``"seconds"``, ``"evaluations_per_plane"``,
-        ``"devices"``.
+        seed, dictionary shape and fingerprint, chunk size, ``"devices"``),
+        ``"evaluations_per_plane"`` and ``"seconds"``: the compute time (summed over the
+        runs of a resumed survey). Saved files leave the time out (it differs between
+        runs) and keep it in a sidecar, see :func:`save_survey`; a result loaded without
+        its sidecar has ``seconds`` NaN.
     """
 
     c2: np.ndarray
@@ -131,8 +139,7 @@ class SurveyResult:
     def values(self, kind: str | None = None) -> np.ndarray:
         """Finite c2 values of all planes of ``kind`` (``"comparison"``, ``"random"`` or None
         for all), flattened."""
-        if kind is not None and kind not in KINDS:
-            raise ValueError(f"kind: expected None or one of {KINDS}, got {kind!r}")
+        _check_kind(kind)
         c2 = self.c2 if kind is None else self.c2[:, self.kind == kind]
         c2 = np.asarray(c2, np.float64).ravel()
         return c2[np.isfinite(c2)]
@@ -144,6 +151,7 @@ class SurveyResult:
 
     def fraction_valid(self, kind: str | None = None) -> float:
         """Fraction of the planes of ``kind`` with a finite c2 (a contour was found)."""
+        _check_kind(kind)
         c2 = self.c2 if kind is None else self.c2[:, self.kind == kind]
         return float(np.mean(np.isfinite(c2))) if c2.size else math.nan
 
@@ -179,7 +187,8 @@ class SurveyResult:
         return float(spearmanr(a[ok], c[ok]).statistic)
 
     def save(self, path) -> None:
-        """Write the result to a compressed ``.npz`` (no pickles; read it with :func:`load_survey`)."""
+        """Write the result to a compressed ``.npz`` (no pickles; read it with :func:`load_survey`),
+        atomically, and its time to a sidecar: see :func:`save_survey`."""
         from geomlib._src.survey.io import save_survey  # io imports this module
 
         save_survey(self, path)

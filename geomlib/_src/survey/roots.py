@@ -88,12 +88,19 @@ def slopes(a, b, ok):
 def gauss_rows(n_b: int, b_range=(-2.0, 2.0)) -> tuple[np.ndarray, np.ndarray]:
     """The rows :math:`b_j` of :func:`contour_bend` and their quadrature weights: the n_b
     Gauss-Legendre nodes and weights of the interval ``b_range`` (weights sum to its length).
+    ``n_b`` in [1, 10**4]; ``b_range`` finite with lo < hi (ValueError naming either otherwise).
 
     >>> b, w = gauss_rows(3, (-2.0, 2.0))
     >>> np.round(b, 4).tolist(), np.round(w, 4).tolist()
     ([-1.5492, 0.0, 1.5492], [1.1111, 1.7778, 1.1111])
     """
-    n_b = check_int(n_b, "n_b")
-    lo, hi = (float(x) for x in b_range)
+    n_b = check_int(n_b, "n_b", 1, 10_000)
+    try:
+        rng = np.asarray(b_range, dtype=float) if not isinstance(b_range, (str, bytes)) else None
+    except (TypeError, ValueError):
+        rng = None
+    if rng is None or rng.shape != (2,) or not np.all(np.isfinite(rng)) or not rng[0] < rng[1]:
+        raise ValueError(f"b_range: expected (lo, hi), finite numbers with lo < hi, got {b_range!r}")
+    lo, hi = float(rng[0]), float(rng[1])
     x, w = np.polynomial.legendre.leggauss(n_b)
     return 0.5 * (lo + hi) + 0.5 * (hi - lo) * x, 0.5 * (hi - lo) * w
