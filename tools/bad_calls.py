@@ -1030,9 +1030,12 @@ def first_line(exc: BaseException) -> str:
 
 
 def names_argument(message: str, call: Call) -> bool:
+    """Whether ``message`` names the argument: its name (or the measured function's own name for
+    it, or one of the variant's other words, e.g. the file's path) as a whole word."""
+    import re
     words = [call.arg, RENAMED.get(call.arg, ""), *call.bad.names] if call.bad else []
-    msg = message.lower()
-    return any(w and w.lower() in msg for w in words)
+    return any(w and re.search(rf"(?<![A-Za-z0-9_]){re.escape(w)}(?![A-Za-z0-9_])", message, re.IGNORECASE)
+               for w in words)
 
 
 def run_call(call: Call, g, ctx, base_results: dict) -> dict:
