@@ -1038,12 +1038,20 @@ def names_argument(message: str, call: Call) -> bool:
                for w in words)
 
 
+def names_file(message: str, value) -> bool:
+    """For a file or directory argument: the message names the path it got."""
+    if isinstance(value, (str, os.PathLike)) and os.sep in str(value):
+        return str(value) in message
+    return False
+
+
 def run_call(call: Call, g, ctx, base_results: dict) -> dict:
     """Execute one call; return its JSON-able result record (kind among KINDS, or ok/fail for
     base calls and acceptable variants)."""
     import warnings
     import numpy as np
     entry = call.entry
+    bad_value = None
     rec = {"index": call.index, "func": call.func, "group": entry.group, "arg": call.arg, "label": call.label,
            "expect": call.expect}
     t0 = time.perf_counter()
@@ -1054,7 +1062,7 @@ def run_call(call: Call, g, ctx, base_results: dict) -> dict:
         kwargs = entry.base(ctx)
         if call.bad is not None:
             base_value = kwargs.get(call.arg)
-            kwargs[call.arg] = call.bad.make(base_value, ctx)
+            kwargs[call.arg] = bad_value = call.bad.make(base_value, ctx)
         fn = entry.call or (lambda g_, ctx_, **kw: invoke(getattr(g_, entry.name), kw))
         RENAMED.clear()
     except Exception as exc:  # noqa: BLE001 - the catalogue itself failed
@@ -1082,7 +1090,8 @@ def run_call(call: Call, g, ctx, base_results: dict) -> dict:
         return rec
     if exc is not None:
         msg = f"{type(exc).__name__}: {first_line(exc)}"
-        if isinstance(exc, (ValueError, TypeError)) and names_argument(str(exc), call):
+        if isinstance(exc, (ValueError, TypeError)) and (names_argument(str(exc), call)
+                                                          or names_file(str(exc), bad_value)):
             kind = "clear"
         else:
             kind = "unclear"
