@@ -293,16 +293,95 @@ def _bad(case):
     ("y shape", r"y: expected integer labels of shape \(B,\) = \(3,\), got shape \(2,\)"),
     ("y float", r"y: expected integer labels, got dtype float"),
     ("target == label", r"target: expected a class other than the label"),
-    ("wrong images", r"x: expected images the classifier gets right; wrong at rows \[0, 1, 2\]"),
+    ("wrong images", r"x, y: expected images the classifier gets right \(y its predictions\); wrong at rows \[0, 1, 2\]"),
     ("means shape", r"means: expected class means of shape \(K, D\) = \(3, 16\), got \(2, 16\)"),
     ("eps < 0", r"eps: expected finite radii >= 0, got \[0.1, -0.05\]"),
-    ("eps nan", r"eps: expected finite radii >= 0, got \[nan\]"),
+    ("eps nan", r"eps: expected finite values, got 1 NaN or infinite entry"),
     ("no devices", r"devices: expected at least one device"),
 ])
 def test_measure_classifier_bad_input(case, match):
     f, kw, extra = _bad(case)
     with pytest.raises(ValueError, match=match):
         geomlib.measure_classifier(f, f, kw["x"], kw["y"], kw["target"], kw["means"], survey=None, **extra)
+
+
+@pytest.mark.parametrize("change, error, match", [
+    (dict(survey=(2, 1)), ValueError, r"survey: expected \(neurons, comparison planes, random planes\), three integers"),
+    (dict(survey=(0, 1, 1)), ValueError, r"survey\[0\] \(neurons\): expected an integer >= 1, got 0"),
+    (dict(survey=(2, 0, 0)), ValueError, r"survey: expected at least one plane"),
+    (dict(survey="abc"), ValueError, "survey: expected"),
+    (dict(pgd_steps=0), ValueError, r"pgd_steps: expected an integer in \[1, 2147483647\], got 0"),
+    (dict(pgd_steps=True), ValueError, "pgd_steps: expected an integer .* got True"),
+    (dict(pgd_steps=2 ** 31), ValueError, "pgd_steps: expected an integer"),
+    (dict(msd_steps=2.5), ValueError, "msd_steps: expected an integer"),
+    (dict(lanczos_iterations=0), ValueError, "lanczos_iterations: expected an integer"),
+    (dict(k=0), ValueError, "k: expected an integer >= 1, got 0"),
+    (dict(k=17), ValueError, r"k: expected an integer in \[1, D = 16\], got 17"),
+    (dict(msd_step=0.0), ValueError, r"msd_step: expected a finite number > 0, got 0.0"),
+    (dict(msd_step=float("nan")), ValueError, "msd_step: expected a finite number"),
+    (dict(curvature_tol=-1.0), ValueError, "curvature_tol: expected a finite number > 0"),
+    (dict(confidence=1.0), ValueError, r"confidence: expected a finite number in \(0, 1\)"),
+    (dict(confidence="0.9"), ValueError, "confidence: expected a finite number"),
+    (dict(eps=None), TypeError, "eps: expected an array of numbers, got NoneType"),
+    (dict(eps="0.1"), TypeError, "eps: expected an array of numbers, got str"),
+    (dict(eps=True), TypeError, "eps: expected an array of numbers, got bool"),
+    (dict(eps=[[0.1]]), ValueError, r"eps: expected a radius or a sequence of radii, got shape \(1, 1\)"),
+    (dict(key=True), TypeError, "key: expected an integer seed"),
+    (dict(key=-1), ValueError, r"key: expected an integer in \[0, 4294967295\], got -1"),
+    (dict(key="0"), TypeError, "key: expected an integer seed"),
+    (dict(smooth_fn="abc"), ValueError, "smooth_fn: expected a callable"),
+    (dict(progress="yes"), TypeError, "progress: expected a callable"),
+    (dict(means=None), TypeError, "means: expected an array of numbers, got NoneType"),
+    (dict(means=np.where(np.eye(3, DIM) > 0, np.nan, 0.5)), ValueError,
+     r"means: expected finite class means .* rows \[0, 1, 2\]"),
+])
+def test_measure_classifier_bad_settings(change, error, match):
+    """Every setting checked, naming the argument, before anything is measured."""
+    w, b, x, y, target, means = linear_case()
+    f = _linear(w, b)
+    kw = {"smooth_fn": f, "means": means, "survey": None, **change}
+    smooth, means = kw.pop("smooth_fn"), kw.pop("means")
+    with pytest.raises(error, match=match):
+        geomlib.measure_classifier(f, smooth, x, y, target, means, **kw)
+
+
+def test_compare_and_mnist_comparison_bad_input(linear3):
+    (w, b, x, y, target, means), m = linear3
+    f = _linear(w, b)
+    with pytest.raises(ValueError, match="models: expected a non-empty dict"):
+        geomlib.compare_classifiers({}, x, y, target, means, progress=False)
+    with pytest.raises(ValueError, match=r"models\['a'\]: expected a \(logits_fn, smooth_fn\) pair"):
+        geomlib.compare_classifiers({"a": f}, x, y, target, means, progress=False)
+    with pytest.raises(TypeError, match="progress: expected True or False"):
+        geomlib.compare_classifiers({"a": (f, f)}, x, y, target, means, progress="no")
+    with pytest.raises(ValueError, match=r"done\['a'\]: measured on other images"):
+        geomlib.compare_classifiers({"a": (f, f)}, x, y, (target + 1) % 3, means, progress=False, done={"a": m},
+                                    eps=MEASURE["eps"])
+    with pytest.raises(ValueError, match=r"done\['a'\]: measured at eps \[0.0, 0.05, 0.2\], this call has \[0.1\]"):
+        geomlib.compare_classifiers({"a": (f, f)}, x, y, target, means, progress=False, done={"a": m}, eps=(0.1,))
+    for models, match in [("linear", "models: expected a non-empty list or tuple"), ((), "models: expected"),
+                          (("linear", "linear"), "models: expected distinct names")]:
+        with pytest.raises(ValueError, match=match):
+            geomlib.mnist_comparison(models, 2, progress=False)
+    with pytest.raises(ValueError, match="temperature: expected a finite number > 0"):
+        geomlib.mnist_comparison(("linear",), 2, temperature=0.0, progress=False)
+    with pytest.raises(ValueError, match="n_images: expected an integer >= 1, got 0"):
+        geomlib.mnist_comparison(("linear",), 0, progress=False)
+    with pytest.raises(ValueError, match=r"done: expected \(results, metadata\)"):
+        geomlib.mnist_comparison(("linear",), 2, progress=False, done={"linear": m})
+
+
+def test_compare_classifiers_reuses_done_models(linear3):
+    """Models in ``done`` are returned as they are (not measured); the rest are measured and
+    passed to on_model with the done ones, in the order of ``models``."""
+    (w, b, x, y, target, means), m = linear3
+    f = _linear(w, b)
+    seen = []
+    out = geomlib.compare_classifiers({"a": (f, f), "b": (f, None)}, x, y, target, means, progress=False,
+                                      done={"a": m, "zzz": m}, on_model=lambda r: seen.append(list(r)),
+                                      survey=None, devices=[jax.devices()[0]], **MEASURE)
+    assert list(out) == ["a", "b"] and out["a"] is m and seen == [["a", "b"]]
+    np.testing.assert_array_equal(out["b"].deepfool_distance, m.deepfool_distance)
 
 
 def test_decision_contour_bend_and_first_layer_survey_bad_input():
@@ -367,8 +446,13 @@ def test_comparison_summary_statistics():
     assert geomlib.comparison_summary({"a": m}, ["msd"]) == {"msd": {"a": pytest.approx(0.3)}}
     with pytest.raises(ValueError, match=r"statistic 'pgd@0.3': eps 0.3 was not measured"):
         geomlib.comparison_summary({"a": m}, ["pgd@0.3"])
-    with pytest.raises(ValueError, match=r"statistic: expected one of .* or 'pgd@EPS', got 'speed'"):
+    with pytest.raises(ValueError, match=r"statistics: expected one of .* or 'pgd@EPS', got 'speed'"):
         geomlib.comparison_summary({"a": m}, ["speed"])
+    with pytest.raises(ValueError, match=r"statistics: expected a list of statistic names or None, got 'msd'"):
+        geomlib.comparison_summary({"a": m}, "msd")
+    for bad in (None, {}, {"a": "abc"}):
+        with pytest.raises(ValueError, match="results: expected"):
+            geomlib.comparison_summary(bad)
 
 
 def _family(n=12, spread=10.0, seed=0):
@@ -423,7 +507,11 @@ def test_rank_correlation_ties_rounding_noise_at_zero():
 @pytest.mark.parametrize("change, match", [
     (dict(models=["m0", "m1"]), "models: a rank correlation needs at least 3 models, got 2"),
     (dict(models=["m0", "m1", "mx"]), r"models: not in results: \['mx'\]"),
-    (dict(x_stat="speed"), r"statistic: expected one of .*, got 'speed'"),
+    (dict(x_stat="speed"), r"x_stat: expected one of .*, got 'speed'"),
+    (dict(y_stat=None), r"y_stat: expected one of .*, got None"),
+    (dict(seed=-1), r"seed: expected an integer in \[0, 4294967295\], got -1"),
+    (dict(level="0.1"), r"level: expected a fraction in \(0, 1\), got '0.1'"),
+    (dict(models="m0"), r"models: expected a list of model names or None, got 'm0'"),
     (dict(n_boot=0), "n_boot: expected an integer >= 1, got 0"),
     (dict(n_boot=2.5), "n_boot: expected an integer >= 1, got 2.5"),
     (dict(level=1.0), r"level: expected a fraction in \(0, 1\), got 1.0"),
@@ -460,10 +548,113 @@ def test_save_load_round_trip(tmp_path, linear3):
 
 
 def test_save_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"no-such\.npz: no such comparison file"):
+    with pytest.raises(FileNotFoundError, match=r"no-such\.npz: no such comparison file.*python -m geomlib.cli.defense"):
         geomlib.load_comparison(tmp_path / "no-such.npz")
-    with pytest.raises(ValueError, match="results: model names may not contain '/', got 'a/b'"):
+    with pytest.raises(ValueError, match="results: model names must be non-empty strings without '/'.* got 'a/b'"):
         geomlib.save_comparison(tmp_path / "x.npz", {"a/b": fake([1.0])})
+    with pytest.raises(ValueError, match="results: expected a non-empty dict"):
+        geomlib.save_comparison(tmp_path / "x.npz", {})
+    with pytest.raises(ValueError, match=r"results\['a'\]: expected a ClassifierMeasures, got str"):
+        geomlib.save_comparison(tmp_path / "x.npz", {"a": "abc"})
+    with pytest.raises(ValueError, match="metadata: expected a dict"):
+        geomlib.save_comparison(tmp_path / "x.npz", {"a": fake([1.0])}, "abc")
+    with pytest.raises(ValueError, match="metadata: expected JSON-storable values"):
+        geomlib.save_comparison(tmp_path / "x.npz", {"a": fake([1.0])}, {"x": object()})
+    with pytest.raises(ValueError, match="path: expected a file to write the comparison to, got the folder"):
+        geomlib.save_comparison(tmp_path, {"a": fake([1.0])})
+    with pytest.raises(TypeError, match="path: expected a file path"):
+        geomlib.load_comparison(None)
+    assert not list(tmp_path.iterdir())  # nothing written by a refused call
+
+
+def _damaged(tmp_path, kind):
+    """A comparison file damaged in one way (from a good one of two models)."""
+    from geomlib._src.core.files import write_npz
+
+    good = geomlib.save_comparison(tmp_path / "good.npz", {"a": fake([1.0, 2.0]), "b": fake([3.0, 4.0])},
+                                   {"data": "test"})
+    path = tmp_path / "bad.npz"
+    arrays = dict(np.load(good))
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "garbage":
+        path.write_bytes(os.urandom(300))
+    elif kind == "a single .npy":
+        np.save(path.with_suffix(".npy"), np.arange(3.0))
+        path.with_suffix(".npy").rename(path)
+    elif kind == "a survey file":
+        write_npz(path, {"model:c2": np.zeros((2, 2)), "model:config": np.asarray("{}")})
+    elif kind == "no __models__":
+        write_npz(path, {k: v for k, v in arrays.items() if k != "__models__"})
+    elif kind == "a missing field":
+        write_npz(path, {k: v for k, v in arrays.items() if k != "b/msd"})
+    elif kind == "metadata not JSON":
+        write_npz(path, {**arrays, "__meta__": np.asarray("{not json")})
+    elif kind == "metadata not an object":
+        write_npz(path, {**arrays, "__meta__": np.asarray("[1, 2]")})
+    elif kind == "models not a list":
+        write_npz(path, {**arrays, "__models__": np.asarray('"a"')})
+    elif kind == "a field of the wrong length":
+        write_npz(path, {**arrays, "a/msd": np.zeros(5)})
+    elif kind == "pgd_correct of the wrong shape":
+        write_npz(path, {**arrays, "a/pgd_correct": np.zeros((2, 2), bool)})
+    return path
+
+
+@pytest.mark.parametrize("kind, error, match", [
+    ("missing", FileNotFoundError, "no such comparison file"),
+    ("empty", ValueError, "not a readable comparison file"),
+    ("truncated", ValueError, "not a readable comparison file"),
+    ("folder", ValueError, "expected a comparison file, found a folder"),
+    ("garbage", ValueError, "not a readable comparison file"),
+    ("a single .npy", ValueError, "not a readable comparison file"),
+    ("a survey file", ValueError, r"not a comparison file \(no __meta__; arrays model:c2, model:config\)"),
+    ("no __models__", ValueError, "not a valid comparison file: no __models__"),
+    ("a missing field", ValueError, r"not a complete comparison file \(missing b/msd\)"),
+    ("metadata not JSON", ValueError, "not a valid comparison file: __meta__ is not JSON"),
+    ("metadata not an object", ValueError, "__meta__ is a JSON list, expected a dict"),
+    ("models not a list", ValueError, "__models__ is a JSON str, expected a list"),
+    ("a field of the wrong length", ValueError, r"a/msd is float64 of shape \(5,\), expected numbers for 2 images"),
+    ("pgd_correct of the wrong shape", ValueError, r"a/pgd_correct has shape \(2, 2\), expected \(eps, images\)"),
+])
+def test_load_comparison_damaged(tmp_path, kind, error, match):
+    """Whatever is wrong, FileNotFoundError or a ValueError naming the file and the command that writes it."""
+    path = _damaged(tmp_path, kind)
+    with pytest.raises(error, match=match) as info:
+        geomlib.load_comparison(path)
+    assert str(path) in str(info.value) and "`python -m geomlib.cli.defense`" in str(info.value)
+    assert isinstance(info.value, (FileNotFoundError, d.io.ResultFileError))
+
+
+def test_save_comparison_is_reproducible_and_keeps_times_apart(tmp_path):
+    """Same results, other times: the same bytes; the times in the sidecar, merged back on load;
+    without the sidecar (or with a stale one) seconds are empty."""
+    a = {"m": fake([1.0, 2.0]), "n": fake([3.0, 4.0])}
+    b = {k: v._replace(seconds={"deepfool": 99.0}) for k, v in a.items()}
+    one = geomlib.save_comparison(tmp_path / "one.npz", a, {"data": "test", "seconds": 5.0})
+    two = geomlib.save_comparison(tmp_path / "two.npz", b, {"data": "test", "seconds": 7.0})
+    assert one.read_bytes() == two.read_bytes()
+    assert "seconds" not in np.load(one)["__meta__"].item() and "m/seconds" not in np.load(one).files
+    back, meta = geomlib.load_comparison(two)
+    assert meta == {"data": "test", "seconds": 7.0} and back["m"].seconds == {"deepfool": 99.0}
+    sidecar = tmp_path / "two.times.json"
+    assert json.loads(sidecar.read_text())["models"]["n"] == {"deepfool": 99.0}
+    # a stale sidecar (another version of the file): a warning, no times
+    geomlib.save_comparison(two, {"m": a["m"]}, {"data": "test"})
+    sidecar.write_text((tmp_path / "one.times.json").read_text())
+    with pytest.warns(UserWarning, match="times of another version of two.npz"):
+        back, meta = geomlib.load_comparison(two)
+    assert back["m"].seconds == {} and "seconds" not in meta
+    sidecar.unlink()
+    back, meta = geomlib.load_comparison(two)
+    assert back["m"].seconds == {} and meta == {"data": "test"}
+    # no times at all: no sidecar
+    geomlib.save_comparison(two, {"m": a["m"]._replace(seconds={})}, {"data": "test"})
+    assert not sidecar.exists()
 
 
 # ----------------------------------------------------------------------------- sharding

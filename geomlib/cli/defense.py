@@ -1,7 +1,7 @@
 """Measure curvature and robustness of the chapter-5 model family and save the results.
 
     python -m geomlib.cli.defense                               # default size: 24 digits, all models
-    python -m geomlib.cli.defense --images 1000 --out defense-mnist-1000.npz    # the full-size run
+    python -m geomlib.cli.defense --images 1000 --out defense-mnist-1000.npz    # the full-size run (resumable)
     python -m geomlib.cli.defense --models mlp-2,lca-mlp-2 --images 64          # a subset
     python -m geomlib.cli.defense --cifar10 PATH --images 200   # grayscale CIFAR-10 (trains its models)
 
@@ -12,10 +12,17 @@ boundary principal curvatures at the DeepFool point (smooth twin), the bend of t
 decision contour and of first-layer units (survey code), and the template cosine of the
 perturbations. The image batch is sharded over every local device (``jax.sharding``), so
 the same command uses a GPU, or all of them, when JAX finds them; on a CPU-only machine it
-is one device. The file is rewritten after each model (an interrupted run keeps what is
-done); chapter 5 loads it with ``geomlib.load_comparison(path)`` and draws the same plots.
-On 2 CPU cores the default 24 digits x 12 models take a few minutes, most of it
-compiling; the time per digit and model is printed at the end.
+is one device.
+
+The file is written atomically after each model (a temporary file renamed over it), so a
+killed run loses at most the model in flight; the command **resumes** by default: when
+``--out`` exists and holds models measured with the same settings (data, images, seed,
+eps), those are read back, not measured again, and only the rest run (``--restart`` starts
+afresh; other settings are refused rather than overwritten). A resumed run writes the same
+bytes as an uninterrupted one: measured times are not in the file but in a sidecar
+(``OUT.times.json``) that ``geomlib.load_comparison(path)`` merges back. Chapter 5 loads the
+file and draws the same plots. On 2 CPU cores the default 24 digits x 12 models take a few
+minutes, most of it compiling; the time per digit and model is printed at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +30,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
+#: What must match between a file and this run for its models to be reused (metadata keys).
+RESUME_KEYS = ("data", "seed", "n_images", "eps", "temperature")
+
+
+def _run_settings(meta: dict) -> dict:
+    """The settings of a comparison's metadata that decide whether its models can be reused."""
+    settings = meta.get("settings") or {}
+    return {"data": meta.get("data"), "seed": meta.get("seed"), "n_images": len(meta.get("images") or ()),
+            "eps": [float(e) for e in settings.get("eps", ())] if isinstance(settings, dict) else None,
+            "temperature": meta.get("temperature")}
 
 
 def main(argv=None) -> int:
@@ -34,6 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cifar10", default=None, metavar="PATH",
                     help="run the grayscale CIFAR-10 comparison on the python batches in PATH instead")
     ap.add_argument("--out", default=None, help="output .npz (default: defense-mnist-N.npz / defense-cifar10-N.npz)")
+    ap.add_argument("--restart", action="store_true",
+                    help="measure every model again, overwriting --out (default: resume from the models in it)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
 
@@ -50,6 +71,8 @@ def main(argv=None) -> int:
         ap.error(f"--eps: expected finite radii >= 0, got {args.eps!r}")
     if args.images < 1:
         ap.error(f"--images: expected a positive integer, got {args.images}")
+    if not 0 <= args.seed < 2 ** 32:
+        ap.error(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
     # Checked before anything is printed or loaded: a typo fails at once.
     if args.cifar10 and args.models is not None:
         ap.error("--models: the CIFAR-10 comparison trains its own two models; drop --models or --cifar10")
@@ -60,38 +83,81 @@ def main(argv=None) -> int:
         bad = [m for m in models if m not in SHIPPED_CLASSIFIERS]
         if bad or not models:
             ap.error(f"--models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {bad or models}")
+        if len(set(models)) != len(models):
+            ap.error(f"--models: expected distinct names, got {','.join(models)}")
     kind = "cifar10" if args.cifar10 else "mnist"
-    out = args.out or f"defense-{kind}-{args.images}.npz"
+    out = Path(args.out or f"defense-{kind}-{args.images}.npz")
+    if out.is_dir():
+        ap.error(f"--out: {out} is a folder; expected a file name")
+
+    # Resume: the models already in --out, if it was written with these settings.
+    done, before = None, 0.0
+    if out.exists() and not args.restart:
+        try:
+            old, old_meta = d.load_comparison(out)
+        except (OSError, ValueError) as err:
+            print(f"error: {err}\n(--restart overwrites it)", file=sys.stderr)
+            return 2
+        want = {"data": "cifar10-gray" if args.cifar10 else "mnist", "seed": args.seed, "n_images": args.images,
+                "eps": list(eps), "temperature": None if args.cifar10 else 0.05}
+        have = _run_settings(old_meta)
+        differ = [f"{k} {have[k]!r} (this run: {want[k]!r})" for k in RESUME_KEYS if have[k] != want[k]]
+        extra = [m for m in old if m not in models]
+        if differ or extra:
+            why = (f"other settings: {'; '.join(differ)}" if differ else
+                   f"models not in --models: {', '.join(extra)}")
+            print(f"error: {out} holds a comparison with {why}. Use another --out, or --restart to "
+                  f"overwrite it.", file=sys.stderr)
+            return 2
+        done = (old, old_meta)
+        before = float(old_meta.get("seconds", 0.0))
+        names = [m for m in models if m in old]
+        print(f"resuming {out}: {len(names)} of {len(models)} models done ({', '.join(names) or 'none'}); "
+              f"measuring {len(models) - len(names)}", flush=True)
     devices = jax.local_devices()
     print(f"{kind}: {args.images} images per model; {len(devices)} local device(s) ({jax.default_backend()}); "
           f"writing {out}", flush=True)
     start = time.perf_counter()
+    measured = []
 
     def save(results, meta):
-        d.save_comparison(out, results, {**meta, "seconds": time.perf_counter() - start})
+        measured.append(next(reversed(results)))
+        d.save_comparison(out, results, {**meta, "seconds": before + time.perf_counter() - start})
 
-    if args.cifar10:
-        results, meta = d.cifar10_comparison(args.cifar10, args.images, seed=args.seed, eps=eps,
-                                             progress=not args.no_progress, on_model=save)
-    else:
-        results, meta = d.mnist_comparison(models, args.images, seed=args.seed, eps=eps,
-                                           progress=not args.no_progress, on_model=save)
-    meta["seconds"] = time.perf_counter() - start
+    common = dict(seed=args.seed, eps=eps, progress=not args.no_progress, on_model=save, done=done)
+    try:
+        if args.cifar10:
+            results, meta = d.cifar10_comparison(args.cifar10, args.images, **common)
+        else:
+            results, meta = d.mnist_comparison(models, args.images, **common)
+    except ValueError as err:
+        if done is None or not str(err).startswith(("done", "done[")):
+            raise
+        print(f"error: {out}: {err}. Use another --out, or --restart to overwrite it.", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - start
+    meta["seconds"] = before + elapsed
     d.save_comparison(out, results, meta)
     summary = d.comparison_summary(results)
     names = list(results)
     print(f"{'model':<17}" + "".join(f"{s[:12]:>13}" for s in summary))
     for m in names:
         print(f"{m:<17}" + "".join(f"{summary[s][m]:>13.4g}" for s in summary))
-    for curv in ("boundary_curvature", "logit_bend", "first_layer_bend"):
-        for rob in ("deepfool_distance", "msd"):
-            rc = d.rank_correlation(results, curv, rob, n_boot=1000, seed=args.seed)
-            print(f"Spearman({curv}, {rob}) = {rc.rho:+.2f}, 95% CI [{rc.low:+.2f}, {rc.high:+.2f}] "
-                  f"({rc.n_models} models)")
-    per = meta["seconds"] / (len(names) * args.images)
-    print(f"done in {meta['seconds']:.0f} s ({per:.2f} s per image and model, compilation included); "
-          f"results in {out} (geomlib.load_comparison({out!r}))")
-    return 0 if np.isfinite(per) else 1
+    if len(names) >= 3:
+        for curv in ("boundary_curvature", "logit_bend", "first_layer_bend"):
+            for rob in ("deepfool_distance", "msd"):
+                rc = d.rank_correlation(results, curv, rob, n_boot=1000, seed=args.seed)
+                print(f"Spearman({curv}, {rob}) = {rc.rho:+.2f}, 95% CI [{rc.low:+.2f}, {rc.high:+.2f}] "
+                      f"({rc.n_models} models)")
+    else:
+        print(f"no rank correlations: they need at least 3 models, this comparison has {len(names)}")
+    if measured:
+        per = elapsed / (len(measured) * args.images)
+        print(f"done in {elapsed:.0f} s ({per:.2f} s per image and model measured in this run, compilation "
+              f"included); results in {out} (geomlib.load_comparison({str(out)!r}))")
+    else:
+        print(f"nothing to measure: every model was in {out} (geomlib.load_comparison({str(out)!r}))")
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
 from geomlib._src.boundary import image_logits_of
-from geomlib._src.core.checks import check_callable
+from geomlib._src.core.checks import check_bool, check_callable, check_int
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.planes import Plane
 from geomlib._src.survey import SurveyResult, as_bend, bend_static, run_plane_chunks, run_survey
@@ -125,6 +125,9 @@ def first_layer_survey(logits_fn, neurons: int = 8, n_comparison: int = 4, n_ran
     Returns:
       :class:`geomlib.SurveyResult`.
     """
+    neurons = check_int(neurons, "neurons", 1)
+    n_comparison, n_random = check_int(n_comparison, "n_comparison", 0), check_int(n_random, "n_random", 0)
+    progress = check_bool(progress, "progress")
     params, steps = _classifier_parts(logits_fn)
     if "lca" in params:
         lca = params["lca"]

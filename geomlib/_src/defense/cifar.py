@@ -5,15 +5,32 @@ from __future__ import annotations
 
 from typing import Callable
 
+from geomlib._src.core.checks import check_bool, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.data import TrainTestSplit
 from geomlib._src.defense.measures import ClassifierMeasures, compare_classifiers
-from geomlib._src.defense.mnist import pick_images
+from geomlib._src.defense.mnist import check_done, pick_images, same_images
 
 #: Settings of the grayscale CIFAR-10 models of :func:`cifar10_models` (a scaled-down version of
 #: Paiton et al. 2020: one LCA front-end, 1x overcomplete, and the same MLP without it).
 CIFAR10_SETTINGS = {"n_train": 10_000, "neurons": 1024, "lam": 0.5, "steps": LCA_STEPS, "eta": LCA_ETA, "batches": 600,
                     "batch_size": 256, "dict_lr": 5e-3, "hidden": [768], "epochs": 10, "seed": 0}
+
+
+def _checked_settings(cfg: dict) -> dict:
+    """The settings of :func:`cifar10_models`, each checked (naming it)."""
+    out = dict(cfg)
+    for name in ("n_train", "neurons", "steps", "batches", "batch_size", "epochs"):
+        out[name] = check_int(cfg[name], name, 1)
+    out["seed"] = check_int(cfg["seed"], "seed", 0, 2 ** 32 - 1)
+    out["lam"] = check_float(cfg["lam"], "lam", 0.0)
+    out["eta"] = check_float(cfg["eta"], "eta", 0.0, open_low=True)
+    out["dict_lr"] = check_float(cfg["dict_lr"], "dict_lr", 0.0, open_low=True)
+    hidden = cfg["hidden"]
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)):
+        raise ValueError(f"hidden: expected a list of layer widths, got {hidden!r}")
+    out["hidden"] = [check_int(h, f"hidden[{i}]", 1) for i, h in enumerate(hidden)]
+    return out
 
 
 def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[dict, TrainTestSplit]:
@@ -40,7 +57,8 @@ def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[d
     unknown = sorted(set(settings) - set(CIFAR10_SETTINGS))
     if unknown:
         raise ValueError(f"settings: unknown {unknown}; expected some of {sorted(CIFAR10_SETTINGS)}")
-    cfg = {**CIFAR10_SETTINGS, **settings}
+    cfg = _checked_settings({**CIFAR10_SETTINGS, **settings})
+    progress = check_bool(progress, "progress")
     split = load_cifar10(folder)
     n = min(int(cfg["n_train"]), len(split.x_train))
     x, y = split.x_train[:n], split.y_train[:n]
@@ -61,15 +79,23 @@ def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[d
 
 def cifar10_comparison(folder=None, n_images: int = 24, *, seed: int = 0, progress: bool = True,
                        train: dict | None = None, on_model: Callable[[dict, dict], None] | None = None,
-                       **kwargs) -> tuple[dict[str, ClassifierMeasures], dict]:
+                       done: tuple | None = None, **kwargs) -> tuple[dict[str, ClassifierMeasures], dict]:
     """:func:`cifar10_models`, then :func:`compare_classifiers` on ``n_images`` held-out images
     both classify right (seeded random targets, class means of the training images used).
+    ``done``: as :func:`mnist_comparison` (the models are trained again, the measured ones
+    not measured again).
 
     Returns:
       ``(results, metadata)`` as :func:`mnist_comparison`.
     """
     from geomlib._src.robustness import class_means
 
+    n_images = check_int(n_images, "n_images")
+    seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
+    progress = check_bool(progress, "progress")
+    if train is not None and not isinstance(train, dict):
+        raise ValueError(f"train: expected a dict of settings (see CIFAR10_SETTINGS) or None, got {train!r}")
+    done_results, done_meta = check_done(done)
     models, split = cifar10_models(folder, progress=progress, **(train or {}))
     idx, target, n_right = pick_images(models, split.x_test, split.y_test, int(n_images), seed)
     kwargs.setdefault("key", seed)
@@ -77,7 +103,9 @@ def cifar10_comparison(folder=None, n_images: int = 24, *, seed: int = 0, progre
     meta = {"data": "cifar10-gray", "images": idx.tolist(), "targets": target.tolist(), "n_right_all": n_right,
             "n_test": int(len(split.y_test)), "seed": seed, "train": {**CIFAR10_SETTINGS, **(train or {})},
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items() if k != "devices"}}
+    same_images(done_meta, meta)
     results = compare_classifiers(models, split.x_test[idx], split.y_test[idx], target,
                                   class_means(split.x_train[:n], split.y_train[:n]), progress=progress,
-                                  on_model=None if on_model is None else (lambda r: on_model(r, meta)), **kwargs)
+                                  on_model=None if on_model is None else (lambda r: on_model(r, meta)),
+                                  done=done_results, **kwargs)
     return results, meta

@@ -61,7 +61,8 @@ from jax.typing import ArrayLike
 from geomlib._src.attacks import deepfool
 from geomlib._src.boundary import bisect_boundary, boundary_curvatures, image_logits_of
 from geomlib._src.core.batching import shard_batch
-from geomlib._src.core.checks import check_callable, check_images, check_labels, num_classes
+from geomlib._src.core.checks import (check_array, check_bool, check_callable, check_float, check_images,
+                                      check_int, check_key, check_labels, num_classes)
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 from geomlib._src.defense.bends import decision_contour_bend, first_layer_survey
 from geomlib._src.defense.results import ClassifierMeasures
@@ -71,8 +72,49 @@ from geomlib._src.robustness import correct_under_attack, msd_at_confidence, tem
 # ----------------------------------------------------------------------------- one classifier
 
 
+_INT32_MAX = 2 ** 31 - 1
+
+
+def _checked_settings(smooth_fn, pgd_steps, k, lanczos_iterations, curvature_tol, msd_step, msd_steps, confidence,
+                      survey, key, progress) -> dict:
+    """The scalar settings of :func:`measure_classifier` checked (before any image is evaluated)."""
+    if smooth_fn is not None:
+        smooth_fn = check_callable(smooth_fn, "smooth_fn", "(B, D) -> (B, K) or None")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable taking the name of each measurement, or None, "
+                        f"got {type(progress).__name__}")
+    out = {"smooth_fn": smooth_fn,
+           "pgd_steps": check_int(pgd_steps, "pgd_steps", 1, _INT32_MAX),
+           "k": check_int(k, "k", 1),
+           "lanczos_iterations": check_int(lanczos_iterations, "lanczos_iterations", 1, _INT32_MAX),
+           "curvature_tol": check_float(curvature_tol, "curvature_tol", 0.0, open_low=True),
+           "msd_step": check_float(msd_step, "msd_step", 0.0, open_low=True),
+           "msd_steps": check_int(msd_steps, "msd_steps", 1, _INT32_MAX),
+           "confidence": check_float(confidence, "confidence", 0.0, 1.0, open_low=True)}
+    if out["confidence"] >= 1.0:
+        raise ValueError(f"confidence: expected a finite number in (0, 1) (a softmax never reaches 1), "
+                         f"got {confidence!r}")
+    if survey is not None:
+        if isinstance(survey, (str, bytes)) or not isinstance(survey, (tuple, list)) or len(survey) != 3:
+            raise ValueError(f"survey: expected (neurons, comparison planes, random planes), three integers, or None; "
+                             f"got {survey!r}")
+        survey = (check_int(survey[0], "survey[0] (neurons)", 1),
+                  check_int(survey[1], "survey[1] (comparison planes)", 0),
+                  check_int(survey[2], "survey[2] (random planes)", 0))
+        if survey[1] + survey[2] < 1:
+            raise ValueError(f"survey: expected at least one plane (comparison + random >= 1), got {survey!r}")
+    out["survey"] = survey
+    if isinstance(key, (bool, np.bool_)) or not (isinstance(key, (int, np.integer)) or hasattr(key, "dtype")):
+        raise TypeError(f"key: expected an integer seed in [0, 2**32) or a PRNG key, got {type(key).__name__} {key!r}")
+    out["key"] = check_int(key, "key", 0, 2 ** 32 - 1) if isinstance(key, (int, np.integer)) else check_key(key)
+    return out
+
+
 def _checked_inputs(f, x, y, target, means, eps):
     """The arguments of :func:`measure_classifier` checked and converted; also the number of classes."""
+    eps = _checked_eps(eps)
+    for value, name in ((x, "x"), (y, "y"), (target, "target")):
+        check_array(value, name, finite=False)  # None, a string, a bool, complex: TypeError naming it
     x = check_images(x, True)
     n = x.shape[0]
     num = num_classes(f, x)
@@ -83,14 +125,28 @@ def _checked_inputs(f, x, y, target, means, eps):
     pred = np.asarray(jnp.argmax(f(x), axis=1))
     if np.any(pred != np.asarray(y)):
         wrong = np.flatnonzero(pred != np.asarray(y))[:10].tolist()
-        raise ValueError(f"x: expected images the classifier gets right; wrong at rows {wrong}")
-    means = jnp.asarray(means, x.dtype)
+        raise ValueError(f"x, y: expected images the classifier gets right (y its predictions); wrong at rows {wrong}")
+    means = check_array(means, "means", finite=False).astype(x.dtype)
     if means.shape != (num, x.shape[1]):
         raise ValueError(f"means: expected class means of shape (K, D) = ({num}, {x.shape[1]}), got {means.shape}")
-    eps = np.asarray(eps, np.float64).reshape(-1)
-    if not np.all(np.isfinite(eps)) or np.any(eps < 0):
-        raise ValueError(f"eps: expected finite radii >= 0, got {eps.tolist()}")
+    # a row of NaN is a class without images (class_means gives it; its template cosine is NaN)
+    nan = np.isnan(np.asarray(means))
+    partial = np.flatnonzero(nan.any(axis=1) & ~nan.all(axis=1))
+    if partial.size or np.isinf(np.asarray(means)).any():
+        raise ValueError(f"means: expected finite class means (or a row all NaN for a class without images), got "
+                         f"NaN in part of rows {partial[:10].tolist()} or infinite entries")
     return x, y, target, means, eps, num
+
+
+def _checked_eps(eps) -> np.ndarray:
+    """The PGD radii as float64 ``(E,)`` (kept at full precision: they are stored with the results)."""
+    check_array(eps, "eps")          # a bool, a string, None, complex or NaN: TypeError / ValueError naming eps
+    if np.ndim(eps) > 1:
+        raise ValueError(f"eps: expected a radius or a sequence of radii, got shape {np.shape(eps)}")
+    out = np.asarray(eps, np.float64).reshape(-1)
+    if np.any(out < 0):
+        raise ValueError(f"eps: expected finite radii >= 0, got {out.tolist()}")
+    return out
 
 
 def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target: ArrayLike, means: ArrayLike, *,
@@ -122,9 +178,22 @@ def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target:
 
     Returns:
       :class:`ClassifierMeasures`.
+
+    Raises:
+      ValueError or TypeError naming the argument: every argument is checked before any
+      measurement (counts are integers >= 1, bools are not numbers; ``survey`` is exactly
+      three integers; ``k`` <= D; ``confidence`` in (0, 1); images the classifier gets
+      wrong, targets equal to the label).
     """
     f = check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
+    cfg = _checked_settings(smooth_fn, pgd_steps, k, lanczos_iterations, curvature_tol, msd_step, msd_steps,
+                            confidence, survey, key, progress)
+    smooth_fn, survey, key = cfg["smooth_fn"], cfg["survey"], cfg["key"]
+    pgd_steps, k, lanczos_iterations, msd_steps = (cfg[a] for a in ("pgd_steps", "k", "lanczos_iterations", "msd_steps"))
+    curvature_tol, msd_step, confidence = cfg["curvature_tol"], cfg["msd_step"], cfg["confidence"]
     x, y, target, means, eps, num = _checked_inputs(f, x, y, target, means, eps)
+    if k > x.shape[1]:
+        raise ValueError(f"k: expected an integer in [1, D = {x.shape[1]}], got {k}")
     n = x.shape[0]
     xs, ys, ts = shard_batch(devices, x, y, target)
     tick = progress or (lambda name: None)
@@ -175,26 +244,56 @@ def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target:
 
 def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike, target: ArrayLike,
                         means: ArrayLike, *, progress: bool = True,
-                        on_model: Callable[[dict], None] | None = None, **kwargs) -> dict[str, ClassifierMeasures]:
-    """:func:`measure_classifier` for every model on the same images, with a tqdm progress bar.
+                        on_model: Callable[[dict], None] | None = None,
+                        done: Mapping[str, ClassifierMeasures] | None = None,
+                        **kwargs) -> dict[str, ClassifierMeasures]:
+    """:func:`measure_classifier` for every model on the same images, with a tqdm progress bar
+    over models (its ETA from the models measured in this call).
+
+    Each model is measured independently of the others (its random directions come from
+    ``key`` alone; nothing carries over between models), so a model's results are the same
+    whether it is measured first, last or alone; that is what makes a resumed comparison
+    exact.
 
     Args:
       models: name -> ``(logits_fn, smooth_fn)``.
       x, y, target, means, kwargs: as :func:`measure_classifier`.
-      on_model: called with the results so far after each model (e.g. to save them).
+      on_model: called with the results so far (in the order of ``models``) after each
+        model measured (e.g. to save them).
+      done: name -> :class:`ClassifierMeasures` already measured on these images (e.g. read
+        back from an interrupted run's file): those models of ``models`` are not measured
+        again but returned as they are; each must have this call's labels, targets and
+        radii ``eps``. Entries not in ``models`` are ignored.
 
     Returns:
       name -> :class:`ClassifierMeasures`, in the order of ``models``.
-    """
-    if not models:
-        raise ValueError("models: expected at least one (logits_fn, smooth_fn) pair")
-    from tqdm.auto import tqdm
 
-    out = {}
-    bar = tqdm(total=len(models), desc="models", unit="model", disable=not progress)
+    Raises:
+      ValueError: no models, a model that is not a pair, a ``done`` entry measured on
+        other images or radii; and what :func:`measure_classifier` raises.
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise ValueError(f"models: expected a non-empty dict name -> (logits_fn, smooth_fn), got "
+                         f"{type(models).__name__} {models!r}"[:300])
     for name, pair in models.items():
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"models[{name!r}]: expected a (logits_fn, smooth_fn) pair, got {type(pair).__name__}")
+    progress = check_bool(progress, "progress")
+    if on_model is not None and not callable(on_model):
+        raise TypeError(f"on_model: expected a callable or None, got {type(on_model).__name__}")
+    if done is not None and not isinstance(done, Mapping):
+        raise TypeError(f"done: expected a dict name -> ClassifierMeasures or None, got {type(done).__name__}")
+    done = {n: m for n, m in (done or {}).items() if n in models}
+    if done:
+        _check_done(done, y, target, kwargs.get("eps", (0.05, 0.1)))
+    from tqdm.auto import tqdm
+
+    out = {}
+    bar = tqdm(total=len(models), initial=len(done), desc="models", unit="model", disable=not progress)
+    for name, pair in models.items():
+        if name in done:
+            out[name] = done[name]
+            continue
         out[name] = measure_classifier(pair[0], pair[1], x, y, target, means,
                                        progress=lambda step, name=name: bar.set_postfix_str(f"{name}: {step}"),
                                        **kwargs)
@@ -203,3 +302,16 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
             on_model(dict(out))
     bar.close()
     return out
+
+
+def _check_done(done: Mapping[str, ClassifierMeasures], y, target, eps) -> None:
+    """Raise unless every entry of ``done`` was measured on these labels, targets and radii."""
+    y, target, eps = np.asarray(y), np.asarray(target), _checked_eps(eps)
+    for name, m in done.items():
+        if not isinstance(m, ClassifierMeasures):
+            raise ValueError(f"done[{name!r}]: expected a ClassifierMeasures, got {type(m).__name__}")
+        if not (np.array_equal(np.asarray(m.label), y) and np.array_equal(np.asarray(m.target), target)):
+            raise ValueError(f"done[{name!r}]: measured on other images (labels or targets differ from this call's)")
+        if not np.array_equal(np.asarray(m.eps, np.float64), eps):
+            raise ValueError(f"done[{name!r}]: measured at eps {np.asarray(m.eps).tolist()}, "
+                             f"this call has {eps.tolist()}")

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_int
+from geomlib._src.core.checks import check_bool, check_float, check_int
 from geomlib._src.defense.measures import ClassifierMeasures, compare_classifiers
 
 #: The MNIST model family of chapter 5 (all shipped: :data:`geomlib.SHIPPED_CLASSIFIERS`), by what varies:
@@ -43,7 +43,8 @@ def predict_in_batches(f, x: ArrayLike, batch: int = 500) -> np.ndarray:
 
 def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24, *, seed: int = 0,
                      temperature: float = 0.05, directory=None, progress: bool = True,
-                     on_model: Callable[[dict, dict], None] | None = None, **kwargs
+                     on_model: Callable[[dict, dict], None] | None = None,
+                     done: tuple[Mapping[str, ClassifierMeasures], Mapping] | None = None, **kwargs
                      ) -> tuple[dict[str, ClassifierMeasures], dict]:
     """Measure the shipped MNIST classifiers ``models`` on the same held-out digits.
 
@@ -57,7 +58,11 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
       models: shipped classifier names (or files in ``directory``).
       n_images: digits measured.
       seed: of the targets (and of the random planes, unless ``key`` is given).
-      on_model: called with ``(results so far, metadata)`` after each model.
+      on_model: called with ``(results so far, metadata)`` after each model measured.
+      done: ``(results, metadata)`` of an earlier run of this comparison (what
+        :func:`load_comparison` returns for an interrupted run's file): its models are not
+        measured again (see :func:`compare_classifiers`); its digits and targets must be
+        this call's.
       kwargs: passed to :func:`measure_classifier` (eps, survey, msd_steps, devices, ...).
 
     Returns:
@@ -68,8 +73,21 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     from geomlib._src.data import load_mnist_subset
     from geomlib._src.robustness import class_means
 
+    models = check_model_names(models)
+    if directory is None:
+        from geomlib._src.params_io import SHIPPED_CLASSIFIERS
+
+        unknown = [m for m in models if m not in SHIPPED_CLASSIFIERS]
+        if unknown:
+            raise ValueError(f"models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {unknown}")
     n_images = check_int(n_images, "n_images")
+    seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
+    temperature = check_float(temperature, "temperature", 0.0, open_low=True)
+    progress = check_bool(progress, "progress")
+    done_results, done_meta = check_done(done)
     data = load_mnist_subset(seed=0)
+    if n_images > len(data.y_test):
+        raise ValueError(f"n_images: expected at most the {len(data.y_test)} held-out digits, got {n_images}")
     nets = {m: (load_classifier(m, directory=directory),
                 load_classifier(m, smooth_temperature=temperature, directory=directory)) for m in models}
     idx, target, n_right = pick_images(nets, data.x_test, data.y_test, int(n_images), seed)
@@ -78,7 +96,41 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
             "n_test": int(len(data.y_test)), "temperature": temperature, "seed": seed,
             "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items() if k != "devices"},
             "devices": [str(d) for d in (kwargs.get("devices") or jax.local_devices())]}
+    same_images(done_meta, meta)
     results = compare_classifiers(nets, data.x_test[idx], data.y_test[idx], target,
                                   class_means(data.x_train, data.y_train), progress=progress,
-                                  on_model=None if on_model is None else (lambda r: on_model(r, meta)), **kwargs)
+                                  on_model=None if on_model is None else (lambda r: on_model(r, meta)),
+                                  done=done_results, **kwargs)
     return results, meta
+
+
+def check_model_names(models) -> tuple[str, ...]:
+    """``models`` as a non-empty tuple of names (a single string is refused: it is not a list)."""
+    if isinstance(models, (str, bytes)) or not isinstance(models, (tuple, list)) or not models:
+        raise ValueError(f"models: expected a non-empty list or tuple of classifier names, got {models!r}")
+    bad = [m for m in models if not isinstance(m, str) or not m]
+    if bad:
+        raise ValueError(f"models: expected classifier names (strings), got {bad!r}")
+    if len(set(models)) != len(models):
+        raise ValueError(f"models: expected distinct names, got {list(models)}")
+    return tuple(models)
+
+
+def check_done(done) -> tuple[dict | None, dict | None]:
+    """``done`` of the comparisons: None or ``(results, metadata)``."""
+    if done is None:
+        return None, None
+    if not (isinstance(done, (tuple, list)) and len(done) == 2 and isinstance(done[0], Mapping)
+            and isinstance(done[1], Mapping)):
+        raise ValueError("done: expected (results, metadata) as load_comparison returns, or None")
+    return dict(done[0]), dict(done[1])
+
+
+def same_images(done_meta, meta) -> None:
+    """Raise unless an earlier run (``done_meta``) picked the images and targets of this one (``meta``)."""
+    if done_meta is None:
+        return
+    for key in ("data", "images", "targets"):
+        if done_meta.get(key) != meta[key]:
+            raise ValueError(f"done: measured on other {key} ({str(done_meta.get(key))[:80]} vs this run's "
+                             f"{str(meta[key])[:80]}): not the same comparison")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
@@ -23,21 +24,25 @@ STATISTICS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _statistic(m: ClassifierMeasures, name: str, rows=None) -> float:
-    """One model-level number from the images ``rows`` (all by default; a bootstrap resample)."""
+def _statistic(m: ClassifierMeasures, name: str, rows=None):
+    """One model-level number from the images ``rows`` (all by default; a bootstrap resample),
+    or one per resample for ``rows`` of shape ``(n_boot, n)`` (an array ``(n_boot,)``)."""
+    many = rows is not None and np.ndim(rows) == 2
     if name.startswith("pgd@"):
         e = float(name[4:])
         hit = np.flatnonzero(np.isclose(m.eps, e))
         if not hit.size:
             raise ValueError(f"statistic {name!r}: eps {e:g} was not measured (eps {m.eps.tolist()})")
         c = m.pgd_correct[hit[0]]
-        return float(np.mean(c if rows is None else c[rows]))
+        v = np.mean(c if rows is None else c[rows], axis=-1)
+        return v if many else float(v)
     if name not in STATISTICS:
         raise ValueError(f"statistic: expected one of {sorted(STATISTICS)} or 'pgd@EPS', got {name!r}")
     field, how, _ = STATISTICS[name]
     if field == "first_layer_bend":
         v = np.asarray(m.first_layer_bend, float)
-        return float(np.nanmedian(v)) if v.size else float("nan")
+        one = float(np.nanmedian(v)) if v.size and not np.all(np.isnan(v)) else float("nan")
+        return np.full(len(rows), one) if many else one
     pick = (lambda a: a) if rows is None else (lambda a: a[rows])
     if how == "median_abs_max":
         v = largest_magnitude(pick(m.boundary_curvature))
@@ -47,9 +52,10 @@ def _statistic(m: ClassifierMeasures, name: str, rows=None) -> float:
         v = pick(np.asarray(m.logit_bend, float)[:, 0 if how == "median_comparison" else 1])
     else:
         v = pick(np.asarray(getattr(m, field), float))
-    if np.all(np.isnan(v)):
-        return float("nan")
-    return float(np.nanmean(v) if how == "mean" else np.nanmedian(v))
+    with warnings.catch_warnings():     # an all-NaN resample is NaN, as it should be
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmean(v, axis=-1) if how == "mean" else np.nanmedian(v, axis=-1)
+    return np.asarray(out, float) if many else float(out)
 
 
 def comparison_summary(results: Mapping[str, ClassifierMeasures], statistics: Sequence[str] | None = None
@@ -59,9 +65,37 @@ def comparison_summary(results: Mapping[str, ClassifierMeasures], statistics: Se
     Returns:
       statistic -> {model: value}.
     """
+    results = _check_results(results)
     first = next(iter(results.values()))
-    names = list(statistics) if statistics is not None else [*STATISTICS, *(f"pgd@{e:g}" for e in first.eps)]
+    if statistics is None:
+        names = [*STATISTICS, *(f"pgd@{e:g}" for e in first.eps)]
+    else:
+        if isinstance(statistics, (str, bytes)) or not isinstance(statistics, (list, tuple)):
+            raise ValueError(f"statistics: expected a list of statistic names or None, got {statistics!r}")
+        names = [_check_statistic(s, "statistics") for s in statistics]
     return {s: {m: _statistic(r, s) for m, r in results.items()} for s in names}
+
+
+def _check_results(results) -> Mapping[str, ClassifierMeasures]:
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError(f"results: expected a non-empty dict name -> ClassifierMeasures, got {type(results).__name__}")
+    bad = [k for k, v in results.items() if not isinstance(v, ClassifierMeasures)]
+    if bad:
+        raise ValueError(f"results: expected ClassifierMeasures for every model, not for {bad[:5]}")
+    return results
+
+
+def _check_statistic(name, arg: str) -> str:
+    """A statistic name of :data:`STATISTICS` or ``"pgd@EPS"`` (EPS a number), else a ValueError naming ``arg``."""
+    ok = isinstance(name, str) and (name in STATISTICS or name.startswith("pgd@"))
+    if ok and name.startswith("pgd@"):
+        try:
+            float(name[4:])
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(f"{arg}: expected one of {sorted(STATISTICS)} or 'pgd@EPS', got {name!r}")
+    return name
 
 
 class RankCorrelation(NamedTuple):
@@ -81,6 +115,10 @@ class RankCorrelation(NamedTuple):
     level: float
     samples: np.ndarray
     n_models: int
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 def _spearman(a, b) -> float:
@@ -119,6 +157,10 @@ def rank_correlation(results: Mapping[str, ClassifierMeasures], x_stat: str, y_s
     Returns:
       :class:`RankCorrelation`.
     """
+    results = _check_results(results)
+    x_stat, y_stat = _check_statistic(x_stat, "x_stat"), _check_statistic(y_stat, "y_stat")
+    if models is not None and (isinstance(models, (str, bytes)) or not isinstance(models, (list, tuple))):
+        raise ValueError(f"models: expected a list of model names or None, got {models!r}")
     names = list(results) if models is None else list(models)
     missing = [m for m in names if m not in results]
     if missing:
@@ -126,8 +168,9 @@ def rank_correlation(results: Mapping[str, ClassifierMeasures], x_stat: str, y_s
     if len(names) < 3:
         raise ValueError(f"models: a rank correlation needs at least 3 models, got {len(names)}")
     n_boot = check_int(n_boot, "n_boot")
-    if not 0 < level < 1:
+    if not (_is_number(level) and 0 < level < 1):
         raise ValueError(f"level: expected a fraction in (0, 1), got {level!r}")
+    seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     sizes = {len(results[m].label) for m in names}
     if len(sizes) != 1:
         raise ValueError(f"results: expected the same images for every model, got batch sizes {sorted(sizes)}")
@@ -141,7 +184,11 @@ def rank_correlation(results: Mapping[str, ClassifierMeasures], x_stat: str, y_s
     a, b = both(None)
     rho = _spearman(a, b)
     rng = np.random.default_rng(seed)
-    samples = np.array([_spearman(*both(rng.integers(0, n, n))) for _ in range(int(n_boot))])
+    # every resample drawn at once (the same numbers as one draw of n per resample, in turn);
+    # each model's statistic for all resamples at once: (models, n_boot)
+    rows = rng.integers(0, n, (int(n_boot), n))
+    a_all, b_all = both(rows)
+    samples = np.array([_spearman(a_all[:, i], b_all[:, i]) for i in range(int(n_boot))])
     tail = 100 * (1 - level) / 2
     ok = samples[np.isfinite(samples)]
     low, high = (np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan))
