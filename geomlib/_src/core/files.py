@@ -55,6 +55,24 @@ def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, comp
     return path
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`write_npz` writes arrays; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 def read_npz(path: str | os.PathLike, *, what: str, command: str) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` at ``path``, loaded (no pickles).
 

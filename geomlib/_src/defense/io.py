@@ -19,14 +19,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz
+from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz, write_text
 from geomlib._src.defense.results import FIELDS, PER_IMAGE, ClassifierMeasures
 from geomlib._src.survey.io import times_path as comparison_times_path
 
@@ -102,26 +101,10 @@ def save_comparison(path, results: Mapping[str, ClassifierMeasures], metadata: d
         record = {"format": _TIMES_FORMAT, "file": path.name, "file_sha256": digest, "models": times}
         if total is not None:
             record["seconds"] = total
-        _write_text(sidecar, json.dumps(record, indent=1) + "\n")
+        write_text(sidecar, json.dumps(record, indent=1) + "\n")
     elif sidecar.exists():
         sidecar.unlink()
     return path
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, fsync, rename),
-    as :func:`write_npz` writes the ``.npz``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _bad(path, reason: str) -> ResultFileError:

@@ -18,13 +18,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz
+from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz, write_text
 from geomlib._src.survey.results import KINDS, SurveyResult
 
 #: The command that writes survey files, named in every error about one.
@@ -102,25 +101,6 @@ def _fingerprint(arrays: dict, prefix: str) -> str:
         h.update(f"{k[len(prefix):]}|{a.dtype.str}|{a.shape}|".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in its folder, fsync, rename), UTF-8."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-_write_text = write_text  # the old private name (geomlib._src.defense.io imported it)
 
 
 def _arrays(result: SurveyResult, prefix: str = "") -> dict:
