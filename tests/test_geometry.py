@@ -1,6 +1,6 @@
 """Tests for geomlib._src.geometry: exact plane geometry, contour curvature, grid curvature.
 
-Sign convention (science.md section 2): positive curvature = exo-origin (the contour
+Sign convention (README; Paiton et al. 2020): positive curvature = exo-origin (the contour
 bends around the direction of increasing response), negative = endo-origin.
 """
 

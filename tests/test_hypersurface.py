@@ -1,6 +1,6 @@
 """Tests for geomlib._src.hypersurface: principal curvatures of iso-response hypersurfaces.
 
-Shape operator S = -P H P / |grad f| on the tangent space (science.md section 2);
+Shape operator S = -P H P / |grad f| on the tangent space (README, `principal_curvatures`);
 positive = exo-origin, as for the 2-D contour curvature.
 """
 
