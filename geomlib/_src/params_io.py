@@ -89,25 +89,15 @@ SHIPPED_CLASSIFIERS: dict[str, dict] = {
     # constants: near convergence) instead of its 75, in training and whenever loaded.
     "lca-mlp-2-t25": {**_CLASSIFIER, "lca": "mnist-768", "lca_steps": 25},
     "lca-mlp-2-t150": {**_CLASSIFIER, "lca": "mnist-768", "lca_steps": 150},
-    # Known robust training of the plain mlp-2 (hyperparameters chosen by training on 3,500 of
-    # the training digits and validating on the other 500; L-inf PGD of 10 steps, step 2.5 eps / 10,
-    # on 200 of them). mlp-2 itself there: 97.2% clean, 46% / 9.5% under PGD at eps 0.05 / 0.1,
-    # mean CURE penalty (h = 1) 67.5, mean |grad_x L| 0.46.
+    # Known robust training of the plain mlp-2; hyperparameters chosen on 3,500 training digits
+    # validated on the other 500 under L-inf PGD (10 steps of 2.5 eps / 10).
     # CURE (Moosavi-Dezfooli et al. 2019): loss + gamma |grad L(x + h z) - grad L(x)|^2 with
     # h = 1 in L2 (z = sign(grad) / 28: 0.036 per pixel, a third of an eps-0.1 L-inf step).
-    # Tried: h 1, gamma 0.1: 98.4% clean, 89.5% / 70% under PGD, penalty 0.44; h 1, gamma 1
-    # (chosen): 98.2%, 89.5% / 82%, penalty 0.10, |grad| 0.20; h 2.8 (the L2 length of an
-    # eps-0.1 sign step), gamma 1: 96.8%, 91.5% / 84.5%.
     "mlp-2-cure": {**_CLASSIFIER, "cure": {"h": 1.0, "gamma": 1.0}},
     # PGD adversarial training (Madry et al. 2018): every minibatch replaced by its L-inf PGD
-    # examples at eps 0.1 (7 steps of 2.5 eps / 7 from a random start, seeded per step).
-    # Tried: eps 0.1, 7 steps: 98.0% clean, 90.5% / 82.5% under PGD at eps 0.05 / 0.1 (82.5%
-    # also under 40 steps from a random start), penalty 0.19, |grad| 0.20. About 8x the
-    # training time of mlp-2.
+    # examples at eps 0.1 (7 steps of 2.5 eps / 7 from a random start, seeded per step); about
+    # 8x the training time of mlp-2.
     "mlp-2-pgd": {**_CLASSIFIER, "adversarial": {"eps": 0.1, "steps": 7}},
-    # Shipped files on the first 200 of the 1,000 held-out digits (PGD as above): mlp-2 42% /
-    # 2.5% at eps 0.05 / 0.1, mlp-2-cure 91.5% / 80%, mlp-2-pgd 91.5% / 80.5%; CURE penalty
-    # (h = 1) 64.6, 0.10, 0.19; mean |grad_x L| 0.58, 0.20, 0.21.
 }
 
 
