@@ -206,7 +206,7 @@ def _check_classifiers(models, images, labels, digits, reference):
     """(images float64, labels, digits as ints, the reference model's name, the number of
     classes); ValueError for anything digit_explorer cannot use."""
     if not isinstance(models, Mapping) or not models or not all(callable(f) for f in models.values()):
-        raise ValueError(f"models: expected a non-empty dict name -> logits_fn, got {models!r:.80}")
+        raise ValueError(f"models: expected a non-empty dict name -> image_logits ((D,) -> (K,)), got {models!r:.80}")
     images = np.asarray(images, dtype=np.float64)
     labels = np.asarray(labels)
     if images.ndim != 2 or labels.shape != (len(images),):
