@@ -734,10 +734,21 @@ def catalogue() -> list[Entry]:
           dict(logits_fn="fn", x="x", steps="steps", overshoot="nonneg")),
         E("targeted_sign_attack", A, lambda c: dict(logits_fn=c.logits, x=c.x, target=c.target, step_size=0.01,
                                                     max_steps=3, confidence=0.9),
-          dict(logits_fn="fn", x="x", target="lab", step_size="pos", max_steps="steps", confidence="frac")),
+          dict(logits_fn="fn", x="x", target="lab", step_size="pos", max_steps="steps", confidence="frac"),
+          accept={"max_steps:0": ("documented (max_steps in [0, MAX_STEPS]): no step; reached says whether the target "
+                                  "is already at the confidence",
+                                  lambda out, base: None if (np.all(np.asarray(out.steps) == 0) and np.array_equal(
+                                      np.asarray(out.reached), np.asarray(out.target_prob) >= np.float32(0.9)))
+                                  else "steps not 0 or reached not target_prob >= confidence")}),
         E("msd_at_confidence", A, lambda c: dict(logits_fn=c.logits, x=c.x, target=c.target, step_size=0.01,
                                                  max_steps=3, confidence=0.9),
-          dict(logits_fn="fn", x="x", target="lab", step_size="pos", max_steps="steps", confidence="frac")),
+          dict(logits_fn="fn", x="x", target="lab", step_size="pos", max_steps="steps", confidence="frac"),
+          accept={"max_steps:0": ("documented (max_steps in [0, MAX_STEPS]): no step; MSD 0 where the target is "
+                                  "already at the confidence, NaN elsewhere",
+                                  lambda out, base: None if (np.all(np.asarray(out.steps) == 0) and np.array_equal(
+                                      np.isnan(np.asarray(out.msd)), ~np.asarray(out.reached)) and np.all(
+                                      np.asarray(out.msd)[np.asarray(out.reached)] == 0)) else "steps or msd not as "
+                                  "documented")}),
         E("attack_success", A, lambda c: dict(logits_fn=c.logits, x_adv=c.x, y=c.y),
           dict(logits_fn="fn", x_adv="x", y="lab"),
           extra=[Bad("target", "given with y too", lambda v, c: c.target, names=("y", "target"))]),
@@ -745,9 +756,19 @@ def catalogue() -> list[Entry]:
           dict(x_adv="x", x="x", norm="name")),
         E("mean_squared_distance", A, lambda c: dict(x_adv=c.x + 0.1, x=c.x), dict(x_adv="x", x="x")),
         E("gradient_ascent_path", A, lambda c: dict(response_fn=c.fb, x=c.x, step_size=0.1, steps=3),
-          dict(response_fn="fn", x="x", step_size="pos", steps="steps")),
+          dict(response_fn="fn", x="x", step_size="pos", steps="steps"),
+          accept={"steps:0": ("documented (steps in [0, MAX_STEPS]): the path of one point, x",
+                              lambda out, base: None if (np.shape(out) == (1,) + np.shape(base)[1:] and np.array_equal(
+                                  np.asarray(out)[0], np.asarray(base)[0])) else "not the one-point path x[None]"),
+                  "x:one short": ("x may have any D that the response takes (this one reads x[..., :2]; its output "
+                                  "shape is checked): a valid batch of D = 3",
+                                  lambda out, base: None if (np.shape(out) == np.shape(base)[:2] + (3,) and np.allclose(
+                                      np.asarray(out)[0], np.asarray(base)[0][:, :3])) else "not a path from x")}),
         E("step_contour_cosines", A, lambda c: dict(response_fn=c.fb, path=c.path),
-          dict(response_fn="fn", path="x"), extra=[Bad("path", "one point (T = 0)", lambda v, c: np.asarray(v)[:1])]),
+          dict(response_fn="fn", path="x"), extra=[Bad("path", "one point (T = 0)", lambda v, c: np.asarray(v)[:1])],
+          accept={"path:one short": ("path may have any D that the response takes (this one reads x[..., :2]): a "
+                                     "valid path of D = 3",
+                                     lambda out, base: None if np.shape(out) == np.shape(base) else "another shape")}),
         E("target_log_probability", A, lambda c: dict(logits_fn=c.logits, target=c.target),
           dict(logits_fn="fn", target="lab"), call=_target_lp_eval),
         E("adversarial_direction", A, lambda c: dict(logits_fn=c.logits, x=c.x[0], target=None),
@@ -760,7 +781,11 @@ def catalogue() -> list[Entry]:
           dict(logits_fn="fn", x="x", y="lab", eps_list="floats", steps="steps", step_size_factor="pos",
                norm="name", key="key?")),
         E("gaas_basis", R, lambda c: dict(g=c.x, k=2), dict(g="x", k="size"),
-          extra=[Bad("k", "5 (> D)", _const(5))]),
+          extra=[Bad("k", "5 (> D)", _const(5))],
+          accept={"g:one short": ("g is a batch of gradients of any D >= k: a valid (2, 3) batch",
+                                  lambda out, base: None if (np.shape(out) == (2, 2, 3) and np.allclose(
+                                      np.einsum("bid,bjd->bij", out, out), np.eye(2), atol=1e-5))
+                                  else "not 2 orthonormal directions of D = 3")}),
         E("gaas_directions", R, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, k=2, eps=0.5, rank_tol=1e-3),
           dict(logits_fn="fn", x="x", y="lab", k="size", eps="pos", rank_tol="nonneg"),
           extra=[Bad("k", "5 (> D)", _const(5))]),
@@ -768,7 +793,10 @@ def catalogue() -> list[Entry]:
                                                                  steps=2, step_size=None, alternations=2),
           dict(logits_fn="fn", x="x", y="lab", k="size", eps="pos", steps="steps", step_size="pos?",
                alternations="count"),
-          extra=[Bad("k", "5 (> D)", _const(5))]),
+          extra=[Bad("k", "5 (> D)", _const(5))],
+          accept={"steps:0": ("documented (steps in [0, MAX_STEPS]): no perturbation, so delta 0 and no success",
+                              lambda out, base: None if (np.all(np.asarray(out.delta) == 0) and not np.any(
+                                  np.asarray(out.success))) else "a perturbation or a success with no step")}),
         E("template_cosine", R, lambda c: dict(x_adv=c.x + 0.1, x=c.x, source=c.y, target=c.target, means=c.means),
           dict(x_adv="x", x="x", source="lab", target="lab", means="x")),
         E("classifier_accuracy", R, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, batch_size=500),

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks.kernels import Logits, Norm, attack_labels, attack_setup, pgd_kernel
-from geomlib._src.core.checks import check_int, check_key, check_norm, check_scalar
+from geomlib._src.attacks.kernels import Logits, Norm, attack_labels, attack_setup, check_steps, pgd_kernel
+from geomlib._src.core.checks import check_key, check_norm, check_scalar
 
 
 def fgsm(logits_fn: Logits, x: ArrayLike, y: ArrayLike | None, eps: ArrayLike, norm: Norm = "inf", *,
@@ -29,10 +29,10 @@ def fgsm(logits_fn: Logits, x: ArrayLike, y: ArrayLike | None, eps: ArrayLike, n
       logits_fn: batched classifier, ``(B, D) -> (B, K)``.
       x: images, shape ``(B, D)``, in [0, 1] when ``clip``.
       y: true labels, int ``(B,)``; may be None when ``target`` is given.
-      eps: step size = radius of the ball, scalar >= 0.
+      eps: step size = radius of the ball, a real scalar >= 0 (not a bool).
       norm: ``"inf"`` (or ``np.inf``) or ``"2"`` (or ``2``).
       target: target labels ``(B,)`` for a targeted step, or None.
-      clip: keep the images in [0, 1].
+      clip: keep the images in [0, 1] (a bool).
 
     Returns:
       adversarial images, shape ``(B, D)``. An image whose gradient underflows to 0
@@ -72,13 +72,14 @@ def pgd(logits_fn: Logits, x: ArrayLike, y: ArrayLike | None, eps: ArrayLike, st
       logits_fn: batched classifier, ``(B, D) -> (B, K)``.
       x: images, shape ``(B, D)``.
       y: true labels ``(B,)`` (untargeted loss); may be None when ``target`` is given.
-      eps: ball radius, scalar >= 0.
-      steps: number of steps, >= 0 (traced: no recompilation per value).
-      step_size: alpha, scalar > 0.
+      eps: ball radius, a real scalar >= 0.
+      steps: number of steps, an integer in [0, ``MAX_STEPS`` = 10**7] (traced: no
+        recompilation per value); 0 returns the start point (x, or the random start).
+      step_size: alpha, a real scalar > 0.
       norm: ``"inf"`` or ``"2"`` (also ``np.inf``, ``2``).
       target: target labels ``(B,)``: descend the target's cross-entropy instead.
       key: PRNG key for the random start, or None to start at x.
-      clip: keep the images in [0, 1].
+      clip: keep the images in [0, 1] (a bool).
 
     Returns:
       adversarial images, shape ``(B, D)``, with ``|x_adv - x| <= eps`` per image.
@@ -93,7 +94,7 @@ def pgd(logits_fn: Logits, x: ArrayLike, y: ArrayLike | None, eps: ArrayLike, st
     """
     norm = check_norm(norm)
     f, x, k = attack_setup(logits_fn, x, clip)
-    steps = check_int(steps, "steps", 0)
+    steps = check_steps(steps, "steps", 0)
     eps = check_scalar(eps, "eps", x.dtype)
     step_size = check_scalar(step_size, "step_size", x.dtype, strict=True)
     labels, targeted = attack_labels(y, target, x.shape[0], k)

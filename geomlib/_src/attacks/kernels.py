@@ -12,7 +12,15 @@ import jax.numpy as jnp
 import optax
 from jax.tree_util import Partial
 
-from geomlib._src.core.checks import check_callable, check_images, check_labels, num_classes
+from geomlib._src.core.checks import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_images,
+    check_int,
+    check_labels,
+    num_classes,
+)
 
 Logits = Callable[[jax.Array], jax.Array]
 Norm = Union[str, int, float]
@@ -20,23 +28,56 @@ Norm = Union[str, int, float]
 #: The contract of ``logits_fn`` in every attack, as the error messages state it.
 BATCHED_LOGITS = "(B, D) -> (B, K)"
 
+#: The most steps an attack loop takes: its counter is an int32 (at most 2**31 - 1), and
+#: attacks use tens to thousands of steps, so a larger count is a mistake, not a request.
+MAX_STEPS = 10_000_000
+
+
+def check_steps(value, name: str, low: int = 1) -> int:
+    """A step count as an ``int`` in ``[low, MAX_STEPS]``: the message of :func:`check_int`
+    below ``low`` (and for anything not an integer), one naming ``MAX_STEPS`` above it."""
+    n = check_int(value, name, low)
+    if n > MAX_STEPS:
+        raise ValueError(f"{name}: expected an integer in [{low}, MAX_STEPS = {MAX_STEPS:_}], got {value!r}")
+    return n
+
+
+def check_class_labels(labels, batch: int, k: int, name: str) -> jax.Array:
+    """:func:`check_labels` after rejecting what is not an array of real numbers (None, a
+    string, a bool, complex values) with a TypeError naming ``name``."""
+    check_array(labels, name, finite=False)
+    return check_labels(labels, batch, k, name)
+
+
+def classes_of(f, x: jax.Array, name: str) -> int:
+    """:func:`num_classes` of ``f`` at images ``x``; an error of ``f`` itself on their shape
+    (e.g. a model of another D) is re-raised naming ``name``."""
+    try:
+        return num_classes(f, x)
+    except (TypeError, ValueError) as err:
+        if str(err).startswith((f"{name}:", "logits_fn:")):
+            raise
+        kind = TypeError if isinstance(err, TypeError) else ValueError
+        raise kind(f"{name}: logits_fn cannot take images of shape {tuple(x.shape)}: {err}") from err
+
 
 def attack_labels(y, target, batch: int, k: int) -> tuple[jax.Array, jax.Array]:
     """(labels, targeted) for the gradient attacks: the target if given, else y."""
     if target is None:
         if y is None:
             raise ValueError("y: expected labels of shape (B,) (or a target for a targeted attack), got None")
-        return check_labels(y, batch, k, "y"), jnp.bool_(False)
+        return check_class_labels(y, batch, k, "y"), jnp.bool_(False)
     if y is not None:
-        check_labels(y, batch, k, "y")
-    return check_labels(target, batch, k, "target"), jnp.bool_(True)
+        check_class_labels(y, batch, k, "y")
+    return check_class_labels(target, batch, k, "target"), jnp.bool_(True)
 
 
 def attack_setup(logits_fn, x, clip: bool) -> tuple[Partial, jax.Array, int]:
-    """The checked classifier (a ``Partial``), images ``(B, D)`` and number of classes K."""
+    """The checked classifier (a ``Partial``), images ``(B, D)`` and number of classes K
+    (``clip`` must be a bool)."""
     f = check_callable(logits_fn, "logits_fn", BATCHED_LOGITS)
-    x = check_images(x, bool(clip))
-    return f, x, num_classes(f, x)
+    x = check_images(x, check_bool(clip, "clip"))
+    return f, x, classes_of(f, x, "x")
 
 
 def clip_box(x: jax.Array, clip: bool) -> jax.Array:

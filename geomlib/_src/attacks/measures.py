@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks.kernels import BATCHED_LOGITS, Logits, Norm
-from geomlib._src.core.checks import check_callable, check_images, check_labels, check_norm, num_classes
+from geomlib._src.attacks.kernels import BATCHED_LOGITS, Logits, Norm, check_class_labels, classes_of
+from geomlib._src.core.checks import check_callable, check_images, check_norm
 
 
 def _check_pair(x_adv, x):
@@ -78,8 +78,8 @@ def attack_success(logits_fn: Logits, x_adv: ArrayLike, y: ArrayLike | None = No
                          f"{'both' if y is not None else 'neither'}")
     f = check_callable(logits_fn, "logits_fn", BATCHED_LOGITS)
     x_adv = check_images(x_adv, False, "x_adv")
-    k = num_classes(f, x_adv)
-    pred = jnp.argmax(f(x_adv), axis=1)
+    k = classes_of(f, x_adv, "x_adv")
     if target is not None:
-        return pred == check_labels(target, x_adv.shape[0], k, "target")
-    return pred != check_labels(y, x_adv.shape[0], k, "y")
+        return jnp.argmax(f(x_adv), axis=1) == check_class_labels(target, x_adv.shape[0], k, "target")
+    labels = check_class_labels(y, x_adv.shape[0], k, "y")
+    return jnp.argmax(f(x_adv), axis=1) != labels

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks.kernels import Logits, attack_setup, clip_box, pick_class
-from geomlib._src.core.checks import check_int, check_labels, check_scalar
+from geomlib._src.attacks.kernels import Logits, attack_setup, check_class_labels, check_steps, clip_box, pick_class
+from geomlib._src.core.checks import check_scalar
 
 
 @functools.partial(jax.jit, static_argnames=("clip",))
@@ -67,9 +67,9 @@ def deepfool(logits_fn: Logits, x: ArrayLike, steps: int = 50, overshoot: ArrayL
     Args:
       logits_fn: batched classifier, ``(B, D) -> (B, K)``.
       x: images, shape ``(B, D)``.
-      steps: at most this many steps (50 in the paper).
-      overshoot: eta >= 0 (0.02 in the paper).
-      clip: keep the images in [0, 1].
+      steps: at most this many steps (50 in the paper), an integer in [1, ``MAX_STEPS`` = 10**7].
+      overshoot: eta >= 0 (0.02 in the paper), a real scalar.
+      clip: keep the images in [0, 1] (a bool).
 
     Returns:
       adversarial images, shape ``(B, D)``.
@@ -83,7 +83,7 @@ def deepfool(logits_fn: Logits, x: ArrayLike, steps: int = 50, overshoot: ArrayL
     0.12
     """
     f, x, _ = attack_setup(logits_fn, x, clip)
-    steps = check_int(steps, "steps", 0)
+    steps = check_steps(steps, "steps")
     overshoot = check_scalar(overshoot, "overshoot", x.dtype)
     return _deepfool(f, x, overshoot, jnp.int32(steps), bool(clip))
 
@@ -165,12 +165,12 @@ def carlini_wagner(logits_fn: Logits, x: ArrayLike, target: ArrayLike, *, c: Arr
       logits_fn: batched classifier, ``(B, D) -> (B, K)``.
       x: images, shape ``(B, D)``.
       target: target labels, int ``(B,)``.
-      c: (initial) trade-off constant, scalar > 0.
-      steps: Adam steps per round.
+      c: (initial) trade-off constant, a real scalar > 0.
+      steps: Adam steps per round, an integer in [1, ``MAX_STEPS`` = 10**7].
       learning_rate: Adam learning rate, > 0.
       kappa: confidence margin >= 0 (0 stops pushing once the target wins).
-      search_steps: rounds of the search over c, >= 1.
-      clip: keep the images in [0, 1].
+      search_steps: rounds of the search over c, an integer in [1, ``MAX_STEPS``].
+      clip: keep the images in [0, 1] (a bool).
 
     Returns:
       adversarial images ``(B, D)``; for images where no iterate reached the target,
@@ -186,11 +186,11 @@ def carlini_wagner(logits_fn: Logits, x: ArrayLike, target: ArrayLike, *, c: Arr
     True
     """
     f, x, k = attack_setup(logits_fn, x, clip)
-    target = check_labels(target, x.shape[0], k, "target")
+    target = check_class_labels(target, x.shape[0], k, "target")
     c = check_scalar(c, "c", x.dtype, strict=True)
     learning_rate = check_scalar(learning_rate, "learning_rate", x.dtype, strict=True)
     kappa = check_scalar(kappa, "kappa", x.dtype)
-    steps = check_int(steps, "steps", 0)
-    search_steps = check_int(search_steps, "search_steps")
+    steps = check_steps(steps, "steps")
+    search_steps = check_steps(search_steps, "search_steps")
     return _carlini_wagner(f, x, target, c, kappa, learning_rate, jnp.int32(steps), jnp.int32(search_steps),
                            bool(clip))

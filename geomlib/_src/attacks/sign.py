@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks.kernels import Logits, attack_setup, clip_box, pick_class
-from geomlib._src.core.checks import check_int, check_labels, check_scalar
+from geomlib._src.attacks.kernels import Logits, attack_setup, check_class_labels, check_steps, clip_box, pick_class
+from geomlib._src.core.checks import check_scalar
 
 
 class SignAttackResult(NamedTuple):
@@ -73,10 +73,12 @@ def targeted_sign_attack(logits_fn: Logits, x: ArrayLike, target: ArrayLike, ste
       logits_fn: batched classifier, ``(B, D) -> (B, K)``.
       x: images, shape ``(B, D)``.
       target: target labels, int ``(B,)``.
-      step_size: alpha, scalar > 0 (Paiton et al. 2020 use 0.005 on MNIST).
-      max_steps: at most this many steps per image (traced: no recompilation).
+      step_size: alpha, a real scalar > 0 (Paiton et al. 2020 use 0.005 on MNIST).
+      max_steps: at most this many steps per image, an integer in [0, ``MAX_STEPS`` = 10**7]
+        (traced: no recompilation); 0 takes no step and only reports whether each image
+        is already at the confidence.
       confidence: c in (0, 1).
-      clip: keep the images in [0, 1].
+      clip: keep the images in [0, 1] (a bool).
 
     Returns:
       :class:`SignAttackResult` ``(x_adv (B, D), steps (B,), reached (B,), target_prob (B,))``.
@@ -91,8 +93,8 @@ def targeted_sign_attack(logits_fn: Logits, x: ArrayLike, target: ArrayLike, ste
     ([3], [True])
     """
     f, x, k = attack_setup(logits_fn, x, clip)
-    target = check_labels(target, x.shape[0], k, "target")
+    target = check_class_labels(target, x.shape[0], k, "target")
     step_size = check_scalar(step_size, "step_size", x.dtype, strict=True)
     confidence = check_scalar(confidence, "confidence", x.dtype, strict=True, high=1.0)
-    max_steps = check_int(max_steps, "max_steps", 0)
+    max_steps = check_steps(max_steps, "max_steps", 0)
     return _sign_attack(f, x, target, step_size, confidence, jnp.int32(max_steps), bool(clip))

@@ -11,7 +11,7 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_int
+from geomlib._src.core.checks import check_array, check_callable, check_int, check_labels, num_classes
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype, is_concrete
 from geomlib._src.models import activation, lca_codes
@@ -111,11 +111,19 @@ def classifier_accuracy(logits_fn, x: ArrayLike, y: ArrayLike, batch_size: int =
     """Fraction of images ``x`` ``(n, D)`` whose arg-max logit equals the label ``y`` ``(n,)``.
 
     ``logits_fn`` maps ``(B, D)`` to ``(B, K)`` (e.g. from :func:`load_classifier`); it is
-    jitted and evaluated in chunks of ``batch_size``.
+    jitted and evaluated in chunks of ``batch_size`` (an integer >= 1; one larger than n is
+    one chunk). ``x`` real and finite, n >= 1; ``y`` integers in ``[0, K)``.
     """
+    check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
+    check_array(x, "x")
+    check_array(y, "y", finite=False)
+    batch_size = check_int(batch_size, "batch_size")
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"expected x (n, D) and y (n,), got {x.shape} and {y.shape}")
+    if x.shape[0] < 1:
+        raise ValueError(f"x: expected at least one image, got shape {x.shape}")
+    check_labels(y, len(x), num_classes(logits_fn, jax.ShapeDtypeStruct(x.shape, float_dtype())), "y")
     f = jax.jit(logits_fn)
     correct = 0
     for i in range(0, len(x), batch_size):

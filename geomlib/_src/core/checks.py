@@ -81,8 +81,16 @@ def check_float(value, name: str, low: float | None = None, high: float | None =
 def check_scalar(value, name: str, dtype, *, low: float = 0.0, strict: bool = False,
                  high: float | None = None) -> jax.Array:
     """``value`` as a 0-d array of ``dtype`` in ``[low, high)`` (``(low, high)`` if ``strict``),
-    checked where it is concrete (a traced value passes unchecked)."""
-    arr = jnp.asarray(value, dtype=dtype)
+    checked where it is concrete (a traced value passes unchecked). None, a bool, a string, a
+    complex or non-numeric value is a TypeError."""
+    kind = np.dtype(value.dtype).kind if isinstance(getattr(value, "dtype", None), np.dtype) else None
+    if (value is None or isinstance(value, (bool, np.bool_, str, bytes, complex))
+            or (kind is not None and kind not in "iuf")):
+        raise TypeError(f"{name}: expected a real number, got {_got(value)}")
+    try:
+        arr = jnp.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected a real number, got {_got(value)} ({err})") from None
     if arr.shape != ():
         raise ValueError(f"{name}: expected a scalar, got shape {arr.shape}")
     if is_concrete(arr):
@@ -117,8 +125,9 @@ def check_norm(norm) -> str:
 
 def check_images(x, clip: bool, name: str = "x") -> jax.Array:
     """A batch of flattened images ``(B, D)`` in the default float dtype, finite, and in
-    ``[0, 1]`` if ``clip`` (checked where concrete)."""
-    x = jnp.asarray(x, dtype=float_dtype())
+    ``[0, 1]`` if ``clip`` (checked where concrete). None, a string, a bool, a complex or
+    non-numeric array is a TypeError (:func:`check_array`)."""
+    x = check_array(x, name, finite=False)
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"{name}: expected a batch of flattened images of shape (B, D), got shape {x.shape}")
     if is_concrete(x):

@@ -10,16 +10,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, mean_squared_distance, pgd, targeted_sign_attack
-from geomlib._src.core.checks import (
-    check_callable,
-    check_images,
-    check_int,
-    check_key,
-    check_labels,
-    check_norm,
-    num_classes,
+from geomlib._src.attacks import (
+    BATCHED_LOGITS,
+    Logits,
+    Norm,
+    check_class_labels,
+    check_steps,
+    classes_of,
+    mean_squared_distance,
+    pgd,
+    targeted_sign_attack,
 )
+from geomlib._src.core.checks import check_callable, check_images, check_key, check_norm
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 
 
@@ -41,9 +43,9 @@ def accuracy_under_attack(logits_fn: Logits, x: ArrayLike, y: ArrayLike, eps_lis
       logits_fn: batched classifier ``(B, D) -> (B, K)``.
       x: images ``(B, D)`` in [0, 1].
       y: labels, int ``(B,)``.
-      eps_list: radii, each >= 0 (a sequence of floats; one compiled kernel for all).
-      steps: PGD steps per radius.
-      step_size_factor: step size relative to ``eps / steps``, > 0.
+      eps_list: radii, each >= 0 (a sequence of real numbers; one compiled kernel for all).
+      steps: PGD steps per radius, an integer in [1, ``MAX_STEPS`` = 10**7].
+      step_size_factor: step size relative to ``eps / steps``, a finite real scalar > 0.
       norm: ``"inf"`` or ``"2"``.
       key: PRNG key for a random start, or None (start at x).
 
@@ -54,18 +56,46 @@ def accuracy_under_attack(logits_fn: Logits, x: ArrayLike, y: ArrayLike, eps_lis
     >>> accuracy_under_attack(logits_fn, jnp.array([[0.4], [0.8]]), jnp.array([0, 1]), [0.0, 0.2], steps=5).tolist()
     [1.0, 0.5]
     """
-    eps = np.asarray(eps_list, dtype=np.float64)
-    if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
-        raise ValueError(f"eps_list: expected a non-empty sequence of finite radii >= 0, got {eps_list!r}")
-    steps = check_int(steps, "steps")
-    if not (np.ndim(step_size_factor) == 0 and float(step_size_factor) > 0):
-        raise ValueError(f"step_size_factor: expected a scalar > 0, got {step_size_factor!r}")
+    eps = _radii(eps_list)
+    steps = check_steps(steps, "steps")
+    factor = _positive_factor(step_size_factor)
     norm = check_norm(norm)
     key = check_key(key)
     f = check_callable(logits_fn, "logits_fn", BATCHED_LOGITS)
     x = check_images(x, True)
-    y = check_labels(y, x.shape[0], num_classes(f, x), "y")
-    return jnp.mean(correct_under_attack(f, x, y, eps, steps, float(step_size_factor), norm, key), axis=1)
+    y = check_class_labels(y, x.shape[0], classes_of(f, x, "x"), "y")
+    return jnp.mean(correct_under_attack(f, x, y, eps, steps, factor, norm, key), axis=1)
+
+
+def _radii(eps_list) -> np.ndarray:
+    """``eps_list`` as a float64 array of radii ``(n,)``, n >= 1, each finite and >= 0."""
+    want = f"eps_list: expected a non-empty sequence of finite radii >= 0, got {eps_list!r}"
+    try:
+        raw = None if isinstance(eps_list, (str, bytes)) or eps_list is None else np.asarray(eps_list)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is None or raw.dtype.kind not in "iuf":  # a string, None, bools, complex: not radii
+        raise TypeError(want)
+    eps = raw.astype(np.float64)
+    if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)) or np.any(eps < 0):
+        raise ValueError(want)
+    return eps
+
+
+def _positive_factor(value) -> float:
+    """``value`` as a finite float > 0 (a bool or a string is not a number)."""
+    want = f"step_size_factor: expected a scalar > 0, got {value!r}"
+    if value is None or isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
+        raise (ValueError if np.ndim(value) != 0 else TypeError)(want)
+    kind = np.asarray(value).dtype.kind
+    if kind not in "iuf":
+        raise TypeError(want)
+    v = float(value)
+    if not v > 0:
+        raise ValueError(want)
+    if not np.isfinite(v):
+        raise ValueError(f"{want} (not finite)")
+    return v
 
 
 def correct_under_attack(f, x, y, eps, steps: int, step_size_factor: float, norm: str, key) -> jax.Array:
@@ -108,7 +138,8 @@ def msd_at_confidence(logits_fn: Logits, x: ArrayLike, target: ArrayLike, step_s
       x: images ``(B, D)`` in [0, 1].
       target: target labels, int ``(B,)``.
       step_size: alpha > 0 (0.005 in the paper).
-      max_steps: at most this many steps.
+      max_steps: at most this many steps, an integer in [0, ``MAX_STEPS`` = 10**7]; 0 takes
+        no step (MSD 0 where the target is already at the confidence, NaN elsewhere).
       confidence: c in (0, 1) (0.9 in the paper).
 
     Returns:

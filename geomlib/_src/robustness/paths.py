@@ -16,9 +16,10 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks import BATCHED_LOGITS, Logits, clip_box, unit_vectors
-from geomlib._src.core.checks import check_callable, check_images, check_int, check_scalar
-from geomlib._src.planes import Plane
+from geomlib._src.attacks import BATCHED_LOGITS, Logits, check_steps, clip_box, unit_vectors
+from geomlib._src.core.checks import check_array, check_bool, check_callable, check_images, check_scalar
+from geomlib._src.core.dtypes import is_concrete
+from geomlib._src.planes import Plane, check_plane
 
 Response = Callable[[jax.Array], jax.Array]
 
@@ -28,19 +29,33 @@ BATCHED_RESPONSE = "(B, D) -> (B,)"
 
 def _target_log_prob(logits_fn, target, x):
     lp = jax.nn.log_softmax(logits_fn(x), axis=1)
+    if target.shape[0] != lp.shape[0]:  # shapes are static: checked under tracing too
+        raise ValueError(f"target: expected one target per image, shape (B,) = ({lp.shape[0]},), "
+                         f"got shape {target.shape}")
+    k = lp.shape[1]
+    if is_concrete(target) and np.any(np.asarray(target) >= k):  # NumPy: no op staged inside a trace
+        raise ValueError(f"target: expected labels in [0, {k}) (K = {k} classes), got values up to "
+                         f"{int(np.max(np.asarray(target)))}")
     return jnp.take_along_axis(lp, target[:, None], axis=1)[:, 0]
 
 
 def target_log_probability(logits_fn: Logits, target: ArrayLike) -> Partial:
     r"""The response :math:`x \mapsto \log p_t(x)` (log-softmax of the target), ``(B, D) -> (B,)``.
 
-    ``target`` is an int array ``(B,)`` (one target per image of the batch it will be
-    called on). Returned as a ``jax.tree_util.Partial`` so that jitted kernels are reused.
+    ``target`` is an int array ``(B,)`` of labels >= 0 (one target per image of the batch it
+    will be called on; another batch size raises ValueError when the response is called).
+    K is not known until then: a target >= K raises ValueError when the response is called
+    with a concrete target, and gives NaN under ``jit`` (where :func:`gradient_ascent_path`
+    rejects it as a non-finite response). Returned as a ``jax.tree_util.Partial`` so that
+    jitted kernels are reused.
     """
+    check_array(target, "target", finite=False)
     target = jnp.asarray(target)
     if target.ndim != 1 or not jnp.issubdtype(target.dtype, jnp.integer):
         raise ValueError(f"target: expected integer labels of shape (B,), got shape {target.shape}, "
                          f"dtype {target.dtype}")
+    if not bool(jnp.all(target >= 0)):
+        raise ValueError(f"target: expected labels >= 0, got values down to {int(jnp.min(target))}")
     return Partial(_target_log_prob, check_callable(logits_fn, "logits_fn", BATCHED_LOGITS), target.astype(jnp.int32))
 
 
@@ -79,8 +94,9 @@ def gradient_ascent_path(response_fn: Response, x: ArrayLike, step_size: ArrayLi
       response_fn: ``(B, D) -> (B,)``.
       x: start images ``(B, D)``.
       step_size: alpha > 0 (L2 length of a step).
-      steps: number of steps (static).
-      clip: keep the images in [0, 1].
+      steps: number of steps (static), an integer in [0, ``MAX_STEPS`` = 10**7]; 0 gives the
+        path ``x[None]`` of one point.
+      clip: keep the images in [0, 1] (a bool).
 
     Returns:
       the path, shape ``(steps + 1, B, D)``, starting with ``x``.
@@ -92,10 +108,10 @@ def gradient_ascent_path(response_fn: Response, x: ArrayLike, step_size: ArrayLi
     >>> [[round(v, 4) for v in p] for p in path[:, 0].tolist()]
     [[0.0, 0.0], [0.3, 0.4], [0.6, 0.8]]
     """
-    x = check_images(x, bool(clip))
+    x = check_images(x, check_bool(clip, "clip"))
     f = _check_response(response_fn, x)
     step_size = check_scalar(step_size, "step_size", x.dtype, strict=True)
-    steps = check_int(steps, "steps", 0)
+    steps = check_steps(steps, "steps", 0)
     bad = ~np.isfinite(np.asarray(f(x)))
     if bad.any():  # the gradient of a NaN response is 0 there: the path would silently stand still
         raise ValueError(f"response_fn: expected finite responses at x, got non-finite values for images "
@@ -124,7 +140,7 @@ def step_contour_cosines(response_fn: Response, path: ArrayLike) -> jax.Array:
 
     Args:
       response_fn: ``(B, D) -> (B,)``.
-      path: ``(T + 1, B, D)`` (e.g. from :func:`gradient_ascent_path`), T >= 1.
+      path: ``(T + 1, B, D)`` (e.g. from :func:`gradient_ascent_path`), T >= 1, real and finite.
 
     Returns:
       cosines ``(T, B)``; NaN for a zero step or a zero gradient.
@@ -133,6 +149,7 @@ def step_contour_cosines(response_fn: Response, path: ArrayLike) -> jax.Array:
     >>> step_contour_cosines(lambda x: x @ jnp.array([3.0, 4.0]), path).tolist()
     [[1.0], [nan]]
     """
+    check_array(path, "path")
     path = jnp.asarray(path)
     if path.ndim != 3 or path.shape[0] < 2 or path.shape[1] < 1:
         raise ValueError(f"path: expected shape (T + 1, B, D) with T >= 1, got shape {path.shape}")
@@ -150,10 +167,16 @@ def path_plane_coordinates(path: ArrayLike, plane: Plane) -> jax.Array:
 
     Returns:
       ``(T + 1, 2)`` resp. ``(T + 1, B, 2)``.
+
+    Raises:
+      ValueError / TypeError: ``path`` None, a string, complex, of the wrong shape or with
+        NaN / infinite entries (where concrete); ``plane`` not a plane of orthonormal
+        ``u``, ``v`` (see :func:`geomlib.plane`) of the path's D.
     """
     if not isinstance(plane, Plane):
         raise ValueError(f"plane: expected a geomlib.Plane (from geomlib.plane(u, v, origin)), got {type(plane).__name__}")
-    path = jnp.asarray(path)
+    plane = check_plane(plane, "plane")
+    path = check_array(path, "path")
     if path.ndim not in (2, 3) or path.shape[-1] != plane.u.shape[0]:
         raise ValueError(f"path: expected shape (T + 1, D) or (T + 1, B, D) with D = {plane.u.shape[0]}, "
                          f"got shape {path.shape}")

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_int, check_labels
+from geomlib._src.core.checks import check_array, check_int, check_labels
 
 
 def class_means(x: ArrayLike, y: ArrayLike, num_classes: int = 10) -> jax.Array:
@@ -33,13 +33,15 @@ def template_cosine(x_adv: ArrayLike, x: ArrayLike, source: ArrayLike, target: A
     source's scores high.
 
     Args:
-      x_adv, x: ``(B, D)``.
-      source, target: int ``(B,)``.
-      means: ``(K, D)``.
+      x_adv, x: ``(B, D)``, real and finite.
+      source, target: int ``(B,)`` in ``[0, K)``.
+      means: ``(K, D)``, real and finite.
 
     Returns:
       ``(B,)``, NaN for a zero perturbation.
     """
+    for value, name in ((x_adv, "x_adv"), (x, "x"), (means, "means"), (source, "source"), (target, "target")):
+        check_array(value, name, finite=name not in ("source", "target"))
     x_adv, x, means = jnp.asarray(x_adv), jnp.asarray(x), jnp.asarray(means)
     if x_adv.ndim != 2 or x_adv.shape != x.shape:
         raise ValueError(f"x_adv: expected the shape (B, D) of x {x.shape}, got {x_adv.shape}")

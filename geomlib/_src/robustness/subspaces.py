@@ -11,8 +11,25 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks import BATCHED_LOGITS, Logits, attack_loss_grad, clip_box, unit_vectors
-from geomlib._src.core.checks import check_callable, check_images, check_int, check_labels, check_scalar, num_classes
+from geomlib._src.attacks import (
+    BATCHED_LOGITS,
+    Logits,
+    attack_loss_grad,
+    check_class_labels,
+    check_steps,
+    classes_of,
+    clip_box,
+    unit_vectors,
+)
+from geomlib._src.core.checks import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_float,
+    check_images,
+    check_int,
+    check_scalar,
+)
 from geomlib._src.core.defaults import pgd_step_size
 
 
@@ -93,12 +110,13 @@ def _orthogonal_directions(f, x, y, k, eps, steps, step_size, clip, alternations
     return applied
 
 
-def _check_direction_args(logits_fn, x, y, k, eps, clip):
+def _check_direction_args(logits_fn, x, y, k, eps, clip, rank_tol):
     f = check_callable(logits_fn, "logits_fn", BATCHED_LOGITS)
-    x = check_images(x, bool(clip))
-    y = check_labels(y, x.shape[0], num_classes(f, x), "y")
+    x = check_images(x, check_bool(clip, "clip"))
+    y = check_class_labels(y, x.shape[0], classes_of(f, x, "x"), "y")
     k = check_int(k, "k", 1, x.shape[1], high_label="D")
     eps = check_scalar(eps, "eps", x.dtype, strict=True)
+    check_float(rank_tol, "rank_tol", 0.0)
     return f, x, y, int(k), eps
 
 
@@ -124,20 +142,27 @@ def orthogonal_adversarial_directions(logits_fn: Logits, x: ArrayLike, y: ArrayL
       y: labels, int ``(B,)``.
       k: number of directions (static), 1 <= k <= D.
       eps: L2 radius > 0.
-      steps: PGD steps per direction.
+      steps: PGD steps per direction, an integer in [0, ``MAX_STEPS`` = 10**7]; 0 applies
+        no perturbation (``delta`` all 0, no success).
       step_size: L2 step (default ``2.5 * eps / steps``).
-      clip: keep images in [0, 1].
-      alternations: alternating projections per step.
-      rank_tol: singular values below ``rank_tol * sigma_max`` do not count towards the rank.
+      clip: keep images in [0, 1] (a bool).
+      alternations: alternating projections per step, in [0, ``MAX_STEPS``]; at least 1 with
+        ``clip`` (0 would leave the images outside the box); 0 without ``clip`` is exact
+        (the projected gradient steps stay orthogonal).
+      rank_tol: singular values below ``rank_tol * sigma_max`` do not count towards the rank;
+        a finite number >= 0.
 
     Returns:
       :class:`AdversarialDirections` with ``delta (B, k, D)``.
     """
-    f, x, y, k, eps = _check_direction_args(logits_fn, x, y, k, eps, clip)
-    steps = check_int(steps, "steps", 0)
+    f, x, y, k, eps = _check_direction_args(logits_fn, x, y, k, eps, clip, rank_tol)
+    steps = check_steps(steps, "steps", 0)
     step_size = pgd_step_size(eps, steps) if step_size is None else check_scalar(step_size, "step_size", x.dtype,
                                                                                   strict=True)
-    alternations = check_int(alternations, "alternations", 0)
+    alternations = check_steps(alternations, "alternations", 0)
+    if alternations == 0 and clip:
+        raise ValueError("alternations: expected an integer >= 1 with clip=True (with none, the perturbations "
+                         "leave the box [0, 1]), got 0")
     delta = _orthogonal_directions(f, x, y, k, eps, jnp.int32(steps), jnp.asarray(step_size, x.dtype), bool(clip),
                                    alternations)
     return _summarise(f, x, y, delta, rank_tol)
@@ -152,12 +177,13 @@ def gaas_basis(g: ArrayLike, k: int) -> jax.Array:
     to :math:`e_1`, the directions are the columns of :math:`Q H`.
 
     Args:
-      g: gradients ``(B, D)``.
+      g: gradients ``(B, D)``, real and finite (checked where concrete).
       k: number of directions, 1 <= k <= D.
 
     Returns:
       ``(B, k, D)``, orthonormal rows.
     """
+    check_array(g, "g")
     g = jnp.asarray(g)
     if g.ndim != 2:
         raise ValueError(f"g: expected gradients of shape (B, D), got shape {g.shape}")
@@ -194,13 +220,13 @@ def gaas_directions(logits_fn: Logits, x: ArrayLike, y: ArrayLike, k: int, eps: 
       y: labels, int ``(B,)``.
       k: number of directions, 1 <= k <= D.
       eps: L2 radius > 0.
-      clip: clip the images to [0, 1].
+      clip: clip the images to [0, 1] (a bool).
       rank_tol: as in :func:`orthogonal_adversarial_directions`.
 
     Returns:
       :class:`AdversarialDirections`.
     """
-    f, x, y, k, eps = _check_direction_args(logits_fn, x, y, k, eps, clip)
+    f, x, y, k, eps = _check_direction_args(logits_fn, x, y, k, eps, clip, rank_tol)
     g = attack_loss_grad(f, x, y, jnp.bool_(False))
     r = gaas_basis(g, k)
     delta = clip_box(x[:, None, :] + eps * r, clip) - x[:, None, :]
