@@ -213,3 +213,55 @@ def test_autodiff_curvature_agrees_with_find_contours(x64, smooth_model, rand_pl
     for i in chosen:
         measured = _find_contours_curvature(f, p, candidates[i], _np(geo.grad[i]), 0.1 / abs(kappa[i]), 61)
         np.testing.assert_allclose(measured, kappa[i], rtol=1e-3)
+
+
+# ---------------------------------------------------------------- argument checks and edges (issue 15)
+
+def _bowl(x):
+    return x[0] - 0.25 * x[1] ** 2 + 0.05 * jnp.sum(x[2:] ** 2)
+
+
+def _plane4():
+    e = np.eye(4, dtype=np.float32)
+    return geomlib.plane(e[0], e[1], 0.1 * e[2])
+
+
+def test_fit_contour_curvature_warns_when_the_contour_is_not_resolved():
+    import warnings
+    p = _plane4()
+    with pytest.warns(RuntimeWarning, match=r"extent=10000.0, n=64.*not resolved"):
+        c2 = geomlib.fit_contour_curvature(Partial(_bowl), p, 0.3, 1e4, n=64)
+    assert abs(c2 - 0.25) > 0.1                                    # the issue's 0.466: why it warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                             # resolved: no warning, the exact 0.25
+        assert geomlib.fit_contour_curvature(Partial(_bowl), p, 0.3, 10.0, n=64) == pytest.approx(0.25, abs=1e-3)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(n=2 ** 31), ValueError, "n"), (dict(level=None), TypeError, "level"), (dict(level="0.1"), TypeError, "level"),
+    (dict(level=True), TypeError, "level"), (dict(extent="0.1"), TypeError, "extent"), (dict(extent=None), TypeError, "extent"),
+])
+def test_fit_contour_curvature_arguments(kw, exc, match):
+    args = dict(level=0.3, extent=2.0, n=16) | kw
+    with pytest.raises(exc, match=match):
+        geomlib.fit_contour_curvature(Partial(_bowl), _plane4(), args.pop("level"), args.pop("extent"), **args)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(values="abc"), TypeError, "values"), (dict(values=np.ones((5, 5)) + 1j), TypeError, "values"),
+    (dict(coords=np.full((5, 5, 2), np.nan)), ValueError, "coords"), (dict(level=None), TypeError, "level"),
+    (dict(level=float("nan")), ValueError, "level"), (dict(level=True), TypeError, "level"),
+])
+def test_contour_points_arguments(kw, exc, match):
+    coords = np.asarray(geomlib.grid(5, 1.0))
+    args = dict(values=coords[..., 0], coords=coords, level=0.2) | kw
+    with pytest.raises(exc, match=match):
+        geomlib.contour_points(**args)
+
+
+def test_contour_points_nan_values_mark_undefined_points():
+    coords = np.asarray(geomlib.grid(5, 1.0))
+    values = coords[..., 0].copy()
+    values[0, 0] = np.nan
+    pieces = geomlib.contour_points(values, coords, 0.2)
+    assert pieces and all(np.all(np.isfinite(q)) for q in pieces)

@@ -576,3 +576,43 @@ def test_plane_geometry_bad_options(kwargs, match):
 def test_grid_curvature_bad_f():
     with pytest.raises(ValueError, match=r"f: expected a scalar response"):
         geomlib.grid_curvature(vector_valued, _P, _P.grid(4))
+
+
+# ---------------------------------------------------------------- argument checks and float32 edge (issue 15)
+
+def test_curvature_is_nan_below_the_float32_gradient_underflow():
+    """In float32, g_a^2 + g_b^2 underflows below 1.18e-38: a gradient norm below 1.08e-19 reads as zero."""
+    if jax.config.jax_enable_x64:
+        pytest.skip("float32 only")
+    hess = jnp.array([[0.0, 0.0], [0.0, -0.5]])
+    assert np.isfinite(float(geomlib.contour_curvature(jnp.array([1.2e-19, 0.0]), hess)))
+    assert np.isnan(float(geomlib.contour_curvature(jnp.array([1.0e-19, 0.0]), hess)))
+    p = geomlib.plane(jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0]))
+    at = jnp.array([[0.3, 0.0]])
+    assert float(geomlib.plane_geometry(lambda x: 1e-18 * (x[0] - 0.25 * x[1] ** 2), p, at).curvature[0]) == \
+        pytest.approx(0.5, rel=1e-5)
+    assert np.isnan(float(geomlib.plane_geometry(lambda x: 1e-20 * (x[0] - 0.25 * x[1] ** 2), p, at).curvature[0]))
+
+
+@pytest.mark.parametrize("fn", ["plane_values", "plane_gradients", "plane_geometry", "grid_curvature"])
+@pytest.mark.parametrize("coords, exc", [(None, TypeError), ("abc", TypeError), (np.zeros((5, 5, 2)) + 1j, TypeError)])
+def test_plane_functions_check_coords(fn, coords, exc):
+    p = geomlib.plane(jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0]))
+    with pytest.raises(exc, match="coords"):
+        getattr(geomlib, fn)(lambda x: x[0], p, coords)
+
+
+@pytest.mark.parametrize("grad, hess, name", [(None, np.eye(2), "grad"), (np.ones(2), "abc", "hess"),
+                                              (np.ones(2) + 1j, np.eye(2), "grad"),
+                                              (np.ones(2), np.full((2, 2), np.nan), "hess")])
+def test_contour_curvature_checks_its_arrays(grad, hess, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        geomlib.contour_curvature(grad, hess)
+
+
+def test_grid_curvature_from_gradient_checks_grad():
+    coords = geomlib.grid(5, 1.0)
+    with pytest.raises((TypeError, ValueError), match="grad"):
+        geomlib.grid_curvature_from_gradient(np.full((5, 5, 2), np.nan), coords)
+    with pytest.raises(TypeError, match="grad"):
+        geomlib.grid_curvature_from_gradient(None, coords)

@@ -320,3 +320,32 @@ def test_lanczos_bad_input_raises(kwargs, match):
     call = dict(f=squared_norm, x=np.ones((2, 5)), k=2) | kwargs
     with pytest.raises(ValueError, match=match):
         H.lanczos_curvatures(call.pop("f"), call.pop("x"), call.pop("k"), **call)
+
+
+# ---------------------------------------------------------------- argument checks (issue 15)
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(x=None), TypeError, "x"), (dict(x="abc"), TypeError, "x"), (dict(x=np.ones(4) + 1j), TypeError, "x"),
+    (dict(tol=None), ValueError, "tol"), (dict(tol=-1.0), ValueError, "tol"), (dict(tol=True), ValueError, "tol"),
+])
+def test_principal_curvatures_arguments(kw, exc, match):
+    args = dict(x=np.ones(4, np.float32), tol=1e-6) | kw
+    with pytest.raises(exc, match=match):
+        geomlib.principal_curvatures(lambda x: x @ x, args.pop("x"), **args)
+
+
+def test_principal_curvatures_tol_zero_is_machine_precision():
+    x = jnp.array([3.0, 0.0, 4.0, 1.0])
+    np.testing.assert_allclose(geomlib.principal_curvatures(lambda y: y @ y, x, 1, tol=0.0),
+                               geomlib.principal_curvatures(lambda y: y @ y, x, 1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(x="abc"), TypeError, "x"), (dict(x=np.ones((2, 4)) + 1j), TypeError, "x"),
+    (dict(seed=None), ValueError, "seed"), (dict(seed=-1), ValueError, "seed"), (dict(seed=2.5), ValueError, "seed"),
+    (dict(seed=True), ValueError, "seed"),
+])
+def test_lanczos_curvatures_arguments(kw, exc, match):
+    args = dict(x=np.ones((2, 4), np.float32), seed=0) | kw
+    with pytest.raises(exc, match=match):
+        geomlib.lanczos_curvatures(lambda x: x @ x, args.pop("x"), 1, iterations=3, **args)

@@ -244,3 +244,105 @@ def test_plane_under_jit_and_vmap_orthonormalises_in_graph():
 def test_plane_under_jit_still_checks_shapes():
     with pytest.raises(ValueError, match=r"v: expected shape \(3,\)"):
         jax.jit(geomlib.plane)(jnp.ones(3), jnp.ones(4))
+
+
+# ---------------------------------------------------------------- argument checks (issue 15)
+
+_E4 = np.eye(4, dtype=np.float32)
+
+
+@pytest.mark.parametrize("u, v, match", [
+    (_E4[0], (_E4[0] + _E4[1]) / np.sqrt(np.float32(2)), "orthonormal"),   # not orthogonal: 0.179 for 0.5 before
+    (2 * _E4[0], _E4[1], "orthonormal"),                                   # not unit length
+    (_E4[0], _E4[1, :3], "shape"),                                         # another length
+    (_E4[0] + 0j, _E4[1], "real"),                                         # complex
+])
+def test_plane_built_directly_is_checked_where_it_is_used(u, v, match):
+    p = geomlib.Plane(0.1 * _E4[2], u, v)
+    f = lambda x: x[0] - 0.25 * x[1] ** 2                                      # noqa: E731
+    for call in (lambda: geomlib.plane_geometry(f, p, p.grid(3, 1.0) if match != "real" else np.zeros((3, 2))),
+                 lambda: geomlib.plane_values(f, p, np.zeros((3, 2))),
+                 lambda: geomlib.path_plane_coordinates(np.zeros((2, 4)), p)):
+        with pytest.raises((ValueError, TypeError), match=match) as err:
+            call()
+        assert "plane" in str(err.value)
+    if match == "orthonormal":
+        assert "geomlib.plane(u, v, origin)" in str(err.value)
+
+
+def test_plane_pytree_uses_are_not_checked():
+    p = geomlib.plane(_E4[0], _E4[1], 0.1 * _E4[2])
+    assert all(a is b for a, b in zip(geomlib.Plane(*p), p))
+    assert geomlib.Plane(0, 0, None).v is None                                 # a vmap in_axes spec
+    twice = jax.jit(lambda q: geomlib.Plane(q.origin, 2 * q.u, q.v))(p)         # a jit output
+    assert float(jnp.linalg.norm(twice.u)) == pytest.approx(2.0)
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, p)                          # tree_map, gradients
+    assert float(jnp.sum(zeros.u)) == 0.0
+    grads = jax.grad(lambda q: jnp.sum(q.embed(jnp.array([1.0, 2.0]))))(p)
+    assert isinstance(grads, geomlib.Plane)
+    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), p, p)
+    assert jax.vmap(lambda q: q.embed(jnp.array([1.0, 2.0])))(stacked).shape == (2, 4)
+
+
+def test_plane_check_tolerates_float32_rounding():
+    from geomlib._src.planes import check_plane
+    u = jnp.asarray(np.random.default_rng(0).normal(size=784), jnp.float32)
+    u = u / jnp.linalg.norm(u)
+    v = jnp.roll(u, 1) - (jnp.roll(u, 1) @ u) * u
+    p = geomlib.Plane(jnp.zeros(784), u, v / jnp.linalg.norm(v))
+    assert check_plane(p) is p
+    with pytest.raises(ValueError, match="plane.origin: expected finite"):
+        check_plane(geomlib.Plane(jnp.full(784, jnp.nan), p.u, p.v))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: geomlib.grid(2 ** 31), lambda: geomlib.grid((2 ** 15, 2 ** 15)),
+    lambda: geomlib.plane([1.0, 0.0], [0.0, 1.0]).grid(10 ** 9),
+])
+def test_grid_refuses_sizes_beyond_the_limit(call):
+    with pytest.raises(ValueError, match=r"n: .*2\*\*28"):
+        call()
+
+
+def test_grid_at_the_limit_edge_is_allowed_by_the_check():
+    from geomlib._src.planes import MAX_GRID_VALUES
+    assert MAX_GRID_VALUES == 2 ** 28
+    assert geomlib.grid((2, 3)).shape == (3, 2, 2)
+
+
+@pytest.mark.parametrize("extent, exc", [(None, TypeError), ("0.1", TypeError), (True, TypeError),
+                                         (1 + 1j, TypeError), (0.0, ValueError)])
+def test_grid_extent_types(extent, exc):
+    with pytest.raises(exc, match="extent"):
+        geomlib.grid(5, extent)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(u=None), TypeError, "u"), (dict(v="abc"), TypeError, "v"), (dict(origin=_E4[0] + 1j), TypeError, "origin"),
+    (dict(tol=None), ValueError, "tol"), (dict(tol=0.0), ValueError, "tol"), (dict(tol=float("nan")), ValueError, "tol"),
+])
+def test_plane_arguments(kw, exc, match):
+    args = dict(u=_E4[0], v=_E4[1], origin=None, tol=1e-6) | kw
+    with pytest.raises(exc, match=match):
+        geomlib.plane(args.pop("u"), args.pop("v"), args.pop("origin"), **args)
+
+
+@pytest.mark.parametrize("method, arg", [("embed", None), ("embed", "abc"), ("project", np.full((2, 4), np.nan)),
+                                         ("project", np.ones(4) + 1j)])
+def test_embed_and_project_check_their_input(method, arg):
+    p = geomlib.plane(_E4[0], _E4[1])
+    with pytest.raises((TypeError, ValueError), match="coords" if method == "embed" else "x"):
+        getattr(p, method)(arg)
+
+
+def test_check_plane():
+    from geomlib._src.planes import check_plane
+    p = geomlib.plane(_E4[0], _E4[1])
+    assert check_plane(p) is p
+    skew = geomlib.Plane(p.origin, p.u, (p.u + p.v) / np.sqrt(2))
+    with pytest.raises(ValueError, match="plane: expected orthonormal u, v"):
+        check_plane(skew)
+    with pytest.raises(TypeError, match="plane.u"):
+        check_plane(geomlib.Plane(p.origin, None, p.v))
+    with pytest.raises(ValueError, match="plane"):
+        check_plane("abc")

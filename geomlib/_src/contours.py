@@ -18,13 +18,31 @@ a *global* measure over the window, so it sees the bend of piecewise-linear mode
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 from skimage import measure
 
+from geomlib._src.core.checks import check_array
 from geomlib._src.geometry import DEFAULT_CHUNK, Response, plane_values
 from geomlib._src.planes import Extent, Plane, grid, parse_extent
+
+
+#: A contour fit is resolved when its points span at least this many grid steps in b;
+#: fewer, and :func:`fit_contour_curvature` warns (the parabola is then fitted to a few
+#: linearly interpolated crossings, and c2 can be off by any amount).
+MIN_RESOLVED_STEPS = 4
+
+
+def _level(level) -> float:
+    if level is None or isinstance(level, (bool, np.bool_, str, bytes)) or np.ndim(level) != 0 \
+            or np.iscomplexobj(level):
+        raise TypeError(f"level: expected a finite response level (a real number), got {type(level).__name__} {level!r}")
+    level = float(level)
+    if not np.isfinite(level):
+        raise ValueError(f"level: expected a finite response level, got {level!r}")
+    return level
 
 
 class ContourFit(NamedTuple):
@@ -40,13 +58,23 @@ def contour_points(values, coords, level: float) -> list[np.ndarray]:
     """Iso-response contours of a gridded field, in plane units.
 
     Args:
-      values: field on a grid, shape ``(n_b, n_a)``.
-      coords: the grid's plane coordinates, shape ``(n_b, n_a, 2)`` from :meth:`Plane.grid`.
-      level: response level.
+      values: field on a grid, shape ``(n_b, n_a)``, real. NaN or infinite entries mark
+        points where the field is undefined: contours stop at them (they are not an error).
+      coords: the grid's plane coordinates, shape ``(n_b, n_a, 2)`` from :meth:`Plane.grid`
+        (finite, real).
+      level: response level, a finite real number.
 
     Returns:
       A list of arrays of shape ``(m, 2)``: (a, b) along each contour piece.
+
+    Raises:
+      TypeError: None, a string or a complex array for ``values`` or ``coords``; a
+        non-number ``level``.
+      ValueError: mismatched shapes, non-finite ``coords`` or ``level``.
     """
+    check_array(values, "values", finite=False)   # NaN allowed: undefined points
+    check_array(coords, "coords")
+    level = _level(level)
     values = np.asarray(values, dtype=np.float64)
     coords = np.asarray(coords, dtype=np.float64)
     if values.ndim != 2 or coords.shape != values.shape + (2,):
@@ -91,13 +119,25 @@ def fit_contour_curvature(
       c2 (float; positive = exo-origin), or a :class:`ContourFit`. NaN (or a fit of
       NaNs) when fewer than 3 contour points are found in the window.
 
+    Warns:
+      RuntimeWarning: when the contour is not resolved at this ``extent`` and ``n``: its
+        points span fewer than :data:`MIN_RESOLVED_STEPS` = 4 grid steps in b (grid step
+        ``2 * extent / (n - 1)`` for a scalar extent), e.g. a window far wider than the
+        contour's bend (``extent=1e4`` with ``n=64`` puts a contour ``a = 0.3 + 0.25 b^2``
+        between two grid rows). The value is returned as fitted, and can be off by any
+        amount: narrow the window or raise ``n``.
+
+    Raises:
+      ValueError / TypeError: a non-finite or non-number ``level``, a bad ``extent``, ``n``
+        (an integer >= 2 with at most 2**28 grid numbers, see :func:`geomlib.grid`),
+        ``chunk_size``, or a ``plane`` that is not an orthonormal :class:`Plane`.
+
     >>> import jax.numpy as jnp, geomlib
     >>> p = geomlib.plane(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))
     >>> round(fit_contour_curvature(lambda x: x[0] - 0.2 * x[1] ** 2, p, 0.5, n=32), 3)
     0.2
     """
-    if not np.isfinite(level):
-        raise ValueError(f"level: expected a finite response level, got {level!r}")
+    level = _level(level)
     if normalize and not 0 < level < 1:
         raise ValueError(f"level: with normalize=True expected a fraction in (0, 1), got {level!r}")
     coords = grid(n, parse_extent(extent))
@@ -114,4 +154,11 @@ def fit_contour_curvature(
     else:
         c2, c1, c0 = np.polyfit(pts[:, 1], pts[:, 0], 2)
         fit = ContourFit(float(c0), float(c1), float(c2), pts)
+    db = float(coords[1, 0, 1] - coords[0, 0, 1])
+    span = float(np.ptp(pts[:, 1])) if len(pts) else 0.0
+    if len(pts) and span < MIN_RESOLVED_STEPS * db:
+        warnings.warn(f"fit_contour_curvature: the contour at level {level:g} spans {span:.3g} in b, fewer than "
+                      f"{MIN_RESOLVED_STEPS} grid steps of {db:.3g} (extent={extent!r}, n={n!r}): the parabola is "
+                      f"not resolved and c2 = {fit.c2:.3g} may be far off; narrow the extent or raise n",
+                      RuntimeWarning, stacklevel=2)
     return fit if return_fit else fit.c2

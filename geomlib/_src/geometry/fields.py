@@ -10,10 +10,10 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_callable, check_int
+from geomlib._src.core.checks import check_array, check_callable, check_int
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.geometry.modes import DEFAULT_CHUNK, VALUE_GRAD_HESS, Mode, Response, auto_mode, restrict
-from geomlib._src.planes import Plane
+from geomlib._src.planes import Plane, check_plane
 
 
 class PlaneGeometry(NamedTuple):
@@ -24,7 +24,8 @@ class PlaneGeometry(NamedTuple):
       grad: in-plane gradient (g_a, g_b), shape ``(..., 2)``.
       hess: in-plane Hessian [[g_aa, g_ab], [g_ab, g_bb]], shape ``(..., 2, 2)``.
       curvature: iso-response contour curvature, shape ``(...)``; positive =
-        exo-origin, NaN where the gradient vanishes.
+        exo-origin, NaN where the gradient vanishes (in float32: a gradient norm below
+        1.08e-19, whose square underflows).
     """
 
     value: jax.Array
@@ -34,7 +35,7 @@ class PlaneGeometry(NamedTuple):
 
 
 def _check_coords(coords) -> jax.Array:
-    coords = jnp.asarray(coords, dtype=float_dtype())
+    coords = check_array(coords, "coords", finite=False)   # finiteness below, with its own message
     if coords.ndim < 1 or coords.shape[-1] != 2:
         raise ValueError(f"coords: expected shape (..., 2), got {coords.shape}")
     if not isinstance(coords, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(coords))):
@@ -43,9 +44,7 @@ def _check_coords(coords) -> jax.Array:
 
 
 def _check_plane(p) -> Plane:
-    if not isinstance(p, Plane):
-        raise ValueError(f"plane: expected a geomlib.Plane (build one with geomlib.plane), got {type(p).__name__}")
-    return p
+    return check_plane(p, "plane")
 
 
 def contour_curvature(grad: ArrayLike, hess: ArrayLike) -> jax.Array:
@@ -62,14 +61,23 @@ def contour_curvature(grad: ArrayLike, hess: ArrayLike) -> jax.Array:
       grad: shape ``(..., 2)``.
       hess: shape ``(..., 2, 2)``.
 
+    Raises:
+      TypeError: None, a string, or a complex array for ``grad`` or ``hess``.
+      ValueError: shapes that do not match, or NaN / infinite entries (checked where
+        concrete; under ``jit`` a NaN propagates to the curvature).
+
     Returns:
-      shape ``(...)``; NaN where the gradient is exactly zero (curvature undefined).
+      shape ``(...)``; NaN where the gradient norm is zero. In float32 that includes every
+      gradient of norm below sqrt(1.18e-38) = 1.08e-19: g_a^2 + g_b^2 then falls below the
+      smallest normal float32 and is flushed to zero, so the curvature of a response that
+      changes by less than 1e-19 per plane unit reads as NaN; scale the response up, or
+      enable float64 (``jax_enable_x64``), where the threshold is about 1.5e-154.
 
     >>> float(contour_curvature(jnp.array([1.0, 0.0]), jnp.array([[0.0, 0.0], [0.0, -0.5]])))
     0.5
     """
-    grad = jnp.asarray(grad)
-    hess = jnp.asarray(hess)
+    grad = check_array(grad, "grad")
+    hess = check_array(hess, "hess")
     if grad.shape[-1:] != (2,) or hess.shape[-2:] != (2, 2) or hess.shape[:-2] != grad.shape[:-1]:
         raise ValueError(f"expected grad (..., 2) and hess (..., 2, 2), got {grad.shape} and {hess.shape}")
     norm = jnp.linalg.norm(grad, axis=-1)
@@ -117,6 +125,17 @@ def plane_geometry(
 
     Returns:
       :class:`PlaneGeometry` with shapes ``(...)``, ``(..., 2)``, ``(..., 2, 2)``, ``(...)``.
+      The curvature is NaN where the gradient vanishes; in float32 that means a gradient
+      norm below 1.08e-19 (g_a^2 + g_b^2 underflows below the smallest normal float32,
+      1.18e-38; see :func:`contour_curvature`).
+
+    Raises:
+      ValueError / TypeError: ``plane`` not a :class:`Plane` of orthonormal, finite, real
+        ``u``, ``v`` of one shape (checked where concrete; a ``Plane(...)`` built from
+        non-orthonormal vectors gives wrong curvatures, build planes with
+        :func:`geomlib.plane`); ``coords`` None, a string, complex, not ``(..., 2)`` or
+        non-finite. Under ``jit`` (traced arguments) nothing is checked and a NaN in the
+        plane or the coordinates propagates to the result.
 
     >>> import geomlib
     >>> p = geomlib.plane(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))

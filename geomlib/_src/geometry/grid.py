@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from geomlib._src.core.checks import check_array
 from geomlib._src.geometry.fields import plane_gradients
 from geomlib._src.geometry.modes import DEFAULT_CHUNK, Response
 from geomlib._src.planes import Plane
@@ -15,6 +16,7 @@ from geomlib._src.planes import Plane
 
 def grid_spacing(coords: ArrayLike) -> tuple[float, float]:
     """Steps (da, db) of a regular grid ``(n_b, n_a, 2)`` as made by :meth:`Plane.grid`; ValueError otherwise."""
+    check_array(coords, "coords")   # None, strings, complex, NaN: a clear error (the dtype is kept below)
     c = np.asarray(coords)
     # Coordinates are rounded to their own dtype (float32 by default), so the steps of a
     # regular grid scatter by a few ulps of the largest coordinate: allow for that.
@@ -69,7 +71,7 @@ def grid_curvature_from_gradient(grad: ArrayLike, coords: ArrayLike) -> jax.Arra
       shape ``(n_b, n_a)``, as :func:`grid_curvature`.
     """
     da, db = grid_spacing(coords)
-    grad = jnp.asarray(grad)
+    grad = check_array(grad, "grad")
     if grad.shape != np.shape(coords):
         raise ValueError(f"grad: expected the shape of coords {np.shape(coords)}, got {grad.shape}")
     return minus_divergence_of_normal(grad, da, db)

@@ -13,8 +13,7 @@ import scipy.sparse.linalg as spla
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_callable, check_int
-from geomlib._src.core.dtypes import float_dtype
+from geomlib._src.core.checks import check_array, check_callable, check_float, check_int
 from geomlib._src.geometry import Response, scalar_response
 
 
@@ -85,7 +84,8 @@ def principal_curvatures(
         Hessian-vector products and a Lanczos eigensolver (``scipy.sparse.linalg.eigsh``).
       which: with ``k``: ``"LA"`` the k largest (most exo-origin), ``"SA"`` the k
         smallest (most endo-origin), ``"LM"`` the k largest in magnitude.
-      tol: relative accuracy asked of the iterative eigensolver.
+      tol: relative accuracy asked of the iterative eigensolver, a finite number >= 0
+        (0: machine precision, as in ``scipy.sparse.linalg.eigsh``); unused when k is None.
 
     Returns:
       Principal curvatures sorted in decreasing order: shape ``(D - 1,)``, or ``(k,)``.
@@ -95,7 +95,8 @@ def principal_curvatures(
     >>> [round(float(c), 6) for c in kap]
     [-0.2, -0.2]
     """
-    x = jnp.asarray(x, dtype=float_dtype())
+    x = check_array(x, "x", finite=False)   # None, strings, complex: TypeError (finiteness below)
+    tol = check_float(tol, "tol", 0.0)
     if x.ndim != 1 or x.shape[0] < 2:
         raise ValueError(f"x: expected a point of shape (D,) with D >= 2, got shape {x.shape}")
     if not bool(jnp.all(jnp.isfinite(x))):

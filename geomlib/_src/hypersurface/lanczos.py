@@ -11,7 +11,7 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_callable, check_float, check_int
+from geomlib._src.core.checks import check_array, check_callable, check_float, check_int
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.geometry import Response, scalar_response
 
@@ -165,7 +165,7 @@ def lanczos_curvatures(
       tol: relative accuracy a Ritz value must reach (else NaN).
       chunk: points per vmapped batch (bounds memory); chunks are balanced and the last
         is padded, so a batch of B <= chunk points runs as one.
-      seed: seed of the start and restart vectors.
+      seed: seed of the start and restart vectors, an integer in [0, 2**32 - 1].
 
     Returns:
       :class:`LanczosCurvatures` with ``curvatures`` and ``residuals`` of shape ``(B, k)``;
@@ -177,6 +177,8 @@ def lanczos_curvatures(
     [4.0, 1.0]
     """
     dtype = float_dtype()
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
+        check_array(x, "x", finite=False)   # None, strings, complex: TypeError (finiteness below)
     x = np.asarray(x, dtype=dtype)  # host-side: no eager device ops (each one compiles)
     if x.ndim != 2 or x.shape[1] < 2:
         raise ValueError(f"x: expected points of shape (B, D) with D >= 2, got shape {x.shape}")
@@ -191,6 +193,7 @@ def lanczos_curvatures(
     k = check_int(k, "k", 1, m, high_label="min(iterations, D - 1)")
     chunk = check_int(chunk, "chunk")
     tol = check_float(tol, "tol", 0.0, open_low=True)
+    seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     args = tuple(np.asarray(a) for a in args)
     if any(a.ndim < 1 or a.shape[0] != x.shape[0] for a in args):
         raise ValueError(f"args: expected arrays with leading axis B = {x.shape[0]}, got shapes "
