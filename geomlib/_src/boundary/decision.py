@@ -16,8 +16,8 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_callable, check_int
-from geomlib._src.core.dtypes import float_dtype
+from geomlib._src.core.checks import check_array, check_callable, check_int
+from geomlib._src.core.dtypes import float_dtype, is_concrete
 
 ImageLogits = Callable[[jax.Array], jax.Array]
 
@@ -41,7 +41,8 @@ def image_logits_of(logits_fn) -> Partial:
     return Partial(_image_of_batch, as_partial(logits_fn))
 
 
-def _image_num_classes(image_logits, dim: int) -> int:
+def image_num_classes(image_logits, dim: int) -> int:
+    """K of a one-image classifier ``(D,) -> (K,)``, from one abstract evaluation (no FLOPs)."""
     shape = jax.eval_shape(image_logits, jax.ShapeDtypeStruct((dim,), float_dtype())).shape
     if len(shape) != 1:
         raise ValueError(f"image_logits: expected logits (K,) for one image (D,), got shape {shape}")
@@ -49,9 +50,18 @@ def _image_num_classes(image_logits, dim: int) -> int:
 
 
 def decision_value(image_logits, i, j, x) -> jax.Array:
-    """:math:`f_i(x) - f_j(x)` for one image x, or :math:`f_i(x)` when ``j < 0`` (i, j may be traced)."""
+    """:math:`f_i(x) - f_j(x)` for one image x, or :math:`f_i(x)` when ``j < 0`` (i, j may be traced).
+
+    A class index >= K raises a ValueError where i and j are concrete; under tracing it gives NaN."""
     z = image_logits(x)
-    return z[i] - jnp.where(j < 0, 0.0, z[jnp.maximum(j, 0)])
+    k = z.shape[0]
+    if is_concrete(i) and is_concrete(j):
+        for name, c in (("i", i), ("j", j)):
+            if int(c) >= k:
+                raise ValueError(f"{name}: expected a class index in [0, K) = [0, {k}) (K from image_logits), "
+                                 f"got {int(c)}")
+    zi = z.at[i].get(mode="fill", fill_value=jnp.nan)
+    return zi - jnp.where(j < 0, 0.0, z.at[jnp.maximum(j, 0)].get(mode="fill", fill_value=jnp.nan))
 
 
 def decision_function(image_logits: ImageLogits, i: int, j: int | None = None) -> Partial:
@@ -68,6 +78,8 @@ def decision_function(image_logits: ImageLogits, i: int, j: int | None = None) -
         :func:`geomlib.load_classifier`, which also accepts batches).
       i: the class whose logit counts positively.
       j: the class subtracted, or None for the logit :math:`f_i` alone; ``j != i``.
+        K is not known until ``g`` is called: a class index >= K then raises a ValueError
+        (called directly) or gives NaN (called under ``jit``, where i and j are traced).
 
     Returns:
       ``g``: ``(D,) -> ()``.
@@ -87,8 +99,9 @@ def decision_function(image_logits: ImageLogits, i: int, j: int | None = None) -
 
 
 def check_batch(x, name: str) -> tuple[jax.Array, bool]:
-    """``(batch (B, D), single)``: one image ``(D,)`` becomes a batch of one; finite entries."""
-    x = jnp.asarray(x, float_dtype())
+    """``(batch (B, D), single)``: one image ``(D,)`` becomes a batch of one; real, finite entries
+    (TypeError for None, a string or a complex array)."""
+    x = check_array(x, name, finite=False)
     if x.ndim not in (1, 2) or x.shape[-1] < 2:
         raise ValueError(f"{name}: expected one image (D,) or a batch (B, D), got shape {x.shape}")
     if not bool(jnp.all(jnp.isfinite(x))):
@@ -113,8 +126,9 @@ def top_two_classes(image_logits: ImageLogits, x: ArrayLike) -> tuple[jax.Array,
     Returns:
       ``(label, runner_up)``, integer arrays ``()`` or ``(B,)``.
     """
+    image_logits = check_callable(image_logits, "image_logits", IMAGE_LOGITS)
     xb, single = check_batch(x, "x")
-    if _image_num_classes(image_logits, xb.shape[1]) < 2:
+    if image_num_classes(image_logits, xb.shape[1]) < 2:
         raise ValueError("image_logits: expected at least 2 classes")
     a, b = _top_two(as_partial(image_logits), xb)
     return (a[0], b[0]) if single else (a, b)

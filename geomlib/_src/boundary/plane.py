@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from geomlib._src.boundary.decision import ImageLogits, as_partial
-from geomlib._src.core.dtypes import float_dtype
+from geomlib._src.boundary.decision import IMAGE_LOGITS, ImageLogits
+from geomlib._src.core.checks import check_array, check_callable
 from geomlib._src.planes import Plane
 
 
@@ -28,7 +28,7 @@ def plane_logits(image_logits: ImageLogits, plane: Plane, coords: ArrayLike) -> 
     Args:
       image_logits: classifier of one image ``(D,) -> (K,)``.
       plane: a :class:`geomlib.Plane`.
-      coords: plane coordinates ``(..., 2)`` (e.g. ``geomlib.grid(n, extent)``); the
+      coords: plane coordinates ``(..., 2)``, real and finite (e.g. ``geomlib.grid(n, extent)``); the
         number of points must be a multiple of 256 or is padded to one internally.
 
     Returns:
@@ -40,14 +40,16 @@ def plane_logits(image_logits: ImageLogits, plane: Plane, coords: ArrayLike) -> 
     >>> z.shape, float(z[0, -1, 0])
     ((4, 4, 2), 1.0)
     """
-    coords = jnp.asarray(coords, float_dtype())
+    f = check_callable(image_logits, "image_logits", IMAGE_LOGITS)
+    if not isinstance(plane, Plane):
+        raise TypeError(f"plane: expected a geomlib.Plane (build one with geomlib.plane), got {type(plane).__name__}")
+    coords = check_array(coords, "coords")
     if coords.ndim < 1 or coords.shape[-1] != 2:
         raise ValueError(f"coords: expected plane coordinates of shape (..., 2), got {coords.shape}")
     flat = coords.reshape(-1, 2)
     m = len(flat)
     pad = (-m) % 256
     flat = jnp.concatenate([flat, jnp.zeros((pad, 2), flat.dtype)])
-    f = as_partial(image_logits)
     z = _plane_logits(f, jnp.asarray(plane.origin, flat.dtype), jnp.asarray(plane.u, flat.dtype),
                       jnp.asarray(plane.v, flat.dtype), flat)
     return z.reshape(m + pad, -1)[:m].reshape(*coords.shape[:-1], -1)

@@ -10,8 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.boundary.decision import ImageLogits, as_partial, check_batch
-from geomlib._src.core.checks import check_int
+from geomlib._src.boundary.decision import IMAGE_LOGITS, ImageLogits, image_num_classes, check_batch
+from geomlib._src.core.checks import check_array, check_callable, check_int
+
+#: Upper bound of the path points of :func:`straight_line_walk`.
+MAX_WALK_POINTS = 100_000
 
 
 class StraightLineWalk(NamedTuple):
@@ -53,8 +56,9 @@ def straight_line_walk(image_logits: ImageLogits, x0: ArrayLike, x1: ArrayLike, 
     Args:
       image_logits: classifier of one image ``(D,) -> (K,)``.
       x0, x1: endpoints ``(D,)`` or batches ``(B, D)`` of pairs.
-      n: path points, >= 2.
-      label: class ``()`` or ``(B,)`` to stay in; default the class predicted at x0.
+      n: path points, 2 <= n <= 100000.
+      label: integer class in [0, K), ``()`` or ``(B,)``, to stay in; default the class
+        predicted at x0.
 
     Returns:
       :class:`StraightLineWalk` (fields without the batch axis for a single pair).
@@ -63,13 +67,19 @@ def straight_line_walk(image_logits: ImageLogits, x0: ArrayLike, x1: ArrayLike, 
     yb, _ = check_batch(x1, "x1")
     if yb.shape != xb.shape:
         raise ValueError(f"x1: expected shape {tuple(jnp.shape(x0))} (the shape of x0), got {tuple(jnp.shape(x1))}")
-    n = check_int(n, "n", 2)
-    f = as_partial(image_logits)
+    n = check_int(n, "n", 2, MAX_WALK_POINTS)
+    f = check_callable(image_logits, "image_logits", IMAGE_LOGITS)
+    if label is not None:
+        lab = check_array(label, "label", kind="int")
+        if lab.shape not in (((),) if single else ((), (len(xb),))):
+            want = "a class () for one pair" if single else f"a class () or classes (B,) = ({len(xb)},)"
+            raise ValueError(f"label: expected {want}, got shape {lab.shape}")
+        k = image_num_classes(f, xb.shape[1])
+        if bool(jnp.any((lab < 0) | (lab >= k))):
+            raise ValueError(f"label: expected non-negative class indices in [0, K) = [0, {k}), got {label!r}")
     t = jnp.linspace(0.0, 1.0, int(n), dtype=xb.dtype)
     classes = _walk(f, xb, yb, t)
-    lab = classes[:, 0] if label is None else jnp.broadcast_to(jnp.asarray(label), (len(xb),))
-    if label is not None and (not jnp.issubdtype(lab.dtype, jnp.integer) or bool(jnp.any(lab < 0))):
-        raise ValueError(f"label: expected non-negative class indices, got {label!r}")
+    lab = classes[:, 0] if label is None else jnp.broadcast_to(lab, (len(xb),))
     same = classes == lab[:, None]
     out = StraightLineWalk(jnp.all(same, axis=1), jnp.mean(same, axis=1), classes, lab)
     return StraightLineWalk(*(a[0] for a in out)) if single else out
@@ -79,10 +89,10 @@ def same_class_pairs(labels: ArrayLike, n_pairs: int, seed: int = 0, allowed: Ar
     """Random pairs of distinct images with the same label (numpy, seeded).
 
     Args:
-      labels: ``(N,)`` integer labels.
+      labels: ``(N,)`` non-negative integer labels.
       n_pairs: number of pairs (sampled with replacement over pairs, without repeating
-        an image within a pair).
-      seed: numpy seed.
+        an image within a pair), 1 <= n_pairs <= 10**7.
+      seed: numpy seed, an integer >= 0 (None is rejected: the pairs are reproducible).
       allowed: optional boolean mask ``(N,)`` of the images that may be used (e.g. the
         ones every model classifies correctly).
 
@@ -92,10 +102,13 @@ def same_class_pairs(labels: ArrayLike, n_pairs: int, seed: int = 0, allowed: Ar
     >>> same_class_pairs([0, 1, 0, 1, 0], 3, seed=1).shape
     (3, 2)
     """
-    labels = np.asarray(labels)
+    labels = np.asarray(check_array(labels, "labels", kind="int"))
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels: expected integer labels (N,), got {labels.dtype} shape {labels.shape}")
-    n_pairs = check_int(n_pairs, "n_pairs")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels: expected non-negative class labels, got minimum {int(labels.min())}")
+    n_pairs = check_int(n_pairs, "n_pairs", 1, 10 ** 7)
+    seed = check_int(seed, "seed", 0)
     ok = np.ones(len(labels), bool) if allowed is None else np.asarray(allowed, bool)
     if ok.shape != labels.shape:
         raise ValueError(f"allowed: expected a mask of shape {labels.shape}, got {ok.shape}")
@@ -117,10 +130,13 @@ def same_class_pairs(labels: ArrayLike, n_pairs: int, seed: int = 0, allowed: Ar
 def nearest_other_class(images: ArrayLike, labels: ArrayLike, index: int) -> int:
     """Index of the image closest (L2) to ``images[index]`` among those with another label.
 
+    ``images`` ``(N, D)`` real and finite, ``labels`` ``(N,)`` integers, ``index`` in [0, N).
+
     >>> nearest_other_class(np.array([[0.0], [3.0], [1.0], [0.5]]), np.array([0, 1, 1, 0]), 0)
     2
     """
-    images, labels = np.asarray(images), np.asarray(labels)
+    images = np.asarray(check_array(images, "images", ndim=2))
+    labels = np.asarray(check_array(labels, "labels", kind="int"))
     if images.ndim != 2 or labels.shape != (len(images),):
         raise ValueError(f"images, labels: expected (N, D) and (N,), got {images.shape} and {labels.shape}")
     index = check_int(index, "index", 0, len(images) - 1, high_label="N - 1")

@@ -11,7 +11,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from geomlib._src.core.dtypes import float_dtype, is_concrete
+from geomlib._src.core.checks import check_array
+from geomlib._src.core.dtypes import is_concrete
 
 
 def _unit_sign(g):
@@ -47,10 +48,12 @@ def cure_penalty(fn: Callable[[jax.Array], jax.Array], x: ArrayLike, h: ArrayLik
       fn: a per-example loss ``(B, D) -> (B,)`` (each row depending on its own image); or,
         with ``y``, a classifier ``logits_fn: (B, D) -> (B, K)`` whose softmax
         cross-entropy with the labels ``y`` is the loss.
-      x: images ``(B, D)``.
+      x: images ``(B, D)``, real and finite (checked where concrete; under ``jit`` a NaN
+        gives a NaN penalty).
       h: step length (Euclidean), scalar > 0; for MNIST pixels in [0, 1] a unit L2 step
         is ``1 / 28`` per pixel along ``sign``.
-      y: integer labels ``(B,)``, or None when ``fn`` is the loss itself.
+      y: integer labels ``(B,)`` in [0, K) (checked where concrete), or None when ``fn``
+        is the loss itself.
 
     Returns:
       penalties, shape ``(B,)``.
@@ -67,17 +70,27 @@ def cure_penalty(fn: Callable[[jax.Array], jax.Array], x: ArrayLike, h: ArrayLik
     """
     if not callable(fn):
         raise ValueError(f"fn: expected a callable (B, D) -> (B,) (or logits (B, K) with y), got {type(fn).__name__}")
-    x = jnp.asarray(x, dtype=float_dtype())
+    x = check_array(x, "x")
     if x.ndim != 2:
         raise ValueError(f"x: expected a batch of images of shape (B, D), got shape {x.shape}")
-    if not (np.ndim(h) == 0 and (not is_concrete(h) or 0 < float(h) < np.inf)):
+    if (isinstance(h, (bool, np.bool_, str, bytes)) or h is None
+            or not (np.ndim(h) == 0 and (not is_concrete(h) or 0 < float(h) < np.inf))):
         raise ValueError(f"h: expected a finite scalar > 0, got {h!r}")
     if y is None:
         loss_fn = fn
     else:
+        if isinstance(y, (str, bytes)):
+            raise ValueError(f"y: expected integer labels of shape ({x.shape[0]},), got {type(y).__name__} {y!r}")
         y = jnp.asarray(y)
         if y.shape != x.shape[:1] or not jnp.issubdtype(y.dtype, jnp.integer):
             raise ValueError(f"y: expected integer labels of shape ({x.shape[0]},), got {y.dtype} {y.shape}")
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct(x.shape, x.dtype))
+        k = getattr(out, "shape", (None, None))[-1] if len(getattr(out, "shape", ())) == 2 else None
+        if k is not None and is_concrete(y) and y.size:
+            yn = np.asarray(y)
+            if yn.min() < 0 or yn.max() >= k:
+                raise ValueError(f"y: expected integer labels in [0, K) = [0, {k}) (K from the logits of fn), got "
+                                 f"values in [{int(yn.min())}, {int(yn.max())}]")
 
         def loss_fn(x):
             return optax.softmax_cross_entropy_with_integer_labels(fn(x), y)

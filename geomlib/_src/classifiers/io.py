@@ -15,6 +15,8 @@ from geomlib._src.classifiers.model import bind_classifier, check_params
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.params_io import how_to_rebuild, load_metadata, load_params, params_path
 
+MNIST_PIXELS, MNIST_CLASSES = 784, 10
+
 
 def flatten_classifier(params: dict) -> dict:
     """The layers of a classifier as the flat dict ``{"w0", "b0", "w1", ...}`` that
@@ -54,7 +56,9 @@ def load_classifier(name: str, *, smooth_temperature: float | None = None, direc
 
     Raises:
       FileNotFoundError, ValueError: a missing or corrupt file (classifier or its
-        dictionary), named in the message with the command that rebuilds it.
+        dictionary), named in the message with the command that rebuilds it; also a
+        file whose layer shapes do not chain, or (an MNIST classifier, ``config["data"]``)
+        do not take 784 pixels to 10 logits, e.g. a transposed weight (the message names it).
 
     >>> f = load_classifier("mlp-2")
     >>> f(jnp.zeros((3, 784))).shape
@@ -68,7 +72,14 @@ def load_classifier(name: str, *, smooth_temperature: float | None = None, direc
         if 2 * n_layers != len(flat) or n_layers < 1:
             raise KeyError(f"expected keys w0, b0, w1, ..., got {sorted(flat)}")
         params = {"layers": layers}
-        check_params(params)
+        dim = check_params(params)
+        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        if config.get("data") == "mnist" and (meta.get("lca") is None and dim != MNIST_PIXELS):
+            raise ValueError(f"w0: expected shape (out, {MNIST_PIXELS}) for an MNIST classifier (its first layer "
+                             f"takes the 28 x 28 pixels), got {tuple(np.shape(flat['w0']))}")
+        if config.get("data") == "mnist" and np.shape(flat[f"w{n_layers - 1}"])[0] != MNIST_CLASSES:
+            raise ValueError(f"w{n_layers - 1}: expected shape ({MNIST_CLASSES}, in) for an MNIST classifier "
+                             f"(10 digits), got {tuple(np.shape(flat[f'w{n_layers - 1}']))}")
         lca = meta.get("lca")
         steps = LCA_STEPS
         if lca is not None:
@@ -79,7 +90,16 @@ def load_classifier(name: str, *, smooth_temperature: float | None = None, direc
                          f"{how_to_rebuild(name)}") from err
     if lca is not None:
         here = directory is not None and params_path(dict_name, directory).is_file()
-        phi = load_params(dict_name, directory if here else None)["phi"]
+        dict_dir = directory if here else None
+        stored = load_params(dict_name, dict_dir)
+        if "phi" not in stored:
+            raise ValueError(f"parameter file {params_path(dict_name, dict_dir)} (the LCA dictionary of {name!r}) has "
+                             f"no 'phi', got keys {sorted(stored)}. {how_to_rebuild(dict_name)}")
+        phi = stored["phi"]
+        if config.get("data") == "mnist" and np.shape(phi)[0] != MNIST_PIXELS:
+            raise ValueError(f"parameter file {params_path(dict_name, dict_dir)} (the LCA dictionary of {name!r}): "
+                             f"expected phi of shape ({MNIST_PIXELS}, N) for an MNIST classifier, got "
+                             f"{tuple(np.shape(phi))}. {how_to_rebuild(dict_name)}")
         if dictionary_fingerprint(phi) != lca["phi_sha256"]:
             raise ValueError(f"parameter file {path} was trained on another {dict_name!r} dictionary than "
                              f"{params_path(dict_name, directory if here else None)}. {how_to_rebuild(name)}")

@@ -11,10 +11,51 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_array, check_callable, check_int, check_labels, num_classes
+from geomlib._src.core.checks import check_array, check_callable, check_float, check_int, check_labels, num_classes
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype, is_concrete
 from geomlib._src.models import activation, lca_codes
+
+
+#: Upper bound of ``lca_steps`` (LCA Euler steps of a classifier's front-end).
+MAX_LCA_STEPS = 100_000
+
+
+def check_lca_steps(lca_steps) -> int:
+    """``lca_steps`` as an int in [1, :data:`MAX_LCA_STEPS`] (the message of a value below 1
+    says ``>= 1``)."""
+    lca_steps = check_int(lca_steps, "lca_steps")
+    return check_int(lca_steps, "lca_steps", 1, MAX_LCA_STEPS)
+
+
+def check_finite_params(params) -> None:
+    """ValueError naming the first weight, bias or LCA parameter of a classifier ``params``
+    (already through :func:`check_params`) with NaN or infinite entries; traced leaves pass."""
+    named = [(f"params['layers'][{k}]['{w}']", layer[w]) for k, layer in enumerate(params["layers"]) for w in ("w", "b")]
+    if "lca" in params:
+        named += [(f"params['lca']['{w}']", params["lca"][w]) for w in ("phi", "lam", "eta")]
+    for name, leaf in named:
+        if not is_concrete(leaf):
+            continue
+        if not np.isfinite(np.asarray(leaf)).all():   # numpy: also inside a jit trace (closed-over params)
+            raise ValueError(f"{name}: expected finite values, got NaN or infinite entries")
+
+
+def check_temperature(temperature, name: str = "smooth_temperature"):
+    """None, or a real scalar T > 0 (finite; checked where concrete, a traced T passes)."""
+    if temperature is None or isinstance(temperature, jax.core.Tracer):
+        return temperature
+    ok = not isinstance(temperature, (bool, np.bool_, str, bytes)) and np.shape(temperature) == ()
+    if ok:
+        try:
+            v = float(temperature)
+        except (TypeError, ValueError):
+            ok = False
+        else:
+            ok = bool(np.isfinite(v) and v > 0)
+    if not ok:
+        raise ValueError(f"{name}: expected None (ReLU) or a scalar T > 0, got {temperature!r}")
+    return temperature
 
 
 def check_params(params) -> int:
@@ -29,6 +70,10 @@ def check_params(params) -> int:
         if len(cur) != 2 or cur[1] != prev[0]:
             raise ValueError(f"params['layers'][{k + 1}]['w']: expected shape (out, {prev[0]}), got {cur}")
     if "lca" in params:
+        lca = params["lca"]
+        if not isinstance(lca, dict) or any(k not in lca for k in ("phi", "lam", "eta")):
+            raise ValueError(f"params['lca']: expected a dict with 'phi' (D, N), 'lam' and 'eta', got "
+                             f"{type(lca).__name__} with keys {sorted(lca) if isinstance(lca, dict) else None}")
         phi_shape = tuple(jnp.shape(params["lca"]["phi"]))
         if len(phi_shape) != 2 or phi_shape[1] != shapes[0][1]:
             raise ValueError(f"params['lca']['phi']: expected shape (D, {shapes[0][1]}), got {phi_shape}")
@@ -46,10 +91,13 @@ def classifier_logits(params: dict, x: ArrayLike, *, lca_steps: int = LCA_STEPS,
     Args:
       params: ``{"layers": [{"w": (out, in), "b": (out,)}, ...]}`` and optionally
         ``"lca": {"phi": (D, N), "lam": (), "eta": ()}`` (then the first layer takes N inputs).
-      x: one image ``(D,)`` or a batch ``(B, D)``, pixels in [0, 1] for the shipped models.
-      lca_steps: LCA Euler steps (static; the shipped models use 75).
-      smooth_temperature: None for ReLU (and the hard LCA threshold); T > 0 for the
+      x: one image ``(D,)`` or a batch ``(B, D)``, pixels in [0, 1] for the shipped models;
+        real and finite (checked where concrete: under ``jit`` a NaN in x gives NaN logits).
+      lca_steps: LCA Euler steps (static; the shipped models use 75), 1 <= lca_steps <= 100000.
+      smooth_temperature: None for ReLU (and the hard LCA threshold); T > 0 (finite) for the
         softplus twin with the same weights.
+
+    The parameters must be finite (checked where concrete: a ValueError names the layer).
 
     Returns:
       logits ``(K,)`` for one image, ``(B, K)`` for a batch.
@@ -61,15 +109,18 @@ def classifier_logits(params: dict, x: ArrayLike, *, lca_steps: int = LCA_STEPS,
     >>> classifier_logits(params, jnp.ones((4, 2))).shape
     (4, 2)
     """
+    check_params(params)
+    check_finite_params(params)
+    lca_steps = check_lca_steps(lca_steps)
+    return _classifier_logits(params, x, lca_steps, check_temperature(smooth_temperature))
+
+
+def _classifier_logits(params: dict, x, lca_steps: int, temperature) -> jax.Array:
+    """:func:`classifier_logits` after the checks of its parameters (x is checked here)."""
     dim = check_params(params)
-    x = jnp.asarray(x, dtype=jnp.result_type(params["layers"][0]["w"], float_dtype()))
+    x = check_array(x, "x").astype(jnp.result_type(params["layers"][0]["w"], float_dtype()))
     if x.ndim not in (1, 2) or x.shape[-1] != dim:
         raise ValueError(f"x: expected one image (D,) or a batch (B, D) with D = {dim}, got shape {x.shape}")
-    lca_steps = check_int(lca_steps, "lca_steps")
-    temperature = smooth_temperature
-    if temperature is not None and is_concrete(temperature):
-        if np.shape(temperature) != () or not float(temperature) > 0:
-            raise ValueError(f"smooth_temperature: expected None (ReLU) or a scalar T > 0, got {smooth_temperature!r}")
     h = x[None] if x.ndim == 1 else x
     if "lca" in params:
         lca = params["lca"]
@@ -90,19 +141,21 @@ class _Logits:
     smooth: bool = False
 
     def __call__(self, params, temperature, x):
-        return classifier_logits(params, x, lca_steps=self.lca_steps,
-                                 smooth_temperature=temperature if self.smooth else None)
+        return _classifier_logits(params, x, self.lca_steps, temperature if self.smooth else None)
 
 
 def bind_classifier(params: dict, *, lca_steps: int = LCA_STEPS, smooth_temperature: float | None = None) -> Partial:
     """``logits_fn(x)`` of :func:`classifier_logits` with ``params`` bound (``jax.tree_util.Partial``).
 
     Parameters and the temperature stay traced arguments, so compiled code is shared
-    between models of one architecture and between temperatures.
+    between models of one architecture and between temperatures. The parameters are
+    checked once here (shapes, finite entries); the bound function checks its input x
+    (real, finite where concrete).
     """
     check_params(params)
-    if smooth_temperature is not None and not (np.shape(smooth_temperature) == () and smooth_temperature > 0):
-        raise ValueError(f"smooth_temperature: expected None (ReLU) or a scalar T > 0, got {smooth_temperature!r}")
+    check_finite_params(params)
+    lca_steps = check_lca_steps(lca_steps)
+    check_temperature(smooth_temperature)
     temperature = jnp.asarray(1.0 if smooth_temperature is None else smooth_temperature, float_dtype())
     return Partial(_Logits(int(lca_steps), smooth_temperature is not None), params, temperature)
 

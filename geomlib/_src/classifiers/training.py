@@ -18,7 +18,7 @@ from geomlib._src.attacks import pgd_kernel
 from geomlib._src.classifiers.augment import shifted_copies
 from geomlib._src.classifiers.cure import cure_kernel
 from geomlib._src.classifiers.model import classifier_logits
-from geomlib._src.core.checks import check_float, check_int
+from geomlib._src.core.checks import check_array, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS, pgd_step_size
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.models import init_mlp, lca_codes
@@ -110,19 +110,40 @@ def lca_code_batch(phi: ArrayLike, x: ArrayLike, lam: float, steps: int = LCA_ST
 
 
 def _check_training_data(x, y, hidden, epochs, batch_size, lr, weight_decay):
-    x = np.asarray(x, dtype=float_dtype())
+    x = np.asarray(check_array(x, "x"))   # real, finite (TypeError: None, a string, complex)
+    if isinstance(y, (str, bytes)) or y is None:
+        raise TypeError(f"y: expected non-negative integer labels (n,), got {type(y).__name__} {y!r}")
     y = np.asarray(y)
     if x.ndim != 2 or y.shape != (x.shape[0],) or x.shape[0] < 1:
         raise ValueError(f"expected x (n, D) and y (n,), got {x.shape} and {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise ValueError(f"y: expected non-negative integer labels, got dtype {y.dtype}, min {y.min()!r}")
+    missing = np.setdiff1d(np.arange(int(y.max()) + 1), y)
+    if missing.size:
+        raise ValueError(f"y: expected every class 0..K-1 present (K = max(y) + 1 = {int(y.max()) + 1}), got no "
+                         f"images of class{'es' if missing.size > 1 else ''} {missing[:10].tolist()}"
+                         f"{' ...' if missing.size > 10 else ''}")
     epochs = check_int(epochs, "epochs")
     batch_size = check_int(batch_size, "batch_size", 1, x.shape[0], high_label="the number of training images")
-    if any(int(h) != h or h < 1 for h in hidden):
-        raise ValueError(f"hidden: expected positive layer widths, got {tuple(hidden)!r}")
-    if not lr > 0 or not weight_decay >= 0:
-        raise ValueError(f"expected lr > 0 and weight_decay >= 0, got lr={lr!r}, weight_decay={weight_decay!r}")
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple, np.ndarray)) or any(
+            isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, float, np.integer, np.floating))
+            or int(h) != h or h < 1 for h in hidden):
+        raise ValueError(f"hidden: expected positive layer widths, got {hidden!r}")
+    lr = check_float(lr, "lr", 0.0, open_low=True)
+    weight_decay = check_float(weight_decay, "weight_decay", 0.0)
     return x, y, epochs, batch_size
+
+
+def _check_lca_option(lca) -> dict | None:
+    """The ``lca`` option of :func:`train_classifier`: None, or phi (D, N) real and finite,
+    lam >= 0, steps >= 1, eta > 0."""
+    if lca is None:
+        return None
+    lca = _check_options("lca", lca, {"phi": None, "lam": None, "steps": None, "eta": None},
+                         ("phi", "lam", "steps", "eta"))
+    return {"phi": check_array(lca["phi"], "lca['phi']", ndim=2), "lam": check_float(lca["lam"], "lca['lam']", 0.0),
+            "steps": check_int(lca["steps"], "lca['steps']"),
+            "eta": check_float(lca["eta"], "lca['eta']", 0.0, open_low=True)}
 
 
 def _training_features(x, y, lca, copies, shift, seed):
@@ -176,17 +197,17 @@ def train_classifier(x: ArrayLike, y: ArrayLike, *, hidden: Sequence[int] = (768
     initial weights and the batch order.
 
     Args:
-      x: training images, shape ``(n, D)``.
-      y: integer labels in [0, K), shape ``(n,)``; K = ``max(y) + 1``.
+      x: training images, shape ``(n, D)``, real and finite.
+      y: integer labels in [0, K), shape ``(n,)``; K = ``max(y) + 1``, every class present.
       hidden: widths of the hidden layers.
       lca: None, or ``{"phi": (D, N), "lam": float, "steps": int, "eta": float}``.
       epochs: passes over the (augmented) training set.
       batch_size: images per Adam step (the last partial batch of an epoch is dropped).
-      lr: peak learning rate.
-      weight_decay: AdamW decoupled weight decay.
-      copies: translated copies of every image added to the training set.
+      lr: peak learning rate, finite > 0.
+      weight_decay: AdamW decoupled weight decay, finite >= 0.
+      copies: translated copies of every image added to the training set (an int >= 0).
       shift: maximal translation (pixels) of the copies.
-      seed: random seed (also of the PGD random starts: step t uses
+      seed: random seed, an int >= 0 (also of the PGD random starts: step t uses
         ``jax.random.fold_in(jax.random.PRNGKey(seed), t)``).
       cure: None, or ``{"h": float > 0, "gamma": float >= 0}``: add the CURE curvature
         penalty ``gamma * mean(cure_penalty(...))`` of every minibatch (:func:`cure_penalty`,
@@ -217,6 +238,10 @@ def train_classifier(x: ArrayLike, y: ArrayLike, *, hidden: Sequence[int] = (768
     ([(8, 5), (2, 8)], (3,))
     """
     x, y, epochs, batch_size = _check_training_data(x, y, hidden, epochs, batch_size, lr, weight_decay)
+    copies = check_int(copies, "copies", 0)
+    shift = check_int(shift, "shift", 0)
+    seed = check_int(seed, "seed", 0)
+    lca = _check_lca_option(lca)
     cure, adversarial = _check_robust_options(cure, adversarial, lca)
     from tqdm.auto import tqdm
 

@@ -12,7 +12,7 @@ from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
 from geomlib._src.boundary import image_logits_of
-from geomlib._src.core.checks import check_bool, check_callable, check_int
+from geomlib._src.core.checks import check_array, check_bool, check_callable, check_int, check_labels
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.planes import Plane
 from geomlib._src.survey import SurveyResult, as_bend, bend_static, run_plane_chunks, run_survey
@@ -66,8 +66,9 @@ def decision_contour_bend(logits_fn, x: ArrayLike, boundary: ArrayLike, label: A
       logits_fn: batched classifier ``(B, D) -> (B, K)`` (jax-traceable), K >= 2 (with
         K = 2 there is no third class and the comparison column is NaN).
       x: images ``(B, D)``; boundary: their boundary points ``(B, D)``.
-      label, other: the classes i (at x) and j (beyond the boundary), int ``(B,)``.
-      key: seed of the random directions (image n uses ``fold_in(key, n)``).
+      label, other: the classes i (at x) and j (beyond the boundary), int ``(B,)`` in [0, K).
+      key: seed of the random directions (image n uses ``fold_in(key, n)``), an int >= 0
+        or a PRNG key.
       n_b, iterations: rows and Illinois steps of :func:`geomlib.contour_bend`.
       chunk: planes per compiled call.
 
@@ -76,13 +77,19 @@ def decision_contour_bend(logits_fn, x: ArrayLike, boundary: ArrayLike, label: A
       coincides with x or fewer than 3 rows cross (and in the comparison column for K = 2).
     """
     f = image_logits_of(check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)"))
-    x, boundary = jnp.asarray(x), jnp.asarray(boundary, jnp.asarray(x).dtype)
+    x, boundary = check_array(x, "x"), check_array(boundary, "boundary")
     if x.ndim != 2 or boundary.shape != x.shape:
         raise ValueError(f"x, boundary: expected two arrays of one shape (B, D), got {x.shape} and {boundary.shape}")
     num = jax.eval_shape(f, x[0]).shape[-1]
     if num < 2:
         raise ValueError(f"logits_fn: expected at least 2 classes, got {num}")
-    i, j = jnp.asarray(label, jnp.int32), jnp.asarray(other, jnp.int32)
+    i = check_labels(check_array(label, "label", kind="int"), x.shape[0], num, "label")
+    j = check_labels(check_array(other, "other", kind="int"), x.shape[0], num, "other")
+    if key is None or isinstance(key, (bool, np.bool_, float, np.floating, str, bytes)):
+        raise TypeError(f"key: expected an integer seed >= 0 or a PRNG key, got {type(key).__name__} {key!r}")
+    if isinstance(key, (int, np.integer)):
+        key = check_int(key, "key", 0)
+    chunk = check_int(chunk, "chunk", 1)
     d = boundary - x
     r = jnp.linalg.norm(d, axis=1)
     u = d / jnp.where(r > 0, r, 1.0)[:, None]

@@ -12,12 +12,13 @@ from geomlib._src.core.checks import check_array, check_int, check_labels
 
 def class_means(x: ArrayLike, y: ArrayLike, num_classes: int = 10) -> jax.Array:
     """Mean image of each class, ``(num_classes, D)`` from images ``(n, D)`` and labels ``(n,)``
-    (NaN rows for classes without images)."""
-    x = jnp.asarray(x)
-    num_classes = check_int(num_classes, "num_classes")
+    (NaN rows for classes without images). ``x`` real and finite, ``y`` integers in
+    ``[0, num_classes)``, ``1 <= num_classes <= 2**20``."""
+    x = check_array(x, "x")
+    num_classes = check_int(num_classes, "num_classes", 1, 2 ** 20)
     if x.ndim != 2:
         raise ValueError(f"x: expected images of shape (n, D), got shape {x.shape}")
-    y = check_labels(y, x.shape[0], int(num_classes), "y")
+    y = check_labels(check_array(y, "y", kind="int"), x.shape[0], int(num_classes), "y")
     onehot = jax.nn.one_hot(y, num_classes, dtype=x.dtype)
     return (onehot.T @ x) / onehot.sum(axis=0)[:, None]
 
