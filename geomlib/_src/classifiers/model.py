@@ -11,7 +11,7 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_array, check_callable, check_float, check_int, check_labels, num_classes
+from geomlib._src.core.checks import check_array, check_callable, check_int, check_labels, num_classes
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype, is_concrete
 from geomlib._src.models import activation, lca_codes
