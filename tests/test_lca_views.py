@@ -290,3 +290,51 @@ def test_draw_dictionary():
     assert [t.get_text() for t in ax.texts if t.get_text()] == ["φ0", "φ1", "φ2"]
     with pytest.raises(ValueError, match=r"phi: expected a 2-D dictionary of shape \(2, N\)"):
         plots.draw_dictionary(np.ones((3, 2)), ax=ax)
+
+
+# ---------------------------------------------------------------- argument checks (issue 15)
+
+@pytest.mark.parametrize("params, x, exc, match", [
+    ({"w": np.eye(4)[:2]}, None, TypeError, "x"), ({"w": np.eye(4)[:2]}, np.ones(3), ValueError, "x"),
+    ({"w": np.eye(4)[:2]}, np.ones((4, 1)), ValueError, "x"), ({"w": np.eye(4)[:2]}, np.ones(4) + 1j, TypeError, "x"),
+    ({"w": np.eye(4)[:2]}, np.full(4, np.nan), ValueError, "x"), (None, np.ones(4), ValueError, "params"),
+    ({}, np.ones(4), ValueError, "params"),
+])
+def test_energy_neuron_arguments(params, x, exc, match):
+    with pytest.raises(exc, match=match):
+        geomlib.energy_neuron(params, x)
+
+
+@pytest.mark.parametrize("w, shape, exc, match", [
+    ("abc", None, TypeError, "w"), (np.ones(16) + 1j, None, TypeError, "w"), (np.ones(15), None, ValueError, "w"),
+    (np.ones(16), "abc", ValueError, "shape"), (np.ones(16), (2, 2, 4), ValueError, "shape"),
+])
+def test_quadrature_pair_arguments(w, shape, exc, match):
+    with pytest.raises(exc, match=match):
+        geomlib.quadrature_pair(w, shape)
+
+
+@pytest.mark.parametrize("points, exc", [("abc", TypeError), (np.zeros((3, 2)) + 1j, TypeError), (None, TypeError)])
+def test_contour_turning_points(points, exc):
+    p = geomlib.plane(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]))
+    with pytest.raises(exc, match="points"):
+        geomlib.contour_turning(lambda x: x[0] - 0.5 * x[1] ** 2, p, points)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"phi": None}, TypeError, r"^phi: expected an array of numbers"),
+    ({"phi": "abc"}, TypeError, r"^phi: expected an array"),
+    ({"phi": _dictionary() + 1j}, TypeError, r"^phi: expected real numbers, got complex"),
+    ({"s": np.ones(6) + 1j}, TypeError, r"^s: expected real numbers, got complex"),
+    ({"s": np.array([np.nan, 0, 0, 0, 0, 0.0])}, ValueError, r"^s: expected finite values"),
+    ({"lam": None}, ValueError, r"^lam: expected a finite number >= 0"), ({"lam": True}, ValueError, r"^lam:"),
+    ({"lam": float("inf")}, ValueError, r"^lam:"), ({"eta": "0.1"}, ValueError, r"^eta: expected a finite number"),
+    ({"eta": 1.5}, ValueError, r"^eta: expected a finite number in \(0, 1\]"),
+    ({"steps": 2 ** 31}, ValueError, r"^steps: expected an integer in \[1, 1000000\]"),
+    ({"temperature": True}, ValueError, r"^temperature: expected None"),
+    ({"temperature": float("inf")}, ValueError, r"^temperature:"),
+])
+def test_trajectory_checks_through_the_shared_lca_checks(kwargs, error, match):
+    args = {"phi": _dictionary(), "s": np.ones(6), "lam": 0.1, "steps": 5, "eta": 0.1, **kwargs}
+    with pytest.raises(error, match=match):
+        lca_trajectory(**args)

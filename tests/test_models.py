@@ -311,3 +311,142 @@ def test_hard_lca_is_piecewise_linear_smooth_lca_is_curved(dictionary):
     np.testing.assert_array_equal(_np(hard.curvature)[active], 0.0)
     smooth = geomlib.plane_geometry(Partial(_lca_unit, phi, 0.3, jnp.float32(0.1)), p, coords)
     assert np.abs(_np(smooth.curvature)[active]).max() > 1e-2
+
+
+# ----------------------------------------------------------------------------- argument checks (issue 15)
+
+
+_PHI = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0][:, :3].astype(np.float32)
+_S = np.linspace(0.2, 0.8, 4).astype(np.float32)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"phi": None}, TypeError, r"^phi: expected an array of numbers"),
+    ({"phi": _PHI + 1j}, TypeError, r"^phi: expected real numbers, got complex"),
+    ({"phi": np.where(_PHI > 0.5, np.nan, _PHI)}, ValueError, r"^phi: expected finite values"),
+    ({"phi": _PHI[..., None]}, ValueError, r"^phi: expected a dictionary of shape \(D, N\), got shape \(4, 3, 1\)"),
+    ({"phi": _PHI.T}, ValueError, r"^s: expected an input of shape \(3,\), got shape \(4,\); phi has shape \(3, 4\)"),
+    ({"s": _S + 1j}, TypeError, r"^s: expected real numbers, got complex"),
+    ({"s": np.array([0.1, np.inf, 0.0, 0.0])}, ValueError, r"^s: expected finite values"),
+    ({"steps": -5}, ValueError, r"^steps: expected an integer in \[0, 1000000\], got -5"),
+    ({"steps": 2.5}, ValueError, r"^steps: expected an integer"), ({"steps": 2 ** 31}, ValueError, r"^steps:"),
+    ({"eta": -1.0}, ValueError, r"^eta: expected a finite number in \(0, 1\], got -1.0"),
+    ({"lam": True}, ValueError, r"^lam: expected a finite number >= 0, got True"),
+    ({"temperature": -1.0}, ValueError, r"^temperature: expected None \(hard threshold\) or a finite T > 0"),
+])
+def test_lca_codes_checks(kwargs, error, match):
+    args = {"phi": _PHI, "s": _S, "lam": 0.15, "steps": 5, "eta": 0.1, **kwargs}
+    with pytest.raises(error, match=match):
+        geomlib.lca_codes(**args)
+
+
+def test_lca_codes_zero_steps_is_the_initial_code():
+    """steps = 0 is documented (the code of u = 0), not rejected."""
+    np.testing.assert_array_equal(_np(geomlib.lca_codes(_PHI, _S, 0.15, 0)), 0.0)
+    np.testing.assert_allclose(_np(geomlib.lca_codes(_PHI, _S, 0.15, 0, temperature=0.1)),
+                               0.1 * np.log1p(np.exp(-1.5)), rtol=1e-6)
+
+
+def test_lca_settings_traced_pass_unchecked():
+    got = jax.jit(lambda lam, eta, t: geomlib.lca_codes(_PHI, _S, lam, 5, eta, t))(0.15, 0.1, 0.1)
+    np.testing.assert_allclose(_np(got), _np(geomlib.lca_codes(_PHI, _S, 0.15, 5, 0.1, 0.1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ({"u": None}, TypeError, r"^u: expected an array"), ({"u": "abc"}, TypeError, r"^u: expected an array"),
+    ({"u": np.ones(3) + 1j}, TypeError, r"^u: expected real numbers"),
+    ({"u": np.array([np.nan, 0.0])}, ValueError, r"^u: expected finite values"),
+    ({"lam": -1.0}, ValueError, r"^lam: expected a finite number >= 0"),
+    ({"lam": float("nan")}, ValueError, r"^lam:"),
+    ({"temperature": 0.0}, ValueError, r"^temperature: expected None"),
+    ({"temperature": "0.1"}, ValueError, r"^temperature:"),
+])
+def test_lca_threshold_checks(args, error, match):
+    with pytest.raises(error, match=match):
+        geomlib.lca_threshold(**{"u": np.linspace(-1, 1, 5), "lam": 0.15, **args})
+
+
+@pytest.mark.parametrize("sizes", ["abc", None, [4, 2.5, 3], [4, True, 3]])
+def test_init_mlp_bad_size_types(sizes):
+    with pytest.raises(ValueError, match=r"^sizes: expected at least two positive layer widths, got"):
+        geomlib.init_mlp(jax.random.key(0), sizes)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"scale": 0.0}, r"^scale: expected a finite number > 0"), ({"scale": True}, r"^scale:"),
+    ({"scale": float("nan")}, r"^scale:"), ({"key": None}, r"^key: expected a PRNG key"), ({"key": 2.5}, r"^key:"),
+])
+def test_init_mlp_bad_scale_and_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        geomlib.init_mlp(**{"key": jax.random.key(0), "sizes": [4, 5, 3], **kwargs})
+
+
+def _mlp_layers():
+    return geomlib.init_mlp(jax.random.key(0), [4, 5, 3])
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda p, x: (None, x), ValueError, r"^params: expected a non-empty list of layers"),
+    (lambda p, x: ([], x), ValueError, r"^params: expected a non-empty list"),
+    (lambda p, x: ([{**p[0], "w": p[0]["w"].T}, p[1]], x), ValueError, r"^params\[0\]\['b'\]: expected shape \(4,\)"),
+    (lambda p, x: ([p[0], {**p[1], "w": jnp.ones((3, 4))}], x), ValueError,
+     r"^params\[1\]\['w'\]: expected shape \(out, 5\)"),
+    (lambda p, x: ([{**p[0], "w": p[0]["w"].at[0, 0].set(jnp.nan)}, p[1]], x), ValueError,
+     r"^params\[0\]\['w'\]: expected finite values"),
+    (lambda p, x: (p, None), TypeError, r"^x: expected an array of numbers"),
+    (lambda p, x: (p, x + 1j), TypeError, r"^x: expected real numbers"),
+    (lambda p, x: (p, x[:3]), ValueError, r"^x: expected one input of shape \(4,\)"),
+    (lambda p, x: (p, x.at[0].set(jnp.nan)), ValueError, r"^x: expected finite values"),
+])
+def test_mlp_checks(make, error, match):
+    params, x = make(_mlp_layers(), jnp.ones(4))
+    with pytest.raises(error, match=match):
+        geomlib.mlp(params, x)
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, True, float("inf"), "1"])
+def test_mlp_bad_temperature(temperature):
+    with pytest.raises(ValueError, match=r"^temperature: expected a finite number > 0"):
+        geomlib.mlp(_mlp_layers(), jnp.ones(4), temperature=temperature)
+
+
+def test_mlp_traced_unchanged():
+    params, xs = _mlp_layers(), jnp.asarray(np.random.default_rng(1).normal(size=(6, 4)), jnp.float32)
+    eager = jnp.stack([geomlib.mlp(params, x) for x in xs])
+    np.testing.assert_allclose(_np(jax.jit(jax.vmap(geomlib.mlp, (None, 0)))(params, xs)), _np(eager), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- argument checks (issue 15)
+
+_W = {"w": np.eye(4, dtype=np.float32)[0], "b": 0.0}
+
+
+@pytest.mark.parametrize("params, x, exc, match", [
+    (_W, None, TypeError, "x"), (_W, "abc", TypeError, "x"), (_W, np.ones((4, 1)), ValueError, "x"),
+    (_W, np.ones(3), ValueError, "x"), (_W, np.ones(4) + 1j, TypeError, "x"), (_W, np.full(4, np.nan), ValueError, "x"),
+    (None, np.ones(4), ValueError, "params"), ({}, np.ones(4), ValueError, "params"),
+])
+def test_linear_neuron_arguments(params, x, exc, match):
+    for fn in (geomlib.linear_neuron, geomlib.pointwise_neuron):
+        with pytest.raises(exc, match=match):
+            fn(params, x)
+
+
+@pytest.mark.parametrize("t", [None, "0.1", True, float("nan"), float("inf"), -1.0, 0.0])
+def test_temperature_is_a_positive_number(t):
+    with pytest.raises(ValueError, match="temperature"):
+        geomlib.pointwise_neuron(_W, np.ones(4), "relu", t)
+    with pytest.raises(ValueError, match="temperature"):
+        geomlib.activation(np.linspace(-1, 1, 5), "softplus", t)
+
+
+def test_activation_z_and_tracing():
+    with pytest.raises(TypeError, match="z"):
+        geomlib.activation(None)
+    with pytest.raises(TypeError, match="z"):
+        geomlib.activation(np.ones(3) + 1j)
+    out = np.asarray(geomlib.activation(np.array([np.nan, 0.0, 1.0]), "softplus", 1.0))   # elementwise NaN
+    assert np.isnan(out[0]) and np.all(np.isfinite(out[1:]))
+    # traced temperature and x pass unchecked (inside plane_geometry / jit)
+    f = jax.jit(lambda x, t: geomlib.pointwise_neuron({"w": jnp.ones(4), "b": 0.0}, x, "softplus", t))
+    assert np.isfinite(float(f(jnp.ones(4), 0.5)))

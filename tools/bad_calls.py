@@ -516,6 +516,37 @@ def _bind_eval(g, ctx, **kw):
     return invoke(g.bind_classifier, kw)(ctx.x)
 
 
+def _finite_out(out, base):
+    """Acceptable-result check: every array leaf of the result is finite."""
+    import jax
+    np = _np()
+    leaves = [np.asarray(v) for v in jax.tree_util.tree_leaves(out)] if not isinstance(out, list) else \
+        [np.asarray(v) for v in out]
+    return None if leaves and all(np.all(np.isfinite(v)) for v in leaves) else "a non-finite or empty result"
+
+
+_ANY_D = ("f (the bowl x0 - x1^2/4 + 0.05 |x2:|^2) is defined on every R^D, D >= 2; the plane or the point sets D: "
+          "a valid call in R^5 / R^3, finite result", _finite_out)
+
+
+def _shape_check(get, shape):
+    """An acceptable result's check: ``get(out)`` has ``shape``."""
+    def check(out, base):
+        got = tuple(get(out))
+        if got != tuple(shape):
+            return f"shape {got}, expected {tuple(shape)}"
+        return None
+    return check
+
+
+def _lca_code_of_zero(out, base):
+    """lca_codes with 0 steps (T = 0.1, lam = 0.15): every code T softplus(-lam / T)."""
+    np = _np()
+    want = 0.1 * np.log1p(np.exp(-1.5))
+    out = np.asarray(out)
+    return None if out.shape == (3,) and np.allclose(out, want, rtol=1e-5) else f"{summarise(out)}, expected {want:.4g} each"
+
+
 def E(name, group, base, kinds, **kw) -> Entry:
     return Entry(name, group, base, kinds, **kw)
 
@@ -545,13 +576,14 @@ def catalogue() -> list[Entry]:
         E("Plane.project", P, lambda c: dict(self=c.plane, x=c.x), dict(x="x"), call=_m("project")),
         E("grid", P, lambda c: dict(n=5, extent=1.0), dict(n="size", extent="pos")),
         E("plane_values", P, lambda c: dict(f=c.f, plane=c.plane, coords=c.coords, chunk_size=64),
-          dict(f="fn", plane="plane", coords="x", chunk_size="chunk")),
+          dict(f="fn", plane="plane", coords="x", chunk_size="chunk"), accept={"plane:Plane of another D": _ANY_D}),
         E("plane_gradients", P, lambda c: dict(f=c.f, plane=c.plane, coords=c.coords, chunk_size=64),
-          dict(f="fn", plane="plane", coords="x", chunk_size="chunk")),
+          dict(f="fn", plane="plane", coords="x", chunk_size="chunk"), accept={"plane:Plane of another D": _ANY_D}),
         E("plane_geometry", P, lambda c: dict(f=c.f, plane=c.plane, coords=c.coords, mode="auto", chunk_size=64),
-          dict(f="fn", plane="plane", coords="x", mode="name", chunk_size="chunk")),
+          dict(f="fn", plane="plane", coords="x", mode="name", chunk_size="chunk"),
+          accept={"plane:Plane of another D": _ANY_D}),
         E("grid_curvature", P, lambda c: dict(f=c.f, plane=c.plane, coords=c.coords, chunk_size=64),
-          dict(f="fn", plane="plane", coords="x", chunk_size="chunk")),
+          dict(f="fn", plane="plane", coords="x", chunk_size="chunk"), accept={"plane:Plane of another D": _ANY_D}),
         E("contour_curvature", P, lambda c: dict(grad=np.array([1.0, 0.0]), hess=np.array([[0.0, 0.0], [0.0, -0.5]])),
           dict(grad="x", hess="x")),
         E("grid_curvature_from_gradient", P, lambda c: dict(grad=c.g.plane_gradients(c.f, c.plane, c.coords)[1]
@@ -560,23 +592,44 @@ def catalogue() -> list[Entry]:
                                                            coords=c.coords),
           dict(grad="x", coords="x"), optional=True),
         E("contour_points", P, lambda c: dict(values=np.asarray(c.coords)[..., 0], coords=c.coords, level=0.2),
-          dict(values="x", coords="x", level="real")),
+          dict(values="x", coords="x", level="real"),
+          accept={"values:NaN inside": ("documented: NaN marks a point where the field is undefined; contours stop "
+                                        "there (a list of contour pieces)",
+                                        lambda out, base: None if isinstance(out, list) and all(
+                                            np.all(np.isfinite(q)) for q in out) else "not a list of finite pieces")}),
         E("contour_turning", P, lambda c: dict(f=c.f, plane=c.plane,
                                                points=np.stack([0.25 * np.linspace(-1, 1, 9) ** 2,
                                                                 np.linspace(-1, 1, 9)], -1)),
-          dict(f="fn", plane="plane", points="x")),
+          dict(f="fn", plane="plane", points="x"),
+          accept={"plane:Plane of another D": _ANY_D,
+                  "points:NaN inside": ("documented: rows with NaN are dropped (at least 2 must remain)", _finite_out)}),
         E("fit_contour_curvature", P, lambda c: dict(f=c.f, plane=c.plane, level=0.3, extent=2.0, n=16, chunk_size=1024),
           dict(f="fn", plane="plane", level="real", extent="pos", n="size", chunk_size="chunk"),
           extra=[Bad("extent", "1e4 (exact 0.25 not resolved at this n)", _const(1e4), warn_ok=True,
-                     names=("extent", "n", "resol"))]),
+                     names=("extent", "n", "resol"),
+                     accept="documented: at n=16 no contour point falls on the a > 0 side of this window, and fewer "
+                            "than 3 points give NaN (not a number that reads as a curvature); a contour found but "
+                            "spanning < 4 grid steps (n=64: 0.466) warns, naming extent and n (tests/test_contours.py)",
+                     check=lambda out, base: None if np.isnan(out) else f"{out!r} is not NaN")],
+          accept={"plane:Plane of another D": _ANY_D}),
         E("axis_curvature", P, lambda c: dict(f=c.f, planes=c.planes, a=0.5, mode="rev"),
-          dict(f="fn", planes="plane", a="real", mode="name")),
+          dict(f="fn", planes="plane", a="real", mode="name"),
+          accept={"planes:Plane of another D": _ANY_D,
+                  **{f"a:{lab}": ("documented: NaN entries of a are allowed (bend.c0 of planes without a contour) and "
+                                  "give NaN; a non-finite a gives NaN", lambda out, base: None if np.all(
+                                      np.isnan(np.asarray(out))) else "not all NaN") for lab in ("nan", "inf")}}),
         E("principal_curvatures", P, lambda c: dict(f=c.f, x=c.x[0], k=None, which="LM", tol=1e-6),
           dict(f="fn", x="x", k="count?", which="name", tol="pos"),
-          extra=[Bad("k", "4 (> D - 1)", _const(4))]),
+          extra=[Bad("k", "4 (> D - 1)", _const(4))],
+          accept={"x:one short": _ANY_D,
+                  "tol:0.0": ("documented: tol >= 0, 0 = machine precision as in scipy's eigsh (unused by the dense "
+                              "k=None path): the same curvatures", same_as_base)}),
         E("lanczos_curvatures", P, lambda c: dict(f=c.f, x=c.x, k=1, iterations=3, tol=1e-4, chunk=16, seed=0),
           dict(f="fn", x="x", k="size", iterations="steps", tol="pos", chunk="chunk", seed="seed"),
-          extra=[Bad("k", "4 (> D - 1)", _const(4)), Bad("which", "'nonexistent'", _const("nonexistent"))]),
+          extra=[Bad("k", "4 (> D - 1)", _const(4)), Bad("which", "'nonexistent'", _const("nonexistent"))],
+          accept={"x:one short": _ANY_D,
+                  "iterations:2**31": ("documented: iterations is capped at D - 1, where the result is exact: the "
+                                       "same curvatures as iterations=3 = D - 1", same_as_base)}),
         E("path_plane_coordinates", P, lambda c: dict(path=c.path, plane=c.plane), dict(path="x", plane="plane")),
         E("linear_neuron", P, lambda c: dict(params={"w": e4[0], "b": 0.0}, x=c.x[0]), dict(x="x"),
           extra=[Bad("params", "None", _const(None)), Bad("params", "{} (no 'w')", _const({}), names=("w",)),
@@ -585,21 +638,35 @@ def catalogue() -> list[Entry]:
                                                 temperature=1.0),
           dict(x="x", nonlinearity="name", temperature="pos")),
         E("activation", P, lambda c: dict(z=np.linspace(-1, 1, 5), nonlinearity="softplus", temperature=1.0),
-          dict(z="x:noshape", nonlinearity="name", temperature="pos")),
+          dict(z="x:noshape", nonlinearity="name", temperature="pos"),
+          accept={"z:NaN inside": ("documented: elementwise, a NaN entry of z gives NaN at that entry only (as a "
+                                   "NumPy ufunc); the others are unchanged",
+                                   lambda out, base: None if (np.isnan(np.asarray(out)[0]) and np.allclose(
+                                       np.asarray(out)[1:], np.asarray(base)[1:])) else "not NaN at entry 0 only")}),
         E("energy_neuron", P, lambda c: dict(params={"w": e4[:2]}, x=c.x[0]), dict(x="x"),
           extra=[Bad("params", "None", _const(None)), Bad("params", "{} (no 'w')", _const({}), names=("w",))]),
         E("quadrature_pair", P, lambda c: dict(w=np.random.default_rng(0).normal(size=16), shape=None),
-          dict(w="x"), extra=[Bad("shape", "(3, 5)", _const((3, 5))), Bad("shape", "'abc'", _const("abc"))]),
+          dict(w="x"), extra=[Bad("shape", "(3, 5)", _const((3, 5))), Bad("shape", "'abc'", _const("abc"))],
+          accept={"w:extra axis": ("documented: w is (D,) or an image (h, w); (16, 1) is a valid 16 x 1 image: its "
+                                   "unit-norm partner of the same shape",
+                                   lambda out, base: None if (np.shape(out) == (16, 1) and abs(
+                                       np.linalg.norm(out) - 1) < 1e-9) else "not a unit-norm (16, 1) image")}),
         E("one_image", P, lambda c: dict(response_fn=c.fb), dict(response_fn="fn"), call=_one_image_eval),
         # ------------------------------------------------------------------ LCA
         E("lca_neuron", L, lambda c: dict(params=c.phi, x=c.x[0], index=0, lam=0.15, steps=5, eta=0.1,
                                           temperature=None),
           dict(params="phi", x="x", index="index", lam="nonneg", steps="steps", eta="pos", temperature="pos?")),
         E("lca_codes", L, lambda c: dict(phi=c.phi["phi"], s=c.x[0], lam=0.15, steps=5, eta=0.1, temperature=0.1),
-          dict(phi="x", s="x", lam="nonneg", steps="steps", eta="pos", temperature="pos?")),
+          dict(phi="x", s="x", lam="nonneg", steps="steps", eta="pos", temperature="pos?"),
+          accept={"steps:0": ("documented: 0 Euler steps is the code of the initial state u = 0 (the energy "
+                              "test starts there); equal entries T softplus(-lam / T)", _lca_code_of_zero),
+                  "phi:one short": ("a (4, 2) dictionary is another valid dictionary (N is free): 2 codes",
+                                    _shape_check(lambda out: out.shape, (2,)))}),
         E("lca_trajectory", L, lambda c: dict(phi=c.phi["phi"], s=c.x[0], lam=0.15, steps=5, eta=0.1,
                                               temperature=None),
-          dict(phi="x", s="x", lam="nonneg", steps="steps", eta="pos", temperature="pos?")),
+          dict(phi="x", s="x", lam="nonneg", steps="steps", eta="pos", temperature="pos?"),
+          accept={"phi:one short": ("a (4, 2) dictionary is another valid dictionary (N is free): codes (6, 2)",
+                                    _shape_check(lambda out: out.a.shape, (6, 2)))}),
         E("lca_energy", L, lambda c: dict(phi=c.phi["phi"], s=c.x[0], a=np.array([0.1, 0.0, 0.2]), lam=0.15),
           dict(phi="x", s="x", a="x", lam="nonneg")),
         E("lca_threshold", L, lambda c: dict(u=np.linspace(-1, 1, 5), lam=0.15, temperature=None),
@@ -614,9 +681,15 @@ def catalogue() -> list[Entry]:
           dict(params="phi", x="x", index="index", sigma="pos", exponent="pos")),
         E("init_dictionary", L, lambda c: dict(key=c.key, dim=4, n_neurons=3),
           dict(key="key", dim="size", n_neurons="size")),
-        E("mei_axis", L, lambda c: dict(params=c.phi, index=0), dict(params="phi", index="index")),
+        E("mei_axis", L, lambda c: dict(params=c.phi, index=0), dict(params="phi", index="index"),
+          accept={"params:phi transposed": ("a (3, 4) phi is a valid dictionary of 4 neurons in D = 3; with no "
+                                            "input there is no D to compare: its unit-norm element 0, shape (3,)",
+                                            _shape_check(lambda out: out.shape, (3,)))}),
         E("neuron_weights", L, lambda c: dict(params=c.phi, index=0, bias=0.0),
-          dict(params="phi", index="index", bias="real")),
+          dict(params="phi", index="index", bias="real"),
+          accept={"params:phi transposed": ("a (3, 4) phi is a valid dictionary of 4 neurons in D = 3; with no "
+                                            "input there is no D to compare: w of shape (3,)",
+                                            _shape_check(lambda out: out["w"].shape, (3,)))}),
         # ------------------------------------------------------------------ training
         E("train_lca", T, lambda c: dict(data=np.random.default_rng(5).normal(size=(8, 4)).astype(np.float32),
                                          n_neurons=3, lam=0.15, steps=3, eta=0.1, batches=2, batch_size=4, lr=0.005,
@@ -624,7 +697,9 @@ def catalogue() -> list[Entry]:
           dict(data="x", n_neurons="size", lam="nonneg", steps="steps", eta="pos", batches="count",
                batch_size="count", lr="pos", seed="seed"),
           extra=[Bad("batch_size", "9 (> n = 8)", _const(9)),
-                 Bad("data", "a NaN column", lambda v, c: np.where(np.arange(4) == 1, np.nan, v))]),
+                 Bad("data", "a NaN column", lambda v, c: np.where(np.arange(4) == 1, np.nan, v))],
+          accept={"data:one short": ("data (8, 3) is a valid training set of D = 3 (D is free): phi (3, 3)",
+                                     _shape_check(lambda out: out[0]["phi"].shape, (3, 3)))}),
         E("train_classifier", T, lambda c: dict(x=c.x.repeat(4, 0), y=np.tile(np.array([0, 1], np.int32), 4),
                                                 hidden=(3,), epochs=1, batch_size=4, lr=0.001, weight_decay=1e-4,
                                                 copies=0, shift=2, seed=0, progress=False),
@@ -648,7 +723,9 @@ def catalogue() -> list[Entry]:
                                                  learning_rate=0.05),
           dict(x="x", target="lab", l2="nonneg", steps="count", learning_rate="pos"),
           skip=("target:-1", "target:99 (out of range)"),
-          extra=[Bad("target", "values 2 (not 0/1)", lambda v, c: np.full(4, 2))]),
+          extra=[Bad("target", "values 2 (not 0/1)", lambda v, c: np.full(4, 2))],
+          accept={"x:one short": ("x (4, 3) is a valid design matrix of D = 3 (D is free): w of shape (3,)",
+                                  _shape_check(lambda out: out[0]["w"].shape, (3,)))}),
         E("init_mlp", C, lambda c: dict(key=c.key, sizes=[4, 5, 3], scale=1.0),
           dict(key="key", scale="pos"),
           extra=[Bad("sizes", "[4, 0, 3]", _const([4, 0, 3])), Bad("sizes", "[4]", _const([4])),

@@ -21,12 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_int
+from geomlib._src.core.checks import check_array
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.geometry import Response, plane_gradients
 from geomlib._src.lca import lca_energy
-from geomlib._src.models import lca_potentials, lca_threshold
+from geomlib._src.models import check_lca_inputs, check_lca_settings, lca_potentials, soft_threshold
 from geomlib._src.planes import Plane
 
 #: LCA settings of the 2-D toy example (Paiton et al. 2020): threshold, Euler step, steps.
@@ -75,9 +75,12 @@ def lca_trajectory(phi: ArrayLike, s: ArrayLike, lam: float, steps: int = LCA_ST
       phi: dictionary, shape ``(D, N)``, unit-norm columns.
       s: input, shape ``(D,)``.
       lam: threshold lambda (>= 0).
-      steps: number of Euler steps (a positive int, static under ``jit``).
-      eta: dt / tau (> 0).
+      steps: number of Euler steps (an int in [1, 10^6], static under ``jit``).
+      eta: dt / tau, in (0, 1].
       temperature: None for the rectified threshold, T > 0 for its softplus surrogate.
+
+    Checked as :func:`geomlib.lca_codes` (real, finite where concrete; under ``jit`` a NaN
+    in phi or s propagates to the trajectory).
 
     Returns:
       :class:`LCATrajectory` with ``u``, ``a`` of shape ``(steps + 1, N)`` and
@@ -87,11 +90,8 @@ def lca_trajectory(phi: ArrayLike, s: ArrayLike, lam: float, steps: int = LCA_ST
     >>> traj.a.shape, [round(float(x), 4) for x in traj.a[-1]]
     ((301, 2), [0.8, 0.0])
     """
-    steps = check_int(steps, "steps")
-    if not lam >= 0 or not eta > 0:
-        raise ValueError(f"expected lam >= 0 and eta > 0, got lam={lam!r}, eta={eta!r}")
-    if temperature is not None and not temperature > 0:
-        raise ValueError(f"temperature: expected None (hard threshold) or T > 0, got {temperature!r}")
+    lam, steps, eta, temperature = check_lca_settings(lam, steps, eta, temperature)
+    check_lca_inputs(phi, s)
     phi, s = _check_dictionary(phi, s)
     return _trajectory(phi, s, jnp.asarray(lam, phi.dtype), int(steps), jnp.asarray(eta, phi.dtype),
                        None if temperature is None else jnp.asarray(temperature, phi.dtype))
@@ -105,7 +105,7 @@ def _energies(phi, s, codes, lam):
 def _trajectory(phi, s, lam, steps, eta, temperature):
     us = lca_potentials(phi, s, lam, steps, eta, temperature, every_step=True)
     u = jnp.concatenate([jnp.zeros((1, phi.shape[1]), us.dtype), us])
-    a = lca_threshold(u, lam, temperature)
+    a = soft_threshold(u, lam, temperature)
     return LCATrajectory(u, a, _energies(phi, s, a, lam))
 
 
@@ -153,12 +153,18 @@ def quadrature_pair(w: ArrayLike, shape: tuple[int, int] | None = None) -> np.nd
     >>> bool(np.allclose(q[0], np.sin(2 * np.pi * 3 * x / 16) / np.linalg.norm(w))), abs(float(np.sum(q * w))) < 1e-12
     (True, True)
     """
+    check_array(w, "w", finite=False)   # None, strings, complex: TypeError (finiteness below)
     arr = np.asarray(w, dtype=np.float64)
+    if shape is not None:
+        if (isinstance(shape, (str, bytes)) or np.ndim(shape) != 1 or len(shape) != 2
+                or not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
+                           for s in shape)):
+            raise ValueError(f"shape: expected (h, w), two integers >= 1, got {shape!r}")
     if arr.ndim == 1:
         if shape is None:
             side = int(round(np.sqrt(arr.size)))
             if side * side != arr.size:
-                raise ValueError(f"shape: expected it for a non-square image, got D = {arr.size}")
+                raise ValueError(f"shape: expected it for a non-square image, got D = {arr.size} (w of shape {arr.shape})")
             shape = (side, side)
         if int(np.prod(shape)) != arr.size:
             raise ValueError(f"shape: expected a shape with {arr.size} pixels, got {shape}")
@@ -201,12 +207,28 @@ def energy_neuron(params: dict, x: ArrayLike) -> jax.Array:
     Returns:
       shape ``()``. The gradient is undefined (NaN) where every :math:`w_k \cdot x = 0`.
 
+    Raises:
+      ValueError / TypeError: ``params`` without ``"w"`` of shape ``(K, D)``, ``x`` not of
+        shape ``(D,)``, complex or non-numeric; NaN in a NumPy / list ``x``. A JAX array
+        ``x`` (e.g. traced) is not read: a NaN in it propagates to the output.
+
     >>> float(energy_neuron({"w": jnp.eye(2)}, jnp.array([3.0, 4.0])))
     5.0
     """
-    w = jnp.asarray(params["w"])
+    if not isinstance(params, dict) or "w" not in params:
+        raise ValueError(f"params: expected {{'w': (K, D)}}, got "
+                         f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
+    w = params["w"] if isinstance(params["w"], jax.Array) else check_array(params["w"], "params['w']")
     if w.ndim != 2:
         raise ValueError(f"params['w']: expected filters of shape (K, D), got shape {w.shape}")
+    if isinstance(x, jax.Array):   # traced (inside plane_geometry) or on device: dtype and shape only
+        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+            raise TypeError(f"x: expected real numbers, got a JAX array of dtype {x.dtype}")
+    else:
+        x = check_array(x, "x")
+    if x.shape != (w.shape[1],):
+        raise ValueError(f"x: expected shape (D,) = ({w.shape[1]},) (params['w'] is {tuple(w.shape)}), "
+                         f"got {tuple(x.shape)}")
     return jnp.sqrt(jnp.sum((w @ x) ** 2))
 
 
@@ -260,6 +282,7 @@ def contour_turning(f: Response, plane: Plane, points: ArrayLike) -> ContourTurn
     >>> round(turn.turning, 4), round(float(2 * np.arctan(1.0)), 4)
     (1.5708, 1.5708)
     """
+    check_array(points, "points", finite=False)   # None, strings, complex: TypeError (NaN rows dropped below)
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"points: expected contour points of shape (m, 2), got shape {pts.shape}")

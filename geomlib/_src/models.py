@@ -12,8 +12,10 @@ from typing import Callable, Literal, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
+from geomlib._src.core.checks import check_array, check_float, check_int, check_key
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype
 
@@ -21,12 +23,50 @@ Nonlinearity = Literal["linear", "relu", "sigmoid", "softplus", "tanh"]
 NONLINEARITIES: tuple[str, ...] = ("linear", "relu", "sigmoid", "softplus", "tanh")
 
 
+def _real(x, name: str, *, ndim: int | None = None, finite: bool = True) -> jax.Array:
+    """``x`` as an array of real numbers. A JAX array (traced or not) is checked for its dtype
+    and number of axes only, with no transfer to the host, so these building blocks stay
+    free inside compiled code; a NumPy array or a list is checked fully (finite included)."""
+    if isinstance(x, jax.Array):
+        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+            raise TypeError(f"{name}: expected real numbers, got a JAX array of dtype {x.dtype}")
+        if ndim is not None and x.ndim != ndim:
+            raise ValueError(f"{name}: expected {ndim} axes, got shape {tuple(x.shape)}")
+        return x
+    return check_array(x, name, ndim=ndim, finite=finite)
+
+
+def _temperature(temperature):
+    """A finite T > 0; a traced or JAX-array temperature passes unchecked (no host sync)."""
+    if isinstance(temperature, jax.Array):
+        return temperature
+    return check_float(temperature, "temperature", 0.0, open_low=True)
+
+
+def _linear_params(params, d: int | None = None):
+    if not isinstance(params, dict) or "w" not in params or "b" not in params:
+        raise ValueError(f"params: expected {{'w': (D,), 'b': ()}}, got "
+                         f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
+    w = _real(params["w"], "params['w']", ndim=1)
+    return w, params["b"]
+
+
 def activation(z: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: float = 1.0) -> jax.Array:
     r"""Pointwise nonlinearity with a temperature T.
 
     ``softplus`` is :math:`T \log(1 + e^{z/T})`, which tends to ReLU as T -> 0;
     ``sigmoid`` is :math:`\sigma(z / T)`; ``tanh`` is :math:`\tanh(z / T)`.
+
+    ``z`` is an array of real numbers (None, strings and complex values raise TypeError);
+    it is applied elementwise, so a NaN or infinite entry of ``z`` gives NaN / a limit at
+    that entry only, as a NumPy ufunc would. ``temperature`` is a finite T > 0 (checked
+    unless it is a JAX array, e.g. traced), used by every nonlinearity but ``linear`` and
+    ``relu``.
     """
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+    z = _real(z, "z", finite=False)
+    temperature = _temperature(temperature)
     if nonlinearity == "linear":
         return z
     if nonlinearity == "relu":
@@ -35,27 +75,53 @@ def activation(z: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: f
         return jax.nn.sigmoid(z / temperature)
     if nonlinearity == "softplus":
         return temperature * jax.nn.softplus(z / temperature)
-    if nonlinearity == "tanh":
-        return jnp.tanh(z / temperature)
-    raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+    return jnp.tanh(z / temperature)
 
 
 def linear_neuron(params: dict, x: jax.Array) -> jax.Array:
-    """Linear neuron ``w . x + b``. params: ``{"w": (D,), "b": ()}``; x: ``(D,)``; returns ``()``."""
-    return jnp.dot(params["w"], x) + params["b"]
+    """Linear neuron ``w . x + b``. params: ``{"w": (D,), "b": ()}``; x: ``(D,)``; returns ``()``.
+
+    Shapes and dtypes are checked always (ValueError / TypeError naming the argument);
+    values where ``x`` is a NumPy array or a list (finite). A JAX array ``x`` (e.g. traced
+    inside :func:`geomlib.plane_geometry`) is not read: a NaN in it propagates to the output.
+    """
+    w, b = _linear_params(params)
+    x = _real(x, "x", ndim=1)
+    if x.shape != w.shape:
+        raise ValueError(f"x: expected shape (D,) = {tuple(w.shape)} (the length of params['w']), "
+                         f"got {tuple(x.shape)}")
+    return jnp.dot(w, x) + b
 
 
 def pointwise_neuron(
     params: dict, x: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: float = 1.0
 ) -> jax.Array:
-    """Pointwise nonlinear neuron ``sigma(w . x + b)``: straight contours, unequal spacing."""
+    """Pointwise nonlinear neuron ``sigma(w . x + b)``: straight contours, unequal spacing.
+
+    Arguments as :func:`linear_neuron` and :func:`activation` (``temperature`` a finite
+    T > 0, checked unless it is a JAX array).
+    """
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
+    temperature = _temperature(temperature)
     return activation(linear_neuron(params, x), nonlinearity, temperature)
 
 
 def init_mlp(key: jax.Array, sizes: Sequence[int], scale: float = 1.0) -> list[dict]:
-    """Parameters of an MLP with layer widths ``sizes`` (input first), LeCun-normal init."""
-    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+    """Parameters of an MLP with layer widths ``sizes`` (input first), LeCun-normal init.
+
+    ``sizes`` is a sequence of at least two integers >= 1; ``scale`` (finite, > 0)
+    multiplies every weight; ``key`` is a PRNG key.
+    """
+    if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
+                       for s in sizes)):
         raise ValueError(f"sizes: expected at least two positive layer widths, got {sizes!r}")
+    sizes = [int(s) for s in sizes]
+    scale = check_float(scale, "scale", 0.0, open_low=True)
+    if key is None:
+        raise ValueError("key: expected a PRNG key (jax.random.key or jax.random.PRNGKey), got None")
+    key = check_key(key)
     params = []
     for k, (din, dout) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
         w = scale * jax.random.normal(k, (dout, din), float_dtype()) / jnp.sqrt(din)
@@ -66,8 +132,13 @@ def init_mlp(key: jax.Array, sizes: Sequence[int], scale: float = 1.0) -> list[d
 def mlp(params: list[dict], x: jax.Array, nonlinearity: Nonlinearity = "softplus", temperature: float = 1.0):
     """Multi-layer perceptron; nonlinearity between layers, none after the last.
 
-    x: ``(D,)``; returns ``(K,)`` (or ``()`` when the last layer has one unit).
+    params: a non-empty list of layers ``{"w": (out, in), "b": (out,)}`` whose widths
+    chain; x: ``(D,)`` with D the first layer's ``in``; returns ``(K,)`` (or ``()`` when
+    the last layer has one unit). Shapes are checked always; values (finite, real) where
+    concrete: under ``jit`` a NaN in x or in a weight propagates to the output.
+    ``temperature`` is a finite T > 0 (checked unless traced).
     """
+    _check_mlp(params, x, temperature)
     h = x
     for layer in params[:-1]:
         h = activation(layer["w"] @ h + layer["b"], nonlinearity, temperature)
@@ -75,12 +146,104 @@ def mlp(params: list[dict], x: jax.Array, nonlinearity: Nonlinearity = "softplus
     return out[0] if out.shape == (1,) else out
 
 
+def _check_mlp(params, x, temperature) -> None:
+    """The arguments of :func:`mlp`, checked (values where concrete; shapes always)."""
+    if (not isinstance(params, (list, tuple)) or not params
+            or not all(isinstance(layer, dict) and "w" in layer and "b" in layer for layer in params)):
+        got = type(params).__name__ if not isinstance(params, (list, tuple)) else f"{type(params).__name__} {params!r:.80}"
+        raise ValueError(f"params: expected a non-empty list of layers {{'w': (out, in), 'b': (out,)}}, got {got}")
+    width = None
+    for i, layer in enumerate(params):
+        w = check_array(layer["w"], f"params[{i}]['w']", ndim=2)
+        if width is not None and w.shape[1] != width:
+            raise ValueError(f"params[{i}]['w']: expected shape (out, {width}) to follow layer {i - 1}'s "
+                             f"{width} outputs, got {tuple(w.shape)}")
+        check_array(layer["b"], f"params[{i}]['b']", shape=(w.shape[0],))
+        width = w.shape[0]
+    d = jnp.shape(params[0]["w"])[1]
+    if x is None or isinstance(x, (str, bytes)) or jnp.shape(x) != (d,):
+        check_array(x, "x")     # names a non-array first
+        raise ValueError(f"x: expected one input of shape ({d},) (D of params[0]['w'], shape "
+                         f"{tuple(jnp.shape(params[0]['w']))}), got shape {tuple(jnp.shape(x))}")
+    check_array(x, "x")
+    if not isinstance(temperature, jax.core.Tracer):
+        check_float(temperature, "temperature", 0.0, open_low=True)
+
+
+LCA_MAX_STEPS: int = 1_000_000
+"""Upper bound on the LCA's ``steps`` (a loop length; 10^6 Euler steps is far past convergence)."""
+
+
+def _lca_setting(value, name: str, low: float, high: float | None = None, open_low: bool = False):
+    if not isinstance(value, jax.core.Tracer):
+        check_float(value, name, low, high, open_low=open_low)
+    return value
+
+
+def check_lca_settings(lam, steps, eta, temperature=None, *, min_steps: int = 1) -> tuple:
+    """The LCA's settings, checked: the one set of checks of every LCA function.
+
+    ``lam`` a finite number >= 0, ``steps`` an integer in [``min_steps``, :data:`LCA_MAX_STEPS`]
+    (a Python int: the loop length is static; ``min_steps`` is 1 except for
+    :func:`lca_codes`, where 0 steps is the code of u = 0), ``eta`` = dt / tau in (0, 1], ``temperature``
+    None (hard threshold) or a finite T > 0. A bool is not a number. ``lam``, ``eta`` and
+    ``temperature`` may be traced (then unchecked: a NaN propagates to the codes, a negative
+    eta or temperature gives meaningless codes). Returns ``(lam, steps, eta, temperature)``,
+    the values as passed (``steps`` as an int).
+    """
+    lam = _lca_setting(lam, "lam", 0.0)
+    steps = check_int(steps, "steps", min_steps, LCA_MAX_STEPS)
+    eta = _lca_setting(eta, "eta", 0.0, 1.0, open_low=True)
+    if temperature is not None and not isinstance(temperature, jax.core.Tracer):
+        try:
+            check_float(temperature, "temperature", 0.0, open_low=True)
+        except ValueError:
+            raise ValueError(f"temperature: expected None (hard threshold) or a finite T > 0, "
+                             f"got {temperature!r}") from None
+    return lam, steps, eta, temperature
+
+
+def check_lca_inputs(phi, s, phi_name: str = "phi", s_name: str = "s") -> tuple[jax.Array, jax.Array]:
+    """A dictionary ``phi`` of shape ``(D, N)`` and one input ``s`` of shape ``(D,)``, checked.
+
+    Real numbers (no None, string, bool or complex), finite where concrete (traced values
+    pass unchecked), shapes always; a D that differs between them names both. Returns both
+    as arrays of the dtype they came in (a list becomes a JAX array).
+    """
+    check_array(phi, phi_name)
+    if jnp.ndim(phi) != 2:
+        raise ValueError(f"{phi_name}: expected a dictionary of shape (D, N), got shape {tuple(jnp.shape(phi))}")
+    check_array(s, s_name)
+    dim = jnp.shape(phi)[0]
+    if jnp.shape(s) != (dim,):
+        raise ValueError(f"{s_name}: expected an input of shape ({dim},), got shape {tuple(jnp.shape(s))}; "
+                         f"{phi_name} has shape {tuple(jnp.shape(phi))} = (D, N)")
+    return _as_array(phi), _as_array(s)
+
+
+def _as_array(v):
+    """``v`` itself if it is a NumPy or JAX array (its values and dtype untouched), else ``jnp.asarray(v)``."""
+    return v if isinstance(v, (np.ndarray, jax.Array)) else jnp.asarray(v)
+
+
 def lca_threshold(u: jax.Array, lam: float, temperature: float | None = None) -> jax.Array:
     r"""LCA activation from membrane potential: rectified soft threshold max(u - lambda, 0).
 
     With a ``temperature`` T, the smooth variant :math:`T \log(1 + e^{(u - \lambda)/T})`,
     which converges to the hard threshold as T -> 0 and has meaningful curvature.
+
+    ``u`` real numbers of any shape (finite where concrete), ``lam`` >= 0, ``temperature``
+    None or T > 0 (checked unless traced: a traced NaN propagates).
     """
+    check_array(u, "u")
+    if not isinstance(lam, jax.core.Tracer):
+        check_float(lam, "lam", 0.0)
+    check_lca_settings(0.0, 1, 1.0, temperature)
+    return soft_threshold(u, lam, temperature)
+
+
+def soft_threshold(u: jax.Array, lam: float, temperature: float | None = None) -> jax.Array:
+    """:func:`lca_threshold` without the checks: the form run inside the LCA loops."""
     if temperature is None:
         return jax.nn.relu(u - lam)
     return temperature * _softplus((u - lam) / temperature)
@@ -161,12 +324,15 @@ def lca_potentials(
     Returns:
       u after the last step, shape ``(N,)``; with ``every_step``, after each step,
       shape ``(steps, N)`` (u = 0 before the first is not included).
+
+    Unchecked (the loop behind the checked public functions): its callers check with
+    :func:`check_lca_inputs` and :func:`check_lca_settings`.
     """
     drive = phi.T @ s
     inhibit = lca_inhibition(phi)
 
     def step(u, _):
-        u = u + eta * (drive - u - inhibit(lca_threshold(u, lam, temperature)))
+        u = u + eta * (drive - u - inhibit(soft_threshold(u, lam, temperature)))
         return u, (u if every_step else None)
 
     u, us = jax.lax.scan(step, jnp.zeros(phi.shape[1], drive.dtype), None, length=steps)
@@ -190,11 +356,21 @@ def lca_codes(
       phi: dictionary, shape ``(D, N)`` with unit-norm columns.
       s: input, shape ``(D,)``.
       lam: threshold lambda.
-      steps: number of Euler steps (fixed, via ``lax.scan``).
+      steps: number of Euler steps (fixed, via ``lax.scan``), an int in [0, 10^6]; 0 gives
+        the code of the initial state u = 0 (all zeros with the hard threshold).
       eta: dt / tau.
       temperature: None for the hard (rectified) threshold, T > 0 for the smooth one.
 
     Returns:
       codes a, shape ``(N,)``.
+
+    Raises:
+      TypeError, ValueError: naming the argument (:func:`check_lca_inputs`,
+      :func:`check_lca_settings`): phi not ``(D, N)``, s not ``(D,)``, complex or
+      non-finite entries (checked where concrete: under ``jit`` or ``vmap`` a NaN in
+      phi or s propagates to the codes), lam < 0, steps not an int in [0, 10^6], eta
+      outside (0, 1], temperature not None or > 0.
     """
-    return lca_threshold(lca_potentials(phi, s, lam, steps, eta, temperature), lam, temperature)
+    phi, s = check_lca_inputs(phi, s)
+    lam, steps, eta, temperature = check_lca_settings(lam, steps, eta, temperature, min_steps=0)
+    return soft_threshold(lca_potentials(phi, s, lam, steps, eta, temperature), lam, temperature)
