@@ -397,3 +397,66 @@ def test_unclipped_attacks_accept_unbounded_inputs():
     x_adv = fgsm(f, x_big, y, 0.5, clip=False)
     assert float(jnp.max(jnp.abs(x_adv))) > 1
     np.testing.assert_allclose(_np(perturbation_norm(x_adv, x_big, "inf")), 0.5, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- argument types and bounds (issue 15)
+
+
+def _typed_bad_calls():
+    """(call, exception type, message): values that are not what the argument is, each named."""
+    f, x, _, _ = _linear_binary_model()
+    y = jnp.zeros(BATCH, jnp.int32)
+    return [
+        (lambda: fgsm(f, x, y, True), TypeError, r"eps: expected a real number, got bool True"),
+        (lambda: fgsm(f, x, y, "0.1"), TypeError, r"eps: expected a real number, got str '0.1'"),
+        (lambda: fgsm(f, x, y, None), TypeError, r"eps: expected a real number, got NoneType"),
+        (lambda: fgsm(f, x, y, 0.1 + 0j), TypeError, r"eps: expected a real number, got complex"),
+        (lambda: pgd(f, x, y, 0.1, 3, np.bool_(True)), TypeError, r"step_size: expected a real number, got bool"),
+        (lambda: fgsm(f, None, y, 0.1), TypeError, r"x: expected an array of numbers, got NoneType"),
+        (lambda: fgsm(f, "abc", y, 0.1), TypeError, r"x: expected an array of numbers, got str 'abc'"),
+        (lambda: fgsm(f, x + 0j, y, 0.1), TypeError, r"x: expected real numbers, got complex values"),
+        (lambda: fgsm(f, x, "abc", 0.1), TypeError, r"y: expected an array of numbers, got str 'abc'"),
+        (lambda: pgd(f, x, y, 0.1, 3, 0.1, target="abc"), TypeError, r"target: expected an array of numbers"),
+        (lambda: carlini_wagner(f, x, None), TypeError, r"target: expected an array of numbers, got NoneType"),
+        (lambda: fgsm(f, x, y, 0.1, clip="no"), TypeError, r"clip: expected True or False, got str 'no'"),
+        (lambda: fgsm(f, x, y, 0.1, clip=None), TypeError, r"clip: expected True or False, got NoneType"),
+        (lambda: deepfool(f, x, clip=1), TypeError, r"clip: expected True or False, got int"),
+        (lambda: pgd(f, x, y, 0.1, 2 ** 31, 0.1), ValueError,
+         r"steps: expected an integer in \[0, MAX_STEPS = 10_000_000\], got 2147483648"),
+        (lambda: targeted_sign_attack(f, x, y, 0.01, 10 ** 7 + 1), ValueError, r"max_steps: expected .* MAX_STEPS"),
+        (lambda: carlini_wagner(f, x, y, steps=2 ** 31), ValueError, r"steps: expected .* MAX_STEPS"),
+        (lambda: carlini_wagner(f, x, y, search_steps=2 ** 31), ValueError, r"search_steps: expected .* MAX_STEPS"),
+        (lambda: deepfool(f, x, steps=0), ValueError, r"steps: expected an integer >= 1, got 0"),
+        (lambda: carlini_wagner(f, x, y, steps=0), ValueError, r"steps: expected an integer >= 1, got 0"),
+        # the model's own error (here a TypeError of its matrix product), named after the images
+        (lambda: attack_success(f, x[:, :-1], y), TypeError, r"x_adv: logits_fn cannot take images of shape \(5, 11\)"),
+        (lambda: fgsm(f, x[:, :-1], y, 0.1), TypeError, r"x: logits_fn cannot take images of shape \(5, 11\)"),
+        (lambda: mean_squared_distance(x, None), TypeError, r"x: expected an array of numbers"),
+        (lambda: perturbation_norm("abc", x), TypeError, r"x_adv: expected an array of numbers"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_typed_bad_calls())))
+def test_values_of_the_wrong_kind_are_rejected_naming_the_argument(index):
+    call, kind, match = _typed_bad_calls()[index]
+    with pytest.raises(kind, match=match):
+        call()
+
+
+def test_zero_steps_are_documented_where_allowed():
+    # pgd and the sign attack accept 0 steps: the start point, and "already at the confidence?".
+    f, x, _, _ = _linear_binary_model()
+    y = jnp.zeros(BATCH, jnp.int32)
+    np.testing.assert_array_equal(pgd(f, x, y, 0.1, 0, 0.05), x)
+    res = targeted_sign_attack(f, x, y, 0.01, 0)
+    np.testing.assert_array_equal(res.x_adv, x)
+    np.testing.assert_array_equal(res.steps, 0)
+    np.testing.assert_array_equal(res.reached, res.target_prob >= 0.9)
+
+
+def test_traced_arguments_pass_the_checks_under_jit():
+    # The host checks pass traced images, labels and eps through unchecked: the attack runs under jit.
+    f, x, _, _ = _linear_binary_model()
+    y = jnp.zeros(BATCH, jnp.int32)
+    jitted = jax.jit(lambda x, y, e: fgsm(f, x, y, e))(x, y, 0.1)
+    np.testing.assert_allclose(_np(jitted), _np(fgsm(f, x, y, 0.1)), atol=1e-7)

@@ -231,3 +231,70 @@ def test_nearest_other_class_and_top_two_classes():
     assert (int(top), int(runner)) == (0, 2)
     with pytest.raises(ValueError, match="target"):
         B.adversarial_direction(LINEAR, jnp.array([1.0, 0.0, 0.0, 0.0]), target=0)
+
+
+@pytest.mark.parametrize("kwargs, kind, match", [
+    (dict(target=3), ValueError, r"target: expected class indices in \[0, 3\) \(K = 3 classes\), got 3"),
+    (dict(target=-1), ValueError, r"target: expected class indices in \[0, 3\)"),
+    (dict(target="abc"), TypeError, r"target: expected an array of numbers, got str 'abc'"),
+    (dict(target=np.array([1, 2])), ValueError, r"target: expected a class index of shape \(\), got shape \(2,\)"),
+    (dict(image_logits=None), ValueError, r"image_logits: expected a callable \(D,\) -> \(K,\)"),
+    (dict(x=None), TypeError, r"x: expected an array of numbers, got NoneType"),
+    (dict(x=jnp.array([1.0, 0.0, 0.0, 0.0]) + 0j), TypeError, r"x: expected real numbers, got complex values"),
+])
+def test_adversarial_direction_bad_arguments(kwargs, kind, match):
+    args = dict(image_logits=LINEAR, x=jnp.array([1.0, 0.0, 0.0, 0.0])) | kwargs
+    with pytest.raises(kind, match=match):
+        B.adversarial_direction(**args)
+
+
+def test_adversarial_direction_takes_a_target_per_image_or_one_for_all():
+    x = jnp.array([[1.0, 0.0, 0.0, 0.0], [1.0, 0.1, 0.0, 0.0]])
+    np.testing.assert_allclose(B.adversarial_direction(LINEAR, x, target=1),
+                               B.adversarial_direction(LINEAR, x, target=np.array([1, 1])), atol=1e-7)
+    with pytest.raises(ValueError, match=r"target: expected a class index of shape \(\) or \(B,\) = \(2,\)"):
+        B.adversarial_direction(LINEAR, x, target=np.array([1, 1, 1]))
+
+
+# ----------------------------------------------------------------------------- argument checks (issue 15)
+
+X2 = jnp.array([[1.0, 0.0, 0.0, 0.0], [-1.0, 0.5, 0.0, 0.0]])
+PLANE4 = geomlib.plane(jnp.array([1.0, 0.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: B.top_two_classes(None, X2), ValueError, r"^image_logits: expected a callable"),
+    (lambda: B.top_two_classes(LINEAR, "abc"), TypeError, r"^x: expected an array of numbers"),
+    (lambda: B.top_two_classes(LINEAR, X2 + 1j), TypeError, r"^x: expected real numbers, got complex"),
+    (lambda: B.decision_function(LINEAR, 3, 0)(X2[0]), ValueError, r"^i: expected a class index in \[0, K\) = \[0, 3\)"),
+    (lambda: B.decision_function(LINEAR, 0, 7)(X2[0]), ValueError, r"^j: expected a class index in \[0, K\)"),
+    (lambda: B.boundary_point(LINEAR, X2, None), TypeError, r"^x_far: expected an array of numbers"),
+    (lambda: B.boundary_point(LINEAR, X2, X2[::-1], iters=2 ** 31), ValueError, r"^iters: expected an integer in \[1, 1000\]"),
+    (lambda: B.boundary_curvatures(LINEAR, X2, k=1, steps=0), ValueError, r"^steps: expected an integer in \[1, 10000\]"),
+    (lambda: B.boundary_curvatures(LINEAR, X2, k=1, overshoot=True), ValueError, r"^overshoot: expected a finite number >= 0"),
+    (lambda: B.plane_logits(LINEAR, "abc", geomlib.grid(4, 1.0)), TypeError, r"^plane: expected a geomlib.Plane"),
+    (lambda: B.plane_logits(LINEAR, PLANE4, geomlib.grid(4, 1.0).at[0, 0, 0].set(jnp.nan)), ValueError,
+     r"^coords: expected finite values"),
+    (lambda: B.straight_line_walk(LINEAR, X2[0], X2[1], n=2 ** 31), ValueError, r"^n: expected an integer in \[2, 100000\]"),
+    (lambda: B.straight_line_walk(LINEAR, X2, X2[::-1], label=np.array([0, 3])), ValueError,
+     r"^label: expected non-negative class indices in \[0, K\) = \[0, 3\)"),
+    (lambda: B.straight_line_walk(LINEAR, X2, X2[::-1], label=np.array([0.5, 1.0])), TypeError, r"^label: expected integers"),
+    (lambda: B.straight_line_walk(LINEAR, X2[0], X2[1], label=np.array([0])), ValueError,
+     r"^label: expected a class \(\) for one pair"),
+    (lambda: B.same_class_pairs(np.array([-1, -1, 0, 0]), 2), ValueError, r"^labels: expected non-negative class labels"),
+    (lambda: B.same_class_pairs(np.array([0, 0, 1, 1]), 2, seed=None), ValueError, r"^seed: expected an integer >= 0"),
+    (lambda: B.nearest_other_class(X2, np.array([0.5, 1.5]), 0), TypeError, r"^labels: expected integers"),
+    (lambda: B.nearest_other_class(X2.at[1, 0].set(jnp.nan), np.array([0, 1]), 0), ValueError,
+     r"^images: expected finite values"),
+])
+def test_boundary_argument_checks(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_decision_function_class_out_of_range_under_jit_is_nan():
+    """Under jit the class indices are traced: a class >= K gives NaN (documented), in range the value."""
+    x = jnp.array([1.0, 0.5, -0.2, 0.3])
+    assert np.isnan(float(jax.jit(B.decision_function(LINEAR, 5, 0))(x)))
+    z = LINEAR(x)
+    assert float(jax.jit(B.decision_function(LINEAR, 2, 0))(x)) == pytest.approx(float(z[2] - z[0]), abs=1e-6)

@@ -439,3 +439,93 @@ def test_command_line_lists_and_accepts_the_classifiers(capsys):
     assert all(f"{name}: " in out for name in SHIPPED_CLASSIFIERS)
     with pytest.raises(SystemExit):
         main(["shipped", "no-such-classifier"])
+
+
+def _two_class_logits(x):
+    return jnp.stack([x[:, 0], -x[:, 0]], axis=1)
+
+
+@pytest.mark.parametrize("kwargs, kind, match", [
+    (dict(logits_fn=None), ValueError, r"logits_fn: expected a callable \(B, D\) -> \(B, K\)"),
+    (dict(x=np.array([[np.nan, 0.0], [1.0, 0.0]])), ValueError, r"x: expected finite values"),
+    (dict(x=np.ones((2, 2)) + 0j), TypeError, r"x: expected real numbers, got complex values"),
+    (dict(y=np.array([0, 2])), ValueError, r"y: expected labels in \[0, 2\) \(K = 2 classes\)"),
+    (dict(y=np.array([0.0, 1.0])), ValueError, r"y: expected integer labels, got dtype float"),
+    (dict(y="ab"), TypeError, r"y: expected an array of numbers"),
+    (dict(batch_size=0), ValueError, r"batch_size: expected an integer >= 1, got 0"),
+    (dict(batch_size=True), ValueError, r"batch_size: expected an integer >= 1, got True"),
+    (dict(x=np.zeros((0, 2)), y=np.zeros(0, int)), ValueError, r"x: expected at least one image"),
+])
+def test_classifier_accuracy_bad_arguments(kwargs, kind, match):
+    args = dict(logits_fn=_two_class_logits, x=np.array([[1.0, 0.0], [-1.0, 0.0]]), y=np.array([0, 1])) | kwargs
+    assert classifier_accuracy(_two_class_logits, np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([0, 1]), 2 ** 31) == 1
+    with pytest.raises(kind, match=match):
+        classifier_accuracy(**args)
+
+
+# ----------------------------------------------------------------------------- argument checks (issue 15)
+
+
+def _nan_first_weight(p):
+    w = np.array(p["layers"][0]["w"], dtype=np.float32)
+    w[0, 0] = np.nan
+    return {**p, "layers": [{**p["layers"][0], "w": w}, *p["layers"][1:]]}
+
+
+def _fit(x=None, y=None, **kw):
+    x = np.zeros((4, 4)) if x is None else x
+    y = np.array([0, 1, 0, 1]) if y is None else y
+    return train_classifier(x, y, batch_size=2, epochs=1, progress=False, **kw)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda p: classifier_logits(p, None), TypeError, r"^x: expected an array of numbers"),
+    (lambda p: classifier_logits(p, np.zeros(12) + 1j), TypeError, r"^x: expected real numbers"),
+    (lambda p: classifier_logits(p, np.full(12, np.nan)), ValueError, r"^x: expected finite values"),
+    (lambda p: classifier_logits(p, np.zeros(12), lca_steps=2 ** 31), ValueError,
+     r"^lca_steps: expected an integer in \[1, 100000\]"),
+    (lambda p: classifier_logits(p, np.zeros(12), smooth_temperature=float("inf")), ValueError,
+     r"^smooth_temperature: expected None \(ReLU\) or a scalar T > 0"),
+    (lambda p: classifier_logits(_nan_first_weight(p), np.zeros(12)), ValueError,
+     r"^params\['layers'\]\[0\]\['w'\]: expected finite values"),
+    (lambda p: classifier_logits({**p, "lca": {"lam": 0.1, "eta": 0.1}}, np.zeros(12)), ValueError,
+     r"^params\['lca'\]: expected a dict with 'phi'"),
+    (lambda p: bind_classifier(p, lca_steps="3"), ValueError, r"^lca_steps: expected an integer"),
+    (lambda p: bind_classifier(p, smooth_temperature=True), ValueError, r"^smooth_temperature: expected None"),
+    (lambda p: bind_classifier(_nan_first_weight(p)), ValueError, r"^params\['layers'\]\[0\]\['w'\]: expected finite"),
+    (lambda p: bind_classifier(p)("abc"), TypeError, r"^x: expected an array of numbers"),
+    (lambda p: cure_penalty(lambda x: x[:, 0], np.zeros((2, 3)), True), ValueError, r"^h: expected a finite scalar > 0"),
+    (lambda p: cure_penalty(lambda x: x[:, 0], np.zeros((2, 3)), "0.1"), ValueError, r"^h: expected a finite scalar > 0"),
+    (lambda p: cure_penalty(lambda x: x, np.zeros((2, 3)), 0.1, y=np.array([0, 3])), ValueError,
+     r"^y: expected integer labels in \[0, K\) = \[0, 3\)"),
+    (lambda p: cure_penalty(lambda x: x[:, 0], np.full((2, 3), np.nan), 0.1), ValueError, r"^x: expected finite values"),
+    (lambda p: _fit(y=np.array([0, 2, 0, 2])), ValueError,
+     r"^y: expected every class 0..K-1 present \(K = max\(y\) \+ 1 = 3\), got no images of class \[1\]"),
+    (lambda p: _fit(x=np.full((4, 4), np.nan)), ValueError, r"^x: expected finite values"),
+    (lambda p: _fit(x=np.zeros((4, 4)) + 1j), TypeError, r"^x: expected real numbers"),
+    (lambda p: _fit(lr=None), ValueError, r"^lr: expected a finite number > 0"),
+    (lambda p: _fit(weight_decay=float("inf")), ValueError, r"^weight_decay: expected a finite number >= 0"),
+    (lambda p: _fit(copies=None), ValueError, r"^copies: expected an integer >= 0"),
+    (lambda p: _fit(seed=None), ValueError, r"^seed: expected an integer >= 0"),
+    (lambda p: _fit(hidden="abc"), ValueError, r"^hidden: expected positive layer widths"),
+    (lambda p: _fit(lca={}), ValueError, r"^lca: expected keys"),
+])
+def test_classifier_argument_checks(call, error, match):
+    with pytest.raises(error, match=match):
+        call(small_model(False))
+
+
+def test_load_classifier_names_the_damaged_file(tmp_path):
+    """An LCA classifier whose dictionary lacks phi names the dictionary file and how to rebuild it;
+    an MNIST classifier with a transposed first weight is refused at load, naming w0."""
+    save_params("dict", {"psi": np.ones((784, 3), np.float32)}, {"config": {}}, directory=tmp_path)
+    flat = {"w0": np.ones((5, 3), np.float32), "b0": np.zeros(5, np.float32),
+            "w1": np.ones((10, 5), np.float32), "b1": np.zeros(10, np.float32)}
+    save_params("lca-clf", flat, {"config": {"data": "mnist"},
+                                  "lca": {"dictionary": "dict", "lam": 0.1, "eta": 0.1, "steps": 3}}, directory=tmp_path)
+    with pytest.raises(ValueError, match=r"dict\.npz \(the LCA dictionary of 'lca-clf'\) has no 'phi'.*python -m"):
+        load_classifier("lca-clf", directory=tmp_path)
+    save_params("lin-t", {"w0": np.ones((784, 10), np.float32), "b0": np.zeros(784, np.float32)},
+                {"config": {"data": "mnist"}}, directory=tmp_path)
+    with pytest.raises(ValueError, match=r"lin-t\.npz is not a classifier .*w0: expected shape \(out, 784\)"):
+        load_classifier("lin-t", directory=tmp_path)

@@ -879,3 +879,95 @@ def test_gradient_ascent_path_rejects_a_target_out_of_range():
     r = geomlib.target_log_probability(f, np.full(BATCH, 5, np.int32))
     with pytest.raises(ValueError, match=r"target"):
         geomlib.gradient_ascent_path(r, x, 0.05, STEPS)
+
+
+# ----------------------------------------------------------------------------- argument types and bounds (issue 15)
+
+
+def _typed_bad_calls():
+    """(call, exception type, message): values that are not what the argument is, each named."""
+    f, x, w, b, y = _binary_model(DIST)
+    r = geomlib.target_log_probability(f, np.zeros(BATCH, np.int32))
+    path = np.broadcast_to(x, (3, BATCH, DIM)).copy()
+    means = np.ones((2, DIM), np.float32)
+    nan_x = x.copy()
+    nan_x[0, 0] = np.nan
+    return [
+        # accuracy_under_attack
+        (lambda: geomlib.accuracy_under_attack(f, x, y, "abc"), TypeError, r"eps_list: expected a non-empty sequence"),
+        (lambda: geomlib.accuracy_under_attack(f, x, y, None), TypeError, r"eps_list: expected .* got None"),
+        (lambda: geomlib.accuracy_under_attack(f, x, y, [True]), TypeError, r"eps_list: expected .* got \[True\]"),
+        (lambda: geomlib.accuracy_under_attack(f, x, y, [0.1], step_size_factor=True), TypeError,
+         r"step_size_factor: expected a scalar > 0, got True"),
+        (lambda: geomlib.accuracy_under_attack(f, x, y, [0.1], step_size_factor="2.5"), TypeError,
+         r"step_size_factor: expected a scalar > 0, got '2.5'"),
+        (lambda: geomlib.accuracy_under_attack(f, x, y, [0.1], step_size_factor=np.inf), ValueError,
+         r"step_size_factor: expected a scalar > 0, got inf \(not finite\)"),
+        (lambda: geomlib.accuracy_under_attack(f, x, y, [0.1], steps=2 ** 31), ValueError,
+         r"steps: expected an integer in \[1, MAX_STEPS = 10_000_000\], got 2147483648"),
+        (lambda: geomlib.accuracy_under_attack(f, None, y, [0.1]), TypeError, r"x: expected an array of numbers"),
+        (lambda: geomlib.accuracy_under_attack(f, x, "abc", [0.1]), TypeError, r"y: expected an array of numbers"),
+        # msd_at_confidence, gradient_ascent_path, step_contour_cosines, target_log_probability
+        (lambda: geomlib.msd_at_confidence(f, x, y, step_size=True), TypeError, r"step_size: expected a real number"),
+        (lambda: geomlib.msd_at_confidence(f, x, y, max_steps=2 ** 31), ValueError,
+         r"max_steps: expected .* MAX_STEPS"),
+        (lambda: geomlib.gradient_ascent_path(r, x, 0.1, 2 ** 31), ValueError, r"steps: expected .* MAX_STEPS"),
+        (lambda: geomlib.gradient_ascent_path(r, x, "0.1", 3), TypeError, r"step_size: expected a real number"),
+        (lambda: geomlib.gradient_ascent_path(r, x, 0.1, 3, clip="yes"), TypeError, r"clip: expected True or False"),
+        (lambda: geomlib.step_contour_cosines(r, None), TypeError, r"path: expected an array of numbers"),
+        (lambda: geomlib.step_contour_cosines(r, path + 0j), TypeError, r"path: expected real numbers"),
+        (lambda: geomlib.step_contour_cosines(r, np.where(np.arange(DIM) == 0, np.nan, path)), ValueError,
+         r"path: expected finite values"),
+        (lambda: geomlib.target_log_probability(f, None), TypeError, r"target: expected an array of numbers"),
+        (lambda: geomlib.target_log_probability(f, -np.ones(BATCH, np.int32)), ValueError,
+         r"target: expected labels >= 0, got values down to -1"),
+        (lambda: geomlib.target_log_probability(f, np.full(BATCH, 5, np.int32))(x), ValueError,
+         r"target: expected labels in \[0, 2\) \(K = 2 classes\), got values up to 5"),
+        (lambda: geomlib.target_log_probability(f, np.zeros(BATCH - 1, np.int32))(x), ValueError,
+         r"target: expected one target per image, shape \(B,\) = \(5,\), got shape \(4,\)"),
+        # template_cosine, gaas_basis, gaas_directions, orthogonal_adversarial_directions
+        (lambda: geomlib.template_cosine(x, x, y, y, means + 0j), TypeError, r"means: expected real numbers"),
+        (lambda: geomlib.template_cosine(nan_x, x, y, y, means), ValueError, r"x_adv: expected finite values"),
+        (lambda: geomlib.template_cosine(x, x, "abc", y, means), TypeError, r"source: expected an array of numbers"),
+        (lambda: geomlib.gaas_basis(nan_x, 2), ValueError, r"g: expected finite values"),
+        (lambda: geomlib.gaas_basis(x + 0j, 2), TypeError, r"g: expected real numbers"),
+        (lambda: geomlib.gaas_directions(f, x, y, 2, 0.5, rank_tol=-1.0), ValueError,
+         r"rank_tol: expected a finite number >= 0, got -1.0"),
+        (lambda: geomlib.gaas_directions(f, x, y, 2, True), TypeError, r"eps: expected a real number, got bool True"),
+        (lambda: geomlib.orthogonal_adversarial_directions(f, x, y, 2, 0.5, alternations=0), ValueError,
+         r"alternations: expected an integer >= 1 with clip=True"),
+        (lambda: geomlib.orthogonal_adversarial_directions(f, x, y, 2, 0.5, steps=2 ** 31), ValueError,
+         r"steps: expected .* MAX_STEPS"),
+        (lambda: geomlib.orthogonal_adversarial_directions(f, x, y, 2, 0.5, clip=None), TypeError,
+         r"clip: expected True or False"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_typed_bad_calls())))
+def test_values_of_the_wrong_kind_are_rejected_naming_the_argument(index):
+    call, kind, match = _typed_bad_calls()[index]
+    with pytest.raises(kind, match=match):
+        call()
+
+
+def test_orthogonal_directions_without_clip_need_no_alternation():
+    # Without the box, the projected gradient steps stay orthogonal: alternations=0 is exact.
+    f, x = _mlp_model()
+    y = _predicted(f, x)
+    none = geomlib.orthogonal_adversarial_directions(f, x, y, 2, 0.8, clip=False, alternations=0)
+    some = geomlib.orthogonal_adversarial_directions(f, x, y, 2, 0.8, clip=False, alternations=3)
+    np.testing.assert_allclose(_np(none.delta), _np(some.delta), atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"x": None}, TypeError, r"^x: expected an array of numbers"),
+    ({"x": np.ones((2, 4)) + 1j}, TypeError, r"^x: expected real numbers"),
+    ({"x": np.full((2, 4), np.nan)}, ValueError, r"^x: expected finite values"),
+    ({"y": "abc"}, TypeError, r"^y: expected an array of numbers"),
+    ({"y": np.array([0.5, 1.0])}, TypeError, r"^y: expected integers"),
+    ({"num_classes": 2 ** 31}, ValueError, r"^num_classes: expected an integer in \[1, 1048576\]"),
+])
+def test_class_means_argument_checks(kwargs, error, match):
+    args = {"x": np.ones((2, 4)), "y": np.array([0, 1]), "num_classes": 3, **kwargs}
+    with pytest.raises(error, match=match):
+        geomlib.class_means(**args)

@@ -51,7 +51,7 @@ def adversarial_direction(image_logits: ImageLogits, x: ArrayLike, target: Array
     if target is None:
         target = runner
     else:
-        target = _check_target(target, label, image_logits, xb)
+        target = _check_target(target, label, image_logits, xb, single)
         if not jnp.issubdtype(target.dtype, jnp.integer) or bool(jnp.any(target == label)):
             raise ValueError(f"target: expected class indices other than the predicted ones {label.tolist()}, "
                              f"got {target.tolist()}")
@@ -60,13 +60,13 @@ def adversarial_direction(image_logits: ImageLogits, x: ArrayLike, target: Array
     return d[0] if single else d
 
 
-def _check_target(target, label: jax.Array, image_logits, xb: jax.Array) -> jax.Array:
-    """``target`` broadcast to the shape of ``label``: a real array of that shape or ``()``,
-    with integer entries in ``[0, K)``."""
+def _check_target(target, label: jax.Array, image_logits, xb: jax.Array, single: bool) -> jax.Array:
+    """``target`` broadcast to the shape ``(B,)`` of ``label``: a real array of that shape or
+    ``()``, with integer entries in ``[0, K)``."""
     check_array(target, "target", finite=False)
     target = jnp.asarray(target)
     if target.shape not in ((), label.shape):
-        want = "()" if label.shape == () else f"() or (B,) = ({label.shape[0]},)"
+        want = "()" if single else f"() or (B,) = ({label.shape[0]},)"
         raise ValueError(f"target: expected a class index of shape {want}, got shape {target.shape}")
     k = jax.eval_shape(image_logits, jax.ShapeDtypeStruct(xb.shape[1:], xb.dtype)).shape[-1]
     if jnp.issubdtype(target.dtype, jnp.integer) and not bool(jnp.all((target >= 0) & (target < k))):
