@@ -296,3 +296,148 @@ def test_command_line_trains_a_custom_model(tmp_path, capsys):
     assert "tiny.npz" in capsys.readouterr().out
     assert load_params("tiny", tmp_path)["phi"].shape == (16, 24)
     assert load_metadata("tiny", tmp_path)["config"]["steps"] == 20
+
+
+# ------------------------------------------------------------------------------ argument checks (issue 15)
+
+
+_PHI = {"phi": jnp.asarray(_random_dictionary(4, 3))}
+_X = jnp.asarray(np.linspace(0.2, 0.8, 4), jnp.float32)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"steps": 0}, "steps"), ({"steps": -5}, "steps"), ({"steps": 2.5}, "steps"), ({"steps": True}, "steps"),
+    ({"steps": 2 ** 31}, "steps"), ({"eta": -1.0}, "eta"), ({"eta": 0.0}, "eta"), ({"eta": 1.5}, "eta"),
+    ({"eta": float("nan")}, "eta"), ({"lam": -0.1}, "lam"), ({"lam": float("inf")}, "lam"), ({"lam": "0.1"}, "lam"),
+    ({"temperature": -1.0}, "temperature"), ({"temperature": float("inf")}, "temperature"),
+    ({"temperature": True}, "temperature"),
+])
+@pytest.mark.parametrize("function", ["lca_neuron", "dictionary_neuron", "lca_statistics", "train_lca"])
+def test_one_set_of_lca_setting_checks(function, kwargs, name):
+    """The issue's examples (steps=0 / -5 / 2.5 returned 0.0, a negative eta 1.3e5, temperature=-1
+    -0.93): rejected alike by every LCA function, naming the setting."""
+    settings = {"lam": 0.15, "steps": 5, "eta": 0.1, **kwargs}
+    if "temperature" in settings and function in ("lca_statistics", "train_lca"):
+        pytest.skip("no temperature: the hard threshold only")
+    calls = {
+        "lca_neuron": lambda: lca_neuron(_PHI, _X, 0, **settings),
+        "dictionary_neuron": lambda: dictionary_neuron(_PHI, 0, **settings)(_X),
+        "lca_statistics": lambda: lca_statistics(_PHI, _X[None], **settings),
+        "train_lca": lambda: train_lca(np.ones((8, 4)), 3, batches=1, batch_size=4, progress=False, **settings),
+    }
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        calls[function]()
+
+
+@pytest.mark.parametrize("params, match", [
+    (None, r"^params: expected a dict holding a dictionary 'phi'"),
+    ({}, r"^params: expected a dict holding a dictionary 'phi' .*got a dict with keys \[\]"),
+    ({"psi": np.eye(3)}, r"^params: expected .*keys \['psi'\]"),
+    ({"phi": np.ones(4)}, r"^params\['phi'\]: expected shape \(D, N\), got \(4,\)"),
+    ({"phi": np.where(np.eye(4, 3) > 0, np.nan, 0.5)}, r"^params\['phi'\]: expected finite values"),
+    ({"phi": np.ones((3, 4))}, r"^x: expected an input of shape \(3,\), got shape \(4,\); params\['phi'\] has shape"),
+])
+@pytest.mark.parametrize("function", ["lca_neuron", "divisive_normalization_neuron", "dictionary_neuron"])
+def test_bad_dictionaries_are_named(function, params, match):
+    calls = {"lca_neuron": lambda: lca_neuron(params, _X, 0),
+             "divisive_normalization_neuron": lambda: divisive_normalization_neuron(params, _X, 0),
+             "dictionary_neuron": lambda: dictionary_neuron(params, 0)(_X)}
+    with pytest.raises(ValueError, match=match):
+        calls[function]()
+
+
+@pytest.mark.parametrize("x, error, match", [
+    (None, TypeError, r"^x: expected an array of numbers"), ("abc", TypeError, r"^x: expected an array"),
+    (np.ones(4) + 1j, TypeError, r"^x: expected real numbers, got complex"),
+    (np.array([0.1, np.nan, 0.2, 0.3]), ValueError, r"^x: expected finite values"),
+    (np.ones((4, 1)), ValueError, r"^x: expected an input of shape \(4,\), got shape \(4, 1\)"),
+])
+def test_bad_inputs_are_named(x, error, match):
+    for call in (lambda: lca_neuron(_PHI, x, 0), lambda: divisive_normalization_neuron(_PHI, x, 0),
+                 lambda: dictionary_neuron(_PHI, 0, "linear")(x)):
+        with pytest.raises(error, match=match):
+            call()
+
+
+@pytest.mark.parametrize("index", [None, True, 2.5, "1", 3, -4])
+def test_bad_index(index):
+    for call in (lambda: lca_neuron(_PHI, _X, index), lambda: mei_axis(_PHI, index),
+                 lambda: dictionary_neuron(_PHI, index)):
+        with pytest.raises(ValueError, match=r"^index: expected a neuron index in \[0, 3\)"):
+            call()
+
+
+def test_checks_pass_traced_values_and_keep_the_result():
+    """Under jit / vmap (plane_geometry) x, phi and the settings are tracers: not checked, same numbers."""
+    xs = jnp.asarray(np.random.default_rng(0).uniform(0, 1, (5, 4)), jnp.float32)
+    eager = jnp.stack([lca_neuron(_PHI, x, 1, 0.15, 20, 0.1) for x in xs])
+    traced = jax.jit(jax.vmap(lambda p, x, lam, eta: lca_neuron(p, x, 1, lam, 20, eta), (None, 0, None, None)))(
+        _PHI, xs, 0.15, 0.1)
+    np.testing.assert_allclose(traced, eager, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(eager[0], lca_codes(_PHI["phi"], xs[0], 0.15, 20, 0.1)[1], rtol=1e-6)
+    f = dictionary_neuron(_PHI, 1, lam=0.15, steps=20, eta=0.1)
+    np.testing.assert_allclose(jax.jit(jax.vmap(f))(xs), eager, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sigma": 0.0}, r"^sigma: expected a finite number > 0"), ({"sigma": True}, r"^sigma:"),
+    ({"exponent": -1.0}, r"^exponent: expected a finite number > 0"), ({"exponent": float("nan")}, r"^exponent:"),
+])
+def test_divisive_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        divisive_normalization_neuron(_PHI, _X, 0, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        dictionary_neuron(_PHI, 0, "divisive", **kwargs)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ({"a": np.ones(2)}, ValueError, r"^a: expected a code of shape \(3,\), got shape \(2,\)"),
+    ({"a": np.ones(3) + 1j}, TypeError, r"^a: expected real numbers"),
+    ({"s": np.ones(3)}, ValueError, r"^s: expected an input of shape \(4,\)"),
+    ({"lam": -1.0}, ValueError, r"^lam: expected a finite number >= 0"),
+    ({"phi": None}, TypeError, r"^phi: expected an array of numbers"),
+])
+def test_lca_energy_checks(args, error, match):
+    kw = {"phi": _PHI["phi"], "s": _X, "a": np.zeros(3), "lam": 0.1, **args}
+    with pytest.raises(error, match=match):
+        lca_energy(**kw)
+
+
+def test_training_and_statistics_reject_bad_data():
+    """A NaN column gave an all-NaN dictionary; complex data lost its imaginary part with a warning."""
+    data = np.random.default_rng(5).normal(size=(8, 4))
+    data[:, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^data: expected finite values, got 8 NaN"):
+        train_lca(data, 3, batches=2, batch_size=4, progress=False)
+    with pytest.raises(TypeError, match=r"^data: expected real numbers, got complex"):
+        train_lca(np.ones((8, 4)) + 1j, 3, batches=2, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match=r"^batch_size: expected an integer in \[1, n, the number of inputs = 8\]"):
+        train_lca(np.ones((8, 4)), 3, batches=2, batch_size=9, progress=False)
+    for kwargs, name in (({"lr": 0.0}, "lr"), ({"seed": -1}, "seed"), ({"n_neurons": 2 ** 31}, "n_neurons")):
+        with pytest.raises(ValueError, match=rf"^{name}: expected"):
+            train_lca(np.ones((8, 4)), **{"n_neurons": 3, **kwargs}, batches=1, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match=r"^data: expected shape \(n, 3\), got \(2, 4\); params\['phi'\] has shape"):
+        lca_statistics({"phi": np.ones((3, 4)) / np.sqrt(3)}, np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"^data: expected finite values"):
+        lca_statistics(_PHI, np.full((2, 4), np.nan))
+    with pytest.raises(ValueError, match=r"^batch_size: expected an integer >= 1, got 0"):
+        lca_statistics(_PHI, np.ones((2, 4)), batch_size=0)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"dim": 2.5}, "dim"), ({"dim": True}, "dim"), ({"n_neurons": "3"}, "n_neurons"), ({"n_neurons": 0}, "n_neurons"),
+    ({"dim": 2 ** 31}, "dim, n_neurons"), ({"key": None}, "key"), ({"key": "abc"}, "key"),
+])
+def test_init_dictionary_checks(kwargs, name):
+    from geomlib._src.lca import init_dictionary
+
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        init_dictionary(**{"key": jax.random.PRNGKey(0), "dim": 4, "n_neurons": 3, **kwargs})
+
+
+@pytest.mark.parametrize("bias", [None, "0.1", True, float("nan"), float("inf")])
+def test_neuron_weights_bias(bias):
+    from geomlib._src.lca import neuron_weights
+
+    with pytest.raises(ValueError, match=r"^bias: expected a finite number"):
+        neuron_weights(_PHI, 0, bias)

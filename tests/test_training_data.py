@@ -287,3 +287,28 @@ def test_load_cifar10_bad_files(tmp_path, damage, match):
             pickle.dump(batch, fh)
     with pytest.raises(ValueError, match=match):
         geomlib.load_cifar10(where)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"x": None}, TypeError, r"^x: expected an array of numbers"),
+    ({"x": np.ones((4, 3)) + 1j}, TypeError, r"^x: expected real numbers"),
+    ({"x": np.where(np.eye(4, 3) > 0, np.nan, 0.0)}, ValueError, r"^x: expected finite values"),
+    ({"target": None}, TypeError, r"^target: expected an array"), ({"target": "abc"}, TypeError, r"^target:"),
+    ({"l2": -1.0}, ValueError, r"^l2: expected a finite number >= 0"), ({"l2": True}, ValueError, r"^l2:"),
+    ({"steps": 0}, ValueError, r"^steps: expected an integer in \[1, 1000000\]"),
+    ({"steps": 2.5}, ValueError, r"^steps:"), ({"steps": True}, ValueError, r"^steps:"),
+    ({"learning_rate": 0.0}, ValueError, r"^learning_rate: expected a finite number > 0"),
+    ({"learning_rate": float("nan")}, ValueError, r"^learning_rate:"),
+])
+def test_fit_linear_neuron_argument_checks(kwargs, error, match):
+    args = {"x": np.ones((4, 3)), "target": np.array([0, 1, 1, 0]), "steps": 3, **kwargs}
+    with pytest.raises(error, match=match):
+        geomlib.fit_linear_neuron(**args)
+
+
+def test_fit_linear_neuron_takes_boolean_targets():
+    x = np.random.default_rng(0).normal(size=(6, 3))
+    y = np.array([1, 3, 3, 0, 3, 2])
+    a, _ = geomlib.fit_linear_neuron(x, y == 3, steps=5)
+    b, _ = geomlib.fit_linear_neuron(x, (y == 3).astype(float), steps=5)
+    np.testing.assert_array_equal(np.asarray(a["w"]), np.asarray(b["w"]))

@@ -20,17 +20,31 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_int
+from geomlib._src.core.checks import check_array, check_float, check_int, check_key
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.lca.neurons import dictionary_phi, lca_energy
-from geomlib._src.models import lca_codes
+from geomlib._src.models import check_lca_settings, lca_codes
+
+
+MAX_DICTIONARY_ENTRIES: int = 2 ** 28
+"""The largest dictionary :func:`init_dictionary` and :func:`train_lca` build (D * N entries)."""
 
 
 def init_dictionary(key: jax.Array, dim: int, n_neurons: int) -> dict:
-    """Random dictionary ``{"phi": (dim, n_neurons)}``: Gaussian columns scaled to unit norm."""
-    if int(dim) < 1 or int(n_neurons) < 1:
-        raise ValueError(f"expected dim >= 1 and n_neurons >= 1, got dim={dim!r}, n_neurons={n_neurons!r}")
+    """Random dictionary ``{"phi": (dim, n_neurons)}``: Gaussian columns scaled to unit norm.
+
+    ``key`` a PRNG key; ``dim`` and ``n_neurons`` integers >= 1 whose product is at most
+    :data:`MAX_DICTIONARY_ENTRIES` (2^28, a 1 GB float32 dictionary).
+    """
+    if key is None:
+        raise ValueError("key: expected a PRNG key (jax.random.key or jax.random.PRNGKey), got None")
+    key = check_key(key)
+    dim = check_int(dim, "dim")
+    n_neurons = check_int(n_neurons, "n_neurons")
+    if dim * n_neurons > MAX_DICTIONARY_ENTRIES:
+        raise ValueError(f"dim, n_neurons: expected dim * n_neurons <= 2^28 entries, got dim={dim}, "
+                         f"n_neurons={n_neurons} ({dim * n_neurons} entries)")
     phi = jax.random.normal(key, (int(dim), int(n_neurons)), float_dtype())
     return {"phi": phi / jnp.linalg.norm(phi, axis=0)}
 
@@ -74,15 +88,15 @@ def train_lca(data: ArrayLike, n_neurons: int, *, lam: float = 0.15, steps: int 
     (``jax.random``) and the batch order (``numpy``).
 
     Args:
-      data: training inputs, shape ``(n, D)``.
+      data: training inputs, shape ``(n, D)``, real and finite.
       n_neurons: dictionary size N (N / D is the overcompleteness).
-      lam: threshold lambda.
-      steps: LCA Euler steps per inference.
-      eta: dt / tau.
-      batches: number of Adam steps.
-      batch_size: inputs per step.
-      lr: Adam learning rate.
-      seed: random seed.
+      lam: threshold lambda (>= 0).
+      steps: LCA Euler steps per inference, an int in [1, 10^6].
+      eta: dt / tau, in (0, 1].
+      batches: number of Adam steps (>= 1).
+      batch_size: inputs per step, in [1, n].
+      lr: Adam learning rate (finite, > 0).
+      seed: random seed, an int in [0, 2^32).
       progress: show a ``tqdm`` progress bar with the running loss.
 
     Returns:
@@ -98,13 +112,18 @@ def train_lca(data: ArrayLike, n_neurons: int, *, lam: float = 0.15, steps: int 
     >>> params["phi"].shape, history["loss"].shape
     ((4, 8), (5,))
     """
+    check_array(data, "data")
     data = np.asarray(data, dtype=float_dtype())
     if data.ndim != 2 or data.shape[0] < 1:
         raise ValueError(f"data: expected inputs of shape (n, D), got {data.shape}")
-    n_neurons, steps, batches, batch_size = (check_int(value, name) for name, value in (
-        ("n_neurons", n_neurons), ("steps", steps), ("batches", batches), ("batch_size", batch_size)))
-    if not lam >= 0 or not eta > 0 or not lr > 0:
-        raise ValueError(f"expected lam >= 0, eta > 0, lr > 0, got lam={lam!r}, eta={eta!r}, lr={lr!r}")
+    n_neurons, batches = check_int(n_neurons, "n_neurons"), check_int(batches, "batches")
+    batch_size = check_int(batch_size, "batch_size", 1, data.shape[0], high_label="n, the number of inputs")
+    if data.shape[1] * n_neurons > MAX_DICTIONARY_ENTRIES:
+        raise ValueError(f"n_neurons: expected D * n_neurons <= 2^28 entries, got D={data.shape[1]}, "
+                         f"n_neurons={n_neurons}")
+    lam, steps, eta, _ = check_lca_settings(lam, steps, eta)
+    lr = check_float(lr, "lr", 0.0, open_low=True)
+    seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -157,11 +176,19 @@ def lca_statistics(params: dict, data: ArrayLike, *, lam: float = 0.15, steps: i
     mean :math:`|s|^2`), ``active_fraction`` (mean fraction of nonzero codes),
     ``dead_neurons`` (neurons never active on ``data``, an int) and ``usage`` (per-neuron
     fraction of inputs that activate it, an array ``(N,)``).
+
+    Checked: ``params`` as in :func:`lca_neuron`, ``data`` real and finite of shape
+    ``(n, D)`` with n >= 1 (a D that differs from ``params['phi']``'s names both), the
+    settings as in :func:`lca_neuron`, ``batch_size`` an int >= 1.
     """
     phi = dictionary_phi(params)
+    check_array(data, "data")
     data = np.asarray(data, dtype=phi.dtype)
-    if data.ndim != 2 or data.shape[1] != phi.shape[0]:
-        raise ValueError(f"data: expected shape (n, {phi.shape[0]}), got {data.shape}")
+    if data.ndim != 2 or data.shape[1] != phi.shape[0] or data.shape[0] < 1:
+        raise ValueError(f"data: expected shape (n, {phi.shape[0]}), got {data.shape}; params['phi'] has shape "
+                         f"{tuple(phi.shape)} = (D, N)")
+    lam, steps, eta, _ = check_lca_settings(lam, steps, eta)
+    batch_size = check_int(batch_size, "batch_size")
 
     rec, l1, norm2, used = [], [], [], np.zeros(phi.shape[1], np.int64)
     for i in range(0, data.shape[0], batch_size):

@@ -33,29 +33,53 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_int
+from geomlib._src.core.checks import check_array, check_float
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
-from geomlib._src.models import lca_codes, linear_neuron, pointwise_neuron
+from geomlib._src.models import (
+    check_lca_inputs,
+    check_lca_settings,
+    lca_potentials,
+    linear_neuron,
+    pointwise_neuron,
+    soft_threshold,
+)
 
 Model = Literal["lca", "linear", "relu", "divisive"]
 DICTIONARY_MODELS: tuple[str, ...] = ("lca", "linear", "relu", "divisive")
 
 
 def dictionary_phi(params: dict) -> jax.Array:
-    """The dictionary ``params["phi"]`` of shape ``(D, N)``; ValueError naming a bad ``params``."""
+    """The dictionary ``params["phi"]`` of shape ``(D, N)``; ValueError or TypeError naming a bad
+    ``params`` or ``params['phi']`` (None, no ``'phi'``, not 2-D, complex; non-finite entries
+    where concrete: a traced NaN propagates to the responses)."""
     if not isinstance(params, dict) or "phi" not in params:
-        raise ValueError(f"params: expected a dict holding a dictionary 'phi' of shape (D, N), "
-                         f"got {type(params).__name__}")
+        got = type(params).__name__ if not isinstance(params, dict) else f"a dict with keys {sorted(map(str, params))}"
+        raise ValueError(f"params: expected a dict holding a dictionary 'phi' of shape (D, N), got {got}")
+    check_array(params["phi"], "params['phi']")
     phi = jnp.asarray(params["phi"])
     if phi.ndim != 2:
         raise ValueError(f"params['phi']: expected shape (D, N), got {phi.shape}")
     return phi
 
 
+def _is_index(index) -> bool:
+    if isinstance(index, (bool, np.bool_)):
+        return False
+    return isinstance(index, (int, np.integer)) or np.issubdtype(getattr(index, "dtype", np.float64), np.integer)
+
+
 def _check_index(index, n: int):
-    if not isinstance(index, jax.core.Tracer) and np.ndim(index) == 0:
-        if not -n <= int(index) < n:
-            raise ValueError(f"index: expected a neuron index in [0, {n}), got {index!r}")
+    if isinstance(index, jax.core.Tracer):
+        return
+    if index is None or isinstance(index, (str, bytes)) or not _is_index(index):
+        raise ValueError(f"index: expected a neuron index in [0, {n}), got {index!r}")
+    if np.ndim(index) == 0 and not -n <= int(index) < n:
+        raise ValueError(f"index: expected a neuron index in [0, {n}), got {index!r}")
+
+
+def _check_input(phi, x, name: str = "x"):
+    """One input ``x`` of shape ``(D,)`` for the dictionary ``params['phi']`` (shape ``(D, N)``)."""
+    return check_lca_inputs(phi, x, "params['phi']", name)[1]
 
 
 def lca_energy(phi: ArrayLike, s: ArrayLike, a: ArrayLike, lam: float) -> jax.Array:
@@ -70,10 +94,20 @@ def lca_energy(phi: ArrayLike, s: ArrayLike, a: ArrayLike, lam: float) -> jax.Ar
     Returns:
       the energy, shape ``()``.
 
+    Shapes are checked always, values where concrete (real, finite, lam >= 0): under
+    ``jit`` or ``vmap`` a NaN propagates to the energy.
+
     >>> phi = jnp.eye(2)
     >>> float(lca_energy(phi, jnp.array([1.0, 0.0]), jnp.array([0.5, 0.0]), 0.5))
     0.375
     """
+    phi, s = check_lca_inputs(phi, s)
+    check_array(a, "a")
+    if jnp.shape(a) != (phi.shape[1],):
+        raise ValueError(f"a: expected a code of shape ({phi.shape[1]},), got shape {tuple(jnp.shape(a))}; "
+                         f"phi has shape {tuple(phi.shape)} = (D, N)")
+    a = a if isinstance(a, (np.ndarray, jax.Array)) else jnp.asarray(a)
+    check_lca_settings(lam, 1, 1.0)
     residual = s - phi @ a
     return 0.5 * residual @ residual + lam * jnp.sum(jnp.abs(a))
 
@@ -99,6 +133,8 @@ def neuron_weights(params: dict, index: int, bias: float = 0.0) -> dict:
     :func:`geomlib.linear_neuron` / :func:`geomlib.pointwise_neuron`."""
     phi = dictionary_phi(params)
     _check_index(index, phi.shape[1])
+    if not isinstance(bias, jax.core.Tracer):
+        check_float(bias, "bias")
     return {"w": phi[:, index], "b": jnp.asarray(bias, phi.dtype)}
 
 
@@ -111,13 +147,25 @@ def lca_neuron(params: dict, x: ArrayLike, index: int, lam: float = 0.15, steps:
     None is the rectified soft threshold max(u - lambda, 0), T > 0 its softplus
     surrogate (see :func:`geomlib.lca_threshold`). ``steps`` must be static under ``jit``.
 
+    Checked once per call or trace, never per Euler step (:func:`geomlib.lca_codes`): params,
+    x (shape ``(D,)``: a D that differs from ``params['phi']``'s names both), index, and the
+    settings (lam >= 0, steps an int in [1, 10^6], eta in (0, 1], temperature None or > 0).
+    Traced values are not checked: under ``jit`` a NaN in x or phi propagates to the response.
+
     >>> params = {"phi": jnp.eye(2)}
     >>> round(float(lca_neuron(params, jnp.array([1.0, 0.0]), 0, lam=0.2, steps=300)), 4)
     0.8
     """
     phi = dictionary_phi(params)
     _check_index(index, phi.shape[1])
-    return lca_codes(phi, x, lam, steps, eta, temperature)[index]
+    x = _check_input(phi, x)
+    lam, steps, eta, temperature = check_lca_settings(lam, steps, eta, temperature)
+    return _lca_response(phi, x, index, lam, steps, eta, temperature)
+
+
+def _lca_response(phi, x, index, lam, steps, eta, temperature):
+    """:func:`lca_neuron` without the checks (:func:`geomlib.lca_codes`' computation)."""
+    return soft_threshold(lca_potentials(phi, x, lam, steps, eta, temperature), lam, temperature)[index]
 
 
 def divisive_normalization_neuron(params: dict, x: ArrayLike, index: int, sigma: float = 1.0,
@@ -147,12 +195,27 @@ def divisive_normalization_neuron(params: dict, x: ArrayLike, index: int, sigma:
     Returns:
       shape ``()``.
 
+    Checked where concrete (traced values pass: a NaN propagates): sigma and exponent finite
+    and > 0; x real, finite, shape ``(D,)`` of ``params['phi']``.
+
     >>> params = {"phi": jnp.eye(2)}
     >>> float(divisive_normalization_neuron(params, jnp.array([1.0, 1.0]), 0, sigma=1.0))
     0.3333333432674408
     """
     phi = dictionary_phi(params)
     _check_index(index, phi.shape[1])
+    x = _check_input(phi, x)
+    _check_divisive(sigma, exponent)
+    return _divisive(phi, x, index, sigma, exponent)
+
+
+def _check_divisive(sigma, exponent):
+    for name, value in (("sigma", sigma), ("exponent", exponent)):
+        if not isinstance(value, jax.core.Tracer):
+            check_float(value, name, 0.0, open_low=True)
+
+
+def _divisive(phi, x, index, sigma, exponent):
     drive = jax.nn.relu(phi.T @ x) ** exponent
     return drive[index] / (sigma**exponent + jnp.sum(drive))
 
@@ -166,14 +229,17 @@ class _Readout:
     smooth: bool = False
 
     def __call__(self, params, index, hyper, x):
+        # params, index and hyper were checked by dictionary_neuron: only x is checked here
+        phi = params["phi"]
+        x = _check_input(phi, x)
         if self.model == "lca":
-            return lca_neuron(params, x, index, hyper["lam"], self.steps, hyper["eta"],
-                              hyper["temperature"] if self.smooth else None)
+            return _lca_response(phi, x, index, hyper["lam"], self.steps, hyper["eta"],
+                                 hyper["temperature"] if self.smooth else None)
         if self.model == "linear":
-            return linear_neuron(neuron_weights(params, index), x)
+            return linear_neuron({"w": phi[:, index], "b": jnp.asarray(0.0, phi.dtype)}, x)
         if self.model == "relu":
-            return pointwise_neuron(neuron_weights(params, index, -hyper["lam"]), x, "relu")
-        return divisive_normalization_neuron(params, x, index, hyper["sigma"], hyper["exponent"])
+            return pointwise_neuron({"w": phi[:, index], "b": jnp.asarray(-hyper["lam"], phi.dtype)}, x, "relu")
+        return _divisive(phi, x, index, hyper["sigma"], hyper["exponent"])
 
 
 def dictionary_neuron(params: dict, index: int, model: Model = "lca", *, lam: float = 0.15, steps: int = LCA_STEPS,
@@ -187,18 +253,19 @@ def dictionary_neuron(params: dict, index: int, model: Model = "lca", *, lam: fl
     ``exponent``). Parameters are bound with ``jax.tree_util.Partial``, so they stay
     traced arguments under ``jit`` and compiled code is reused across neurons.
 
+    Every argument is checked here, once, whatever the model (the settings as in
+    :func:`lca_neuron`, sigma and exponent finite and > 0); ``f(x)`` then checks only
+    x's shape (and, where concrete, its values).
+
     >>> params = {"phi": jnp.eye(3)}
     >>> f = dictionary_neuron(params, 1, "relu", lam=0.5)
     >>> float(f(jnp.array([0.0, 2.0, 0.0])))
     1.5
     """
-    if model not in DICTIONARY_MODELS:
+    if not isinstance(model, str) or model not in DICTIONARY_MODELS:
         raise ValueError(f"model: expected one of {DICTIONARY_MODELS}, got {model!r}")
-    steps = check_int(steps, "steps")
-    if temperature is not None and not temperature > 0:
-        raise ValueError(f"temperature: expected None (hard threshold) or T > 0, got {temperature!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma: expected sigma > 0, got {sigma!r}")
+    lam, steps, eta, temperature = check_lca_settings(lam, steps, eta, temperature)
+    _check_divisive(sigma, exponent)
     phi = dictionary_phi(params)
     _check_index(index, phi.shape[1])
     dt = phi.dtype
