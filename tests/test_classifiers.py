@@ -521,11 +521,11 @@ def test_load_classifier_names_the_damaged_file(tmp_path):
     save_params("dict", {"psi": np.ones((784, 3), np.float32)}, {"config": {}}, directory=tmp_path)
     flat = {"w0": np.ones((5, 3), np.float32), "b0": np.zeros(5, np.float32),
             "w1": np.ones((10, 5), np.float32), "b1": np.zeros(10, np.float32)}
-    save_params("lca-clf", flat, {"config": {"data": "mnist"},
+    save_params("lca-clf", flat, {"config": {"data": "mnist", "lca": "dict"},
                                   "lca": {"dictionary": "dict", "lam": 0.1, "eta": 0.1, "steps": 3}}, directory=tmp_path)
     with pytest.raises(ValueError, match=r"dict\.npz \(the LCA dictionary of 'lca-clf'\) has no 'phi'.*python -m"):
         load_classifier("lca-clf", directory=tmp_path)
     save_params("lin-t", {"w0": np.ones((784, 10), np.float32), "b0": np.zeros(784, np.float32)},
                 {"config": {"data": "mnist"}}, directory=tmp_path)
-    with pytest.raises(ValueError, match=r"lin-t\.npz is not a classifier .*w0: expected shape \(out, 784\)"):
+    with pytest.raises(ValueError, match=r"lin-t\.npz .*w0.*\(out, 784\)"):
         load_classifier("lin-t", directory=tmp_path)

@@ -49,3 +49,24 @@ def test_patches_shape_scale_and_determinism():
 def test_bad_input_is_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: natural_image_patches(2 ** 31, 4, names=("camera",)), ValueError, r"^n: expected n \* size\*\*2 <= 2\*\*30"),
+        (lambda: natural_image_patches(4, 10 ** 5, names=("camera",)), ValueError, r"^size: expected at most 496"),
+        (lambda: natural_image_patches(4, 4, seed=None, names=("camera",)), ValueError, r"^seed: expected an integer >= 0"),
+        (lambda: natural_image_patches(4, 4, border=-5, names=("camera",)), ValueError, r"^border: expected an integer >= 0"),
+        (lambda: natural_image_patches(2.5, 4), ValueError, r"^n: expected an integer"),
+        (lambda: natural_image_patches(4, 4, f0=True), ValueError, r"^f0: expected a finite number"),
+        (lambda: whiten(np.zeros((8, 8)) + 1j), TypeError, r"^image: expected a grayscale image \(H, W\) of real numbers"),
+        (lambda: whiten(np.full((8, 8), np.nan)), ValueError, r"^image: expected finite values"),
+        (lambda: whiten(np.zeros((8, 8)), f0=True), ValueError, r"^f0: expected a fraction of Nyquist"),
+        (lambda: load_photographs("camera"), TypeError, r"^names: expected a sequence"),
+        (lambda: load_photographs(()), ValueError, r"^names: expected at least one image name"),
+    ],
+)
+def test_image_argument_checks(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -312,3 +312,26 @@ def test_fit_linear_neuron_takes_boolean_targets():
     a, _ = geomlib.fit_linear_neuron(x, y == 3, steps=5)
     b, _ = geomlib.fit_linear_neuron(x, (y == 3).astype(float), steps=5)
     np.testing.assert_array_equal(np.asarray(a["w"]), np.asarray(b["w"]))
+
+
+# ----------------------------------------------------------------------------- argument checks (issue 15)
+
+
+def test_load_mnist_idx_rejects_labels_outside_0_to_9(tmp_path):
+    write_mnist(tmp_path)
+    write_idx(tmp_path / IDX_FILES["y_test"], np.array([1, 255, 3]))
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte: expected labels 0\.\.9, got label 255 at index 1"):
+        load_mnist_idx(tmp_path)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda d: load_mnist_idx(None), TypeError, r"^directory: expected a path"),
+    (lambda d: geomlib.load_cifar10(d, grayscale=None), TypeError, r"^grayscale: expected True or False"),
+    (lambda d: geomlib.load_cifar10(d, grayscale="no"), TypeError, r"^grayscale: expected True or False"),
+    (lambda d: geomlib.load_mnist_subset(n_test=True), TypeError, r"^n_test: expected an integer"),
+    (lambda d: geomlib.load_mnist_subset(n_test=10, seed=2.5), ValueError, r"^seed: expected an integer >= 0"),
+])
+def test_data_argument_checks(tmp_path, call, error, match):
+    write_cifar(tmp_path)
+    with pytest.raises(error, match=match):
+        call(tmp_path)

@@ -106,9 +106,6 @@ def natural_image_patches(
         raise ValueError(f"expected n >= 1 and size >= 2, got n={n!r}, size={size!r}")
     n = check_int(n, "n", 1)
     size = check_int(size, "size", 2)
-    if n * size * size > MAX_PATCH_VALUES:
-        raise ValueError(f"n: expected n * size**2 <= 2**30 values ({MAX_PATCH_VALUES // (size * size)} patches of "
-                         f"{size} x {size}), got n = {n}")
     seed = check_int(seed, "seed", 0)
     border = check_int(border, "border", 0)
     f0 = check_float(f0, "f0", 0.0, 1.0, open_low=True)
@@ -117,6 +114,9 @@ def natural_image_patches(
     if size > room:
         raise ValueError(f"size: expected at most {room} (the smallest photograph's side minus 2 * border = "
                          f"{2 * border}), got {size}")
+    if n * size * size > MAX_PATCH_VALUES:
+        raise ValueError(f"n: expected n * size**2 <= 2**30 values ({MAX_PATCH_VALUES // (size * size)} patches of "
+                         f"{size} x {size}), got n = {n}")
     rng = np.random.default_rng(seed)
     images = [whiten(img, f0) for img in photos]
     which = rng.integers(len(images), size=n)
