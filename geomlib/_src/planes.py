@@ -63,8 +63,8 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 
 def _plane_tolerance(dtype) -> float:
-    """How far from orthonormal (max |[u v]^T [u v] - I|) a directly built plane may be:
-    sqrt(eps) of its dtype (3.5e-4 in float32, 1.5e-8 in float64)."""
+    """How far from orthonormal (max |[u v]^T [u v] - I|) a plane of this dtype may be:
+    sqrt(eps) (3.5e-4 in float32, 1.5e-8 in float64)."""
     dtype = np.dtype(dtype)
     return float(np.sqrt(np.finfo(dtype).eps if dtype.kind == "f" else _EPS64))
 
@@ -106,7 +106,8 @@ def _validate_vectors(vecs: list[np.ndarray], what: str) -> None:
             if bad:
                 raise ValueError(f"{what}.{name}: expected finite entries, got {bad} NaN or infinite; {hint}")
     err = max(abs(uu - 1.0), abs(vv - 1.0), abs(uv))
-    tol = max(_plane_tolerance(u.dtype), _plane_tolerance(v.dtype))
+    # the least precise of the leaves and of the dtype the plane is computed in (float32 unless x64)
+    tol = max(_plane_tolerance(u.dtype), _plane_tolerance(v.dtype), _plane_tolerance(float_dtype()))
     if not err <= tol:
         raise ValueError(f"{what}: expected orthonormal u, v, got |u| = {math.sqrt(uu):.6g}, "
                          f"|v| = {math.sqrt(vv):.6g}, u.v = {uv:.3g} (off by {err:.2g} > tolerance "
