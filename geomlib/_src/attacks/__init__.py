@@ -12,6 +12,12 @@ the kernels are jit-compiled once per model *structure* (and norm, clip, batch s
 and the parameters, eps, step sizes and step counts stay traced arguments (a plain
 function or lambda is keyed by identity instead).
 
+Arguments are checked on the host, once per call, before the compiled kernel runs: images
+real, finite and (with ``clip``) in [0, 1]; labels integers in [0, K); eps and step sizes
+real numbers in range (a bool or a string is a TypeError); step counts integers in
+[0 or 1, ``MAX_STEPS`` = 10**7]; ``clip`` a bool. A value traced by an enclosing ``jit``
+passes unchecked: a NaN there gives NaN images, a negative eps or step size meaningless ones.
+
 Attack size is reported as in Paiton et al. (2020): the mean squared distance
 :math:`\mathrm{MSD} = \frac1D \sum_j (x^{adv}_j - x_j)^2` per image.
 
