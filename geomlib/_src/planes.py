@@ -23,6 +23,8 @@ Extent = Union[float, Sequence[Sequence[float]]]
 #: values are 1 GiB. Larger requests raise a ValueError instead of aborting inside XLA.
 MAX_GRID_VALUES = 2 ** 28
 
+_TRACER = jax.core.Tracer   # looked up once: the module attribute goes through a slow deprecation hook
+
 
 def _as_vector(x, name: str) -> jax.Array:
     arr = check_array(x, name, finite=False)   # finiteness is checked (with its own message) by plane()
@@ -75,7 +77,7 @@ def _concrete_vectors(leaves) -> list[np.ndarray] | None:
     None of a ``vmap`` ``in_axes`` spec, the sentinels of pytree unflattening) pass."""
     out = []
     for leaf in leaves:
-        if isinstance(leaf, jax.core.Tracer) or not isinstance(leaf, (np.ndarray, jax.Array)):
+        if isinstance(leaf, _TRACER) or not isinstance(leaf, (np.ndarray, jax.Array)):
             return None
         if leaf.ndim != 1 or np.dtype(leaf.dtype).kind not in "iufc":
             return None
@@ -185,10 +187,12 @@ def check_plane(p, name: str = "plane") -> Plane:
     if not isinstance(p, Plane):
         raise ValueError(f"{name}: expected a geomlib.Plane (build one with geomlib.plane), got {type(p).__name__}")
     for field, leaf in zip(p._fields, p):
-        if isinstance(leaf, jax.core.Tracer):
+        if isinstance(leaf, _TRACER):
             return p
         if leaf is None or isinstance(leaf, (str, bytes, bool, np.bool_)) or not hasattr(leaf, "shape"):
             raise TypeError(f"{name}.{field}: expected an array of shape (D,), got {type(leaf).__name__}")
+    if len(_LAST_CHECKED) == 3 and all(a is b for a, b in zip(p, _LAST_CHECKED)):
+        return p                  # the same (immutable) JAX arrays as the last plane checked: a loop over one plane
     vecs = _concrete_vectors(p)
     if vecs is None:
         if any(np.ndim(leaf) == 1 for leaf in p):
@@ -196,7 +200,12 @@ def check_plane(p, name: str = "plane") -> Plane:
                              f"{', '.join(str(np.shape(leaf)) for leaf in p)}")
         return p
     _validate_vectors(vecs, name)
+    if all(isinstance(leaf, jax.Array) for leaf in p):
+        _LAST_CHECKED[:] = list(p)    # held, so their ids cannot be reused by other arrays
     return p
+
+
+_LAST_CHECKED: list = []
 
 
 def grid(n: int | tuple[int, int] = 64, extent: Extent = 2.0) -> jax.Array:
