@@ -300,3 +300,12 @@ def test_decision_function_class_out_of_range_under_jit_is_nan():
     assert np.isnan(float(run(B.decision_function(LINEAR, 5, 0), x)))
     z = LINEAR(x)
     assert float(run(B.decision_function(LINEAR, 2, 0), x)) == pytest.approx(float(z[2] - z[0]), abs=1e-6)
+
+
+def test_plane_logits_rejects_a_plane_built_directly_that_is_not_orthonormal():
+    e = np.eye(4, dtype=np.float32)
+    skewed = geomlib.Plane(np.zeros(4, np.float32), e[0], (e[0] + e[1]) / np.sqrt(2, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"^plane: expected orthonormal u, v, got \|u\| = 1"):
+        B.plane_logits(LINEAR, skewed, geomlib.grid(4, 1.0))
+    ok = geomlib.Plane(np.zeros(4, np.float32), e[0], e[1])
+    assert B.plane_logits(LINEAR, ok, geomlib.grid(4, 1.0)).shape == (4, 4, 3)
