@@ -119,6 +119,10 @@ def mei_axis(params: dict, index: int) -> jax.Array:
     image (MEI) at any fixed input norm; for the LCA it is the input that the neuron
     alone reconstructs perfectly, the horizontal axis of every plane in the notebooks.
 
+    ``params`` and ``index`` are checked as in :func:`lca_neuron`; a transposed dictionary
+    ``(N, D)`` is itself a valid shape (N' = D neurons in D' = N dimensions) and, with no
+    input to compare D with, cannot be told apart: the result then has length N.
+
     >>> mei_axis({"phi": jnp.array([[3.0, 0.0], [4.0, 1.0]])}, 0).tolist()
     [0.6000000238418579, 0.800000011920929]
     """
@@ -130,7 +134,11 @@ def mei_axis(params: dict, index: int) -> jax.Array:
 
 def neuron_weights(params: dict, index: int, bias: float = 0.0) -> dict:
     """``{"w": phi[:, index], "b": bias}``: the same weights as parameters of
-    :func:`geomlib.linear_neuron` / :func:`geomlib.pointwise_neuron`."""
+    :func:`geomlib.linear_neuron` / :func:`geomlib.pointwise_neuron`.
+
+    ``params`` and ``index`` are checked as in :func:`mei_axis` (a transposed dictionary
+    cannot be told apart without an input); ``bias`` a finite number (unchecked if traced).
+    """
     phi = dictionary_phi(params)
     _check_index(index, phi.shape[1])
     if not isinstance(bias, jax.core.Tracer):
