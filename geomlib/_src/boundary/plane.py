@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from geomlib._src.boundary.decision import IMAGE_LOGITS, ImageLogits
 from geomlib._src.core.checks import check_array, check_callable
-from geomlib._src.planes import Plane
+from geomlib._src.planes import Plane, check_plane
 
 
 def _check_orthonormal(plane) -> None:
-    """TypeError unless ``plane`` is a :class:`Plane`; ValueError when its (concrete, single)
-    u, v are not orthonormal within sqrt(eps) of their dtype (a directly built ``Plane(...)``
-    skips the checks of :func:`geomlib.plane`); traced or batched planes pass."""
+    """TypeError unless ``plane`` is a :class:`Plane`; then :func:`geomlib._src.planes.check_plane`
+    (a directly built ``Plane(...)`` skips the checks of :func:`geomlib.plane`)."""
     if not isinstance(plane, Plane):
         raise TypeError(f"plane: expected a geomlib.Plane (build one with geomlib.plane), got {type(plane).__name__}")
-    u, v = plane.u, plane.v
-    if any(isinstance(a, jax.core.Tracer) or not hasattr(a, "dtype") or np.ndim(a) != 1 for a in (u, v)):
-        return
-    if np.dtype(u.dtype).kind != "f" or np.dtype(v.dtype).kind != "f":
-        return
-    u64, v64 = np.asarray(u, np.float64), np.asarray(v, np.float64)
-    tol = float(np.sqrt(np.finfo(np.result_type(u.dtype, v.dtype)).eps))
-    uu, uv, vv = float(u64 @ u64), float(u64 @ v64), float(v64 @ v64)
-    if not max(abs(uu - 1.0), abs(vv - 1.0), abs(uv)) <= tol:
-        raise ValueError(f"plane: expected orthonormal u, v, got |u| = {np.sqrt(uu):.6g}, |v| = {np.sqrt(vv):.6g}, "
-                         f"u . v = {uv:.3g}; build it with geomlib.plane(u, v, origin), which orthonormalises")
+    check_plane(plane, "plane")
 
 
 @jax.jit
