@@ -13,7 +13,8 @@ Every bad variant either must be rejected, or is acceptable with a stated reason
 check of what it returns. A must-reject call is classified as
 
 * ``clear``: ValueError or TypeError whose message names the argument (its name appears
-  in the message; for a file argument the file's path counts too);
+  in the message; for a file argument the file's path counts too), or, for a file that
+  does not exist, Python's FileNotFoundError naming it;
 * ``unclear``: any other exception, or a ValueError / TypeError not naming it;
 * ``silent``: it returned without an error;
 * ``crash``: the process died (or the call hung past the per-call timeout).
@@ -1206,9 +1207,11 @@ def run_call(call: Call, g, ctx, base_results: dict) -> dict:
         return rec
     if exc is not None:
         msg = f"{type(exc).__name__}: {first_line(exc)}"
-        if isinstance(exc, (ValueError, TypeError)) and (names_argument(str(exc), call)
-                                                          or names_file(str(exc), bad_value)):
+        named = names_argument(str(exc), call) or names_file(str(exc), bad_value)
+        if isinstance(exc, (ValueError, TypeError)) and named:
             kind = "clear"
+        elif isinstance(exc, FileNotFoundError) and (named or (isinstance(bad_value, str) and bad_value in str(exc))):
+            kind = "clear"  # Python's own error for a missing file, naming it
         else:
             kind = "unclear"
     else:
