@@ -45,7 +45,8 @@ def check_steps(value, name: str, low: int = 1) -> int:
 def check_class_labels(labels, batch: int, k: int, name: str) -> jax.Array:
     """:func:`check_labels` after rejecting what is not an array of real numbers (None, a
     string, a bool, complex values) with a TypeError naming ``name``."""
-    check_array(labels, name, finite=False)
+    if not isinstance(labels, jax.Array):  # a JAX array is numeric: check_labels checks its dtype
+        check_array(labels, name, finite=False)
     return check_labels(labels, batch, k, name)
 
 

@@ -127,7 +127,10 @@ def check_images(x, clip: bool, name: str = "x") -> jax.Array:
     """A batch of flattened images ``(B, D)`` in the default float dtype, finite, and in
     ``[0, 1]`` if ``clip`` (checked where concrete). None, a string, a bool, a complex or
     non-numeric array is a TypeError (:func:`check_array`)."""
-    x = check_array(x, name, finite=False)
+    if not (isinstance(x, jax.Array) and isinstance(x.dtype, np.dtype) and x.dtype.kind in "iuf"):
+        # anything but a real JAX array (which stays on its device, unconverted)
+        x = check_array(x, name, finite=False)
+    x = jnp.asarray(x, dtype=float_dtype())
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"{name}: expected a batch of flattened images of shape (B, D), got shape {x.shape}")
     if is_concrete(x):
