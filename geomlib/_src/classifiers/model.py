@@ -4,6 +4,7 @@ optionally on LCA codes; its parameters bound into a ``logits_fn``; its accuracy
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -160,7 +161,8 @@ def bind_classifier(params: dict, *, lca_steps: int = LCA_STEPS, smooth_temperat
     return Partial(_Logits(int(lca_steps), smooth_temperature is not None), params, temperature)
 
 
-def classifier_accuracy(logits_fn, x: ArrayLike, y: ArrayLike, batch_size: int = 500) -> float:
+def classifier_accuracy(logits_fn: Callable[[jax.Array], jax.Array], x: ArrayLike, y: ArrayLike,
+                        batch_size: int = 500) -> float:
     """Fraction of images ``x`` ``(n, D)`` whose arg-max logit equals the label ``y`` ``(n,)``.
 
     ``logits_fn`` maps ``(B, D)`` to ``(B, K)`` (e.g. from :func:`load_classifier`); it is
