@@ -192,3 +192,19 @@ def test_no_public_name_is_shadowed_by_a_submodule():
     # function geomlib.<name> by the module of that name
     modules = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
     assert not modules & set(geomlib.__all__)
+
+
+def test_every_public_function_is_typed():
+    """Every argument and the result of each public function carry a type annotation
+    (``ArrayLike`` in, ``jax.Array`` out for arrays)."""
+    untyped = []
+    for name in geomlib.__all__:
+        obj = getattr(geomlib, name)
+        if not inspect.isfunction(obj):
+            continue
+        sig = inspect.signature(obj)
+        bare = [p.name for p in sig.parameters.values()
+                if p.annotation is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if bare or sig.return_annotation is inspect.Signature.empty:
+            untyped.append(f"{name}: {', '.join(bare) or 'result'}")
+    assert not untyped, "untyped public functions:\n" + "\n".join(untyped)

@@ -719,7 +719,10 @@ def catalogue() -> list[Entry]:
                  Bad("lca", "{} (no 'phi')", _const({}), names=("phi",)),
                  Bad("lca", "phi of another D", lambda v, c: {"phi": np.ones((5, 3)), "lam": 0.1, "steps": 3,
                                                               "eta": 0.1}, names=("phi",)),
-                 Bad("y", "labels [0, 5] (class gaps)", lambda v, c: np.where(np.asarray(v) == 1, 5, 0))]),
+                 Bad("y", "labels [0, 5] (class gaps)", lambda v, c: np.where(np.asarray(v) == 1, 5, 0),
+                     accept="K = max(y) + 1 outputs; an absent class is trained only as a negative (documented)",
+                     check=lambda out, base: None if np.shape(out[0]["layers"][-1]["w"])[0] == 6
+                     else "expected 6 output units")]),
         E("fit_linear_neuron", T, lambda c: dict(x=c.x.repeat(2, 0), target=np.array([0, 1, 1, 0]), l2=1e-3, steps=3,
                                                  learning_rate=0.05),
           dict(x="x", target="lab", l2="nonneg", steps="count", learning_rate="pos"),

@@ -22,6 +22,7 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from jax.typing import ArrayLike
 from skimage import measure
 
 from geomlib._src.core.checks import check_array
@@ -54,7 +55,7 @@ class ContourFit(NamedTuple):
     points: np.ndarray  # (m, 2) plane coordinates (a, b) of the contour points used
 
 
-def contour_points(values, coords, level: float) -> list[np.ndarray]:
+def contour_points(values: ArrayLike, coords: ArrayLike, level: float) -> list[np.ndarray]:
     """Iso-response contours of a gridded field, in plane units.
 
     Args:
@@ -99,7 +100,7 @@ def fit_contour_curvature(
     positive_side: bool = True,
     return_fit: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
-):
+) -> float | ContourFit:
     """Second-order coefficient c2 of the contour {g = level} fitted as a = c0 + c1 b + c2 b^2.
 
     Args:

@@ -13,6 +13,7 @@ and the set scaled to unit mean L2 norm ("image scale" of the original work).
 from __future__ import annotations
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_float, check_int
 
@@ -49,7 +50,7 @@ def load_photographs(names: tuple[str, ...] = PHOTOGRAPHS) -> list[np.ndarray]:
     return images
 
 
-def whiten(image, f0: float = 0.4) -> np.ndarray:
+def whiten(image: ArrayLike, f0: float = 0.4) -> np.ndarray:
     """Whiten one grayscale image with the filter f exp(-(f/f0)^4) (f in cycles/pixel / Nyquist).
 
     Args:

@@ -129,7 +129,7 @@ def init_mlp(key: jax.Array, sizes: Sequence[int], scale: float = 1.0) -> list[d
     return params
 
 
-def mlp(params: list[dict], x: jax.Array, nonlinearity: Nonlinearity = "softplus", temperature: float = 1.0):
+def mlp(params: list[dict], x: jax.Array, nonlinearity: Nonlinearity = "softplus", temperature: float = 1.0) -> jax.Array:
     """Multi-layer perceptron; nonlinearity between layers, none after the last.
 
     params: a non-empty list of layers ``{"w": (out, in), "b": (out,)}`` whose widths

@@ -13,6 +13,7 @@ from typing import NamedTuple, Sequence, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_array, check_float
 from geomlib._src.core.dtypes import float_dtype, is_concrete
@@ -231,7 +232,7 @@ def grid(n: int | tuple[int, int] = 64, extent: Extent = 2.0) -> jax.Array:
     return jnp.stack([aa, bb], axis=-1)
 
 
-def plane(u, v, origin=None, *, tol: float = 1e-6) -> Plane:
+def plane(u: ArrayLike, v: ArrayLike, origin: ArrayLike | None = None, *, tol: float = 1e-6) -> Plane:
     """The plane through ``origin`` spanned by ``u`` and ``v``, orthonormalised.
 
     Gram-Schmidt: ``u' = u / |u|``, ``v' = (v - (v.u') u') / |v - (v.u') u'|``, so the

@@ -5,6 +5,7 @@ classifier to its LCA dictionary, and loading a shipped or trained classifier as
 from __future__ import annotations
 
 import hashlib
+import os
 
 import jax.numpy as jnp
 import numpy as np
@@ -34,7 +35,8 @@ def dictionary_fingerprint(phi: ArrayLike) -> str:
     return hashlib.sha256(np.ascontiguousarray(np.asarray(phi, np.float32)).tobytes()).hexdigest()[:16]
 
 
-def load_classifier(name: str, *, smooth_temperature: float | None = None, directory=None) -> Partial:
+def load_classifier(name: str, *, smooth_temperature: float | None = None,
+                    directory: str | os.PathLike | None = None) -> Partial:
     r"""A trained MNIST classifier as ``logits_fn: (B, 784) -> (B, 10)`` (also ``(784,) -> (10,)``).
 
     Ready for the attacks (:func:`geomlib.pgd`, :func:`geomlib.carlini_wagner`, ...):

@@ -5,6 +5,8 @@ units (:func:`first_layer_survey`), both with the survey code of chapter 2.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,8 +48,8 @@ def _comparison_direction(image_logits, x, i, j):
     return jax.vmap(one)(x, i, j)
 
 
-def decision_contour_bend(logits_fn, x: ArrayLike, boundary: ArrayLike, label: ArrayLike, other: ArrayLike, *,
-                          key=0, n_b: int = 8, iterations: int = 4, chunk: int = 64) -> np.ndarray:
+def decision_contour_bend(logits_fn: Callable[[jax.Array], jax.Array], x: ArrayLike, boundary: ArrayLike, label: ArrayLike, other: ArrayLike, *,
+                          key: int | jax.Array = 0, n_b: int = 8, iterations: int = 4, chunk: int = 64) -> np.ndarray:
     r"""Dimensionless bend :math:`c_2` of the decision contour through each image's boundary point.
 
     In planes through x spanned by :math:`u = (p - x)/|p - x|` (p the boundary point,
@@ -117,7 +119,7 @@ def decision_contour_bend(logits_fn, x: ArrayLike, boundary: ArrayLike, label: A
 logit_bend = decision_contour_bend  # alias, to be removed after the next release
 
 
-def first_layer_survey(logits_fn, neurons: int = 8, n_comparison: int = 4, n_random: int = 4, key: int = 0,
+def first_layer_survey(logits_fn: Callable[[jax.Array], jax.Array], neurons: int = 8, n_comparison: int = 4, n_random: int = 4, key: int = 0,
                        progress: bool = False) -> SurveyResult:
     """Survey bends (:func:`geomlib.run_survey`) of a loaded classifier's first-layer units.
 

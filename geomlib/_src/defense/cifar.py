@@ -3,6 +3,8 @@ trained here, then measured as the MNIST family."""
 
 from __future__ import annotations
 
+import os
+
 from typing import Callable
 
 from geomlib._src.core.checks import check_bool, check_float, check_int
@@ -33,7 +35,7 @@ def _checked_settings(cfg: dict) -> dict:
     return out
 
 
-def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[dict, TrainTestSplit]:
+def cifar10_models(folder: str | os.PathLike | None = None, *, progress: bool = True, **settings) -> tuple[dict, TrainTestSplit]:
     """Train the grayscale CIFAR-10 comparison: an MLP with and without an LCA front-end.
 
     Reads the CIFAR-10 python batches (:func:`geomlib.load_cifar10`: ``folder`` or
@@ -77,7 +79,7 @@ def cifar10_models(folder=None, *, progress: bool = True, **settings) -> tuple[d
     return models, split
 
 
-def cifar10_comparison(folder=None, n_images: int = 24, *, seed: int = 0, progress: bool = True,
+def cifar10_comparison(folder: str | os.PathLike | None = None, n_images: int = 24, *, seed: int = 0, progress: bool = True,
                        train: dict | None = None, on_model: Callable[[dict, dict], None] | None = None,
                        done: tuple | None = None, **kwargs) -> tuple[dict[str, ClassifierMeasures], dict]:
     """:func:`cifar10_models`, then :func:`compare_classifiers` on ``n_images`` held-out images

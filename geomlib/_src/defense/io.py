@@ -51,7 +51,7 @@ def _finite_seconds(value) -> dict[str, float]:
             if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
-def save_comparison(path, results: Mapping[str, ClassifierMeasures], metadata: dict | None = None) -> Path:
+def save_comparison(path: str | os.PathLike, results: Mapping[str, ClassifierMeasures], metadata: dict | None = None) -> Path:
     """Write the measurements of every model (and JSON ``metadata``) to one ``.npz``; read it
     back with :func:`load_comparison`.
 
@@ -149,7 +149,7 @@ def _read_times(path: Path) -> dict:
     return out
 
 
-def load_comparison(path) -> tuple[dict[str, ClassifierMeasures], dict]:
+def load_comparison(path: str | os.PathLike) -> tuple[dict[str, ClassifierMeasures], dict]:
     """Read a file of :func:`save_comparison` / ``python -m geomlib.cli.defense``: ``(results, metadata)``.
 
     Each model's ``seconds`` (wall time of each measurement) and the metadata's

@@ -149,11 +149,11 @@ def _checked_eps(eps) -> np.ndarray:
     return out
 
 
-def measure_classifier(logits_fn, smooth_fn, x: ArrayLike, y: ArrayLike, target: ArrayLike, means: ArrayLike, *,
+def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: Callable[[jax.Array], jax.Array], x: ArrayLike, y: ArrayLike, target: ArrayLike, means: ArrayLike, *,
                        eps: Sequence[float] = (0.05, 0.1), pgd_steps: int = 10, k: int = 3,
                        lanczos_iterations: int = 30, curvature_tol: float = 1e-3,
                        msd_step: float = 0.005, msd_steps: int = 400, confidence: float = 0.9,
-                       survey: tuple[int, int, int] = (8, 4, 4), key: int = 0, devices=None,
+                       survey: tuple[int, int, int] = (8, 4, 4), key: int = 0, devices: Sequence | None = None,
                        progress: Callable[[str], None] | None = None) -> ClassifierMeasures:
     r"""Curvature, robustness and semantic content of one classifier on the images ``x``.
 

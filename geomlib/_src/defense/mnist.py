@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from typing import Callable, Mapping, Sequence
 
 import jax
@@ -42,7 +44,7 @@ def predict_in_batches(f, x: ArrayLike, batch: int = 500) -> np.ndarray:
 
 
 def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24, *, seed: int = 0,
-                     temperature: float = 0.05, directory=None, progress: bool = True,
+                     temperature: float = 0.05, directory: str | os.PathLike | None = None, progress: bool = True,
                      on_model: Callable[[dict, dict], None] | None = None,
                      done: tuple[Mapping[str, ClassifierMeasures], Mapping] | None = None, **kwargs
                      ) -> tuple[dict[str, ClassifierMeasures], dict]:

@@ -122,7 +122,7 @@ def lanczos_curvatures(
     x: ArrayLike,
     k: int,
     *,
-    args=(),
+    args: tuple = (),
     which: Literal["LA", "SA", "LM"] = "LM",
     iterations: int = 40,
     tol: float = 1e-4,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_array, check_int, check_labels
@@ -36,13 +37,17 @@ def template_cosine(x_adv: ArrayLike, x: ArrayLike, source: ArrayLike, target: A
     Args:
       x_adv, x: ``(B, D)``, real and finite.
       source, target: int ``(B,)`` in ``[0, K)``.
-      means: ``(K, D)``, real and finite.
+      means: ``(K, D)``, real and finite; a row all NaN (a class without images, as
+        :func:`class_means` gives it) makes the cosines of images from or to that class NaN.
 
     Returns:
       ``(B,)``, NaN for a zero perturbation.
     """
     for value, name in ((x_adv, "x_adv"), (x, "x"), (means, "means"), (source, "source"), (target, "target")):
-        check_array(value, name, finite=name not in ("source", "target"))
+        check_array(value, name, finite=name in ("x_adv", "x"))
+    if np.isinf(np.asarray(means)).any() or (np.isnan(means).any(axis=1) & ~np.isnan(means).all(axis=1)).any():
+        raise ValueError("means: expected finite class means (a row all NaN for a class without images), got "
+                         "infinite or partly NaN rows")
     x_adv, x, means = jnp.asarray(x_adv), jnp.asarray(x), jnp.asarray(means)
     if x_adv.ndim != 2 or x_adv.shape != x.shape:
         raise ValueError(f"x_adv: expected the shape (B, D) of x {x.shape}, got {x_adv.shape}")

@@ -20,6 +20,7 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _check_results(results) -> dict[str, SurveyResult] | SurveyResult:
     return results
 
 
-def save_survey(results, path) -> None:
+def save_survey(results: SurveyResult | Mapping[str, SurveyResult], path: str | os.PathLike) -> None:
     """Write one :class:`SurveyResult`, or a dict ``name -> SurveyResult`` (names without ``":"``),
     to a compressed ``.npz`` at ``path``; read it back with :func:`load_survey`.
 
@@ -112,7 +113,7 @@ def _arrays(result: SurveyResult, prefix: str = "") -> dict:
     return arrays
 
 
-def load_survey(path) -> SurveyResult | dict[str, SurveyResult]:
+def load_survey(path: str | os.PathLike) -> SurveyResult | dict[str, SurveyResult]:
     """Read a survey written by :func:`save_survey` / :meth:`SurveyResult.save`: one
     :class:`SurveyResult`, or, for a file holding several (as written by
     ``python -m geomlib.cli.survey``), a dict keyed by name, e.g. ``"patches-2x/lca"``.

@@ -75,7 +75,7 @@ def survey_planes(
     neurons: ArrayLike,
     n_comparison: int = 300,
     n_random: int = 300,
-    key=0,
+    key: int | jax.Array = 0,
     min_angle_deg: float = 15.0,
 ) -> SurveyPlanes:
     """The planes of the curvature survey (Paiton et al. 2020), for each neuron.

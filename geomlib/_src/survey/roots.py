@@ -85,7 +85,7 @@ def slopes(a, b, ok):
     nb = jnp.concatenate([jnp.zeros((1,), bool), okd]).astype(a.dtype)
     return (jnp.abs(fwd) * nf + jnp.abs(bwd) * nb) / jnp.maximum(nf + nb, 1.0)
 
-def gauss_rows(n_b: int, b_range=(-2.0, 2.0)) -> tuple[np.ndarray, np.ndarray]:
+def gauss_rows(n_b: int, b_range: tuple[float, float] = (-2.0, 2.0)) -> tuple[np.ndarray, np.ndarray]:
     """The rows :math:`b_j` of :func:`contour_bend` and their quadrature weights: the n_b
     Gauss-Legendre nodes and weights of the interval ``b_range`` (weights sum to its length).
     ``n_b`` in [1, 10**4]; ``b_range`` finite with lo < hi (ValueError naming either otherwise).

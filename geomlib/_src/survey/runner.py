@@ -133,7 +133,7 @@ def run_survey(
     neurons: int | ArrayLike | None = 100,
     n_comparison: int = 300,
     n_random: int = 300,
-    key=0,
+    key: int | jax.Array = 0,
     *,
     lam: float = 0.15,
     steps: int = LCA_STEPS,
