@@ -5,7 +5,6 @@ of the chosen model and class, on planes along the reference model's adversarial
 
 import re
 
-import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np

@@ -11,7 +11,6 @@ from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_array, check_callable, check_int
-from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.geometry.modes import DEFAULT_CHUNK, VALUE_GRAD_HESS, Mode, Response, auto_mode, restrict
 from geomlib._src.planes import Plane, check_plane
 
