@@ -139,3 +139,14 @@ def test_check_choice_and_bool():
     for bad in (1, 0.0, "yes", None):
         with pytest.raises(TypeError, match=r"^clip: expected True or False, got "):
             check_bool(bad, "clip")
+
+
+def test_check_path():
+    from pathlib import Path
+
+    from geomlib._src.core.checks import check_path
+
+    assert check_path("a/b.npz") == Path("a/b.npz") and check_path(Path("x"), "out") == Path("x")
+    for bad in (None, b"x", True, "", 3):
+        with pytest.raises(TypeError, match=r"^out: expected a file path \(str or os.PathLike\), got "):
+            check_path(bad, "out")

@@ -79,3 +79,12 @@ def test_require_names_what_is_missing(tmp_path):
 
 def test_result_file_error_is_a_value_error():
     assert issubclass(ResultFileError, ValueError)
+
+
+def test_times_path_is_beside_the_file():
+    from pathlib import Path
+
+    from geomlib._src.core.files import times_path
+
+    assert times_path("d/r.npz") == Path("d/r.times.json")
+    assert times_path("d/r") == Path("d/r.times.json")

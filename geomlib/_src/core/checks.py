@@ -10,6 +10,8 @@ and JAX scalars (0-d arrays) count as the Python numbers they hold.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -242,3 +244,10 @@ def check_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {_got(value)}")
     return bool(value)
+
+
+def check_path(path, name: str = "path") -> Path:
+    """``path`` (a non-empty str or os.PathLike) as a ``Path``; TypeError otherwise."""
+    if isinstance(path, (bool, bytes)) or not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"{name}: expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
+    return Path(path)

@@ -73,6 +73,13 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def times_path(path: str | os.PathLike) -> Path:
+    """The sidecar beside a result file that holds its measured times, kept out of the file so
+    that the file's bytes depend on the results only (``x.npz`` -> ``x.times.json``)."""
+    path = Path(path)
+    return path.with_name(path.stem + ".times.json") if path.suffix else path.with_name(path.name + ".times.json")
+
+
 def read_npz(path: str | os.PathLike, *, what: str, command: str) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` at ``path``, loaded (no pickles).
 

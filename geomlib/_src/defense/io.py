@@ -25,9 +25,10 @@ from typing import Mapping
 
 import numpy as np
 
+from geomlib._src.core.checks import check_path
 from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz, write_text
+from geomlib._src.core.files import times_path as comparison_times_path
 from geomlib._src.defense.results import FIELDS, PER_IMAGE, ClassifierMeasures
-from geomlib._src.survey.io import times_path as comparison_times_path
 
 #: The command that writes comparison files, named in every error about one.
 COMPARISON_COMMAND = "python -m geomlib.cli.defense"
@@ -35,12 +36,6 @@ _WHAT = "comparison"
 _TIMES_FORMAT = 1
 #: Fields stored in the ``.npz`` (``seconds`` goes to the sidecar).
 _STORED = tuple(f for f in FIELDS if f != "seconds")
-
-
-def _check_path(path, name: str = "path") -> Path:
-    if isinstance(path, (bool, bytes)) or not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-        raise TypeError(f"{name}: expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
-    return Path(path)
 
 
 def _finite_seconds(value) -> dict[str, float]:
@@ -65,7 +60,7 @@ def save_comparison(path: str | os.PathLike, results: Mapping[str, ClassifierMea
         names free of ``'/'``, ``metadata`` is not a JSON-storable dict, or ``path`` is a
         folder; TypeError: ``path`` is not a path.
     """
-    path = _check_path(path)
+    path = check_path(path)
     if not isinstance(results, Mapping) or not results:
         raise ValueError(f"results: expected a non-empty dict name -> ClassifierMeasures, got {type(results).__name__}")
     for name, m in results.items():
@@ -165,7 +160,7 @@ def load_comparison(path: str | os.PathLike) -> tuple[dict[str, ClassifierMeasur
         the wrong shape, unreadable metadata); every message names the file and the command
         that writes it (``python -m geomlib.cli.defense``).
     """
-    path = _check_path(path)
+    path = check_path(path)
     data = read_npz(path, what=_WHAT, command=COMPARISON_COMMAND)
     if "__meta__" not in data:
         shown = ", ".join(sorted(data)[:6]) + (", ..." if len(data) > 6 else "")

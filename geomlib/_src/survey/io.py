@@ -24,7 +24,8 @@ from typing import Mapping
 
 import numpy as np
 
-from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz, write_text
+from geomlib._src.core.checks import check_path
+from geomlib._src.core.files import ResultFileError, read_npz, require, times_path, write_npz, write_text
 from geomlib._src.survey.results import KINDS, SurveyResult
 
 #: The command that writes survey files, named in every error about one.
@@ -32,19 +33,6 @@ SURVEY_COMMAND = "python -m geomlib.cli.survey"
 _WHAT = "survey"
 _FIELDS = tuple(f.name for f in dataclasses.fields(SurveyResult))
 _TIMES_FORMAT = 1
-
-
-def times_path(path: str | os.PathLike) -> Path:
-    """The sidecar holding the measured times of the survey file ``path``
-    (``curvature-survey.npz`` -> ``curvature-survey.times.json``)."""
-    path = Path(path)
-    return path.with_name(path.stem + ".times.json") if path.suffix else path.with_name(path.name + ".times.json")
-
-
-def _check_path(path, name: str = "path") -> Path:
-    if isinstance(path, (bool, bytes)) or not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-        raise TypeError(f"{name}: expected a file path (str or os.PathLike), got {type(path).__name__} {path!r}")
-    return Path(path)
 
 
 def _check_results(results) -> dict[str, SurveyResult] | SurveyResult:
@@ -72,7 +60,7 @@ def save_survey(results: SurveyResult | Mapping[str, SurveyResult], path: str | 
         ``path`` is a folder; TypeError: ``path`` is not a path.
     """
     results = _check_results(results)
-    path = _check_path(path)
+    path = check_path(path)
     if path.is_dir():
         raise ValueError(f"path: expected a file to write the survey to, got the folder {path}")
     single = isinstance(results, SurveyResult)
@@ -129,7 +117,7 @@ def load_survey(path: str | os.PathLike) -> SurveyResult | dict[str, SurveyResul
         shape or type, an unreadable config); every message names the file and the
         command that writes it (``python -m geomlib.cli.survey``).
     """
-    path = _check_path(path)
+    path = check_path(path)
     data = read_npz(path, what=_WHAT, command=SURVEY_COMMAND)
     if "model" in data or "c2" in data:
         names = [""]
