@@ -179,7 +179,7 @@ def test_lca_smooth_threshold_softplus_accuracy_and_exact_derivatives():
     """The LCA's softplus (max(y, 0) + series log(1 + e^-|y|), custom derivative) against float64
     logaddexp: within a few float32 ulps *relative*, far into the tail where log(1 + z) would round to 0;
     its first and second derivatives are sigmoid's, finite far out in both tails."""
-    from geomlib._src.models import _softplus
+    from geomlib._src.models.lca import _softplus
 
     y = np.concatenate([np.linspace(-80, 30, 11001), [-1e4, -100.0, 0.0, 100.0, 1e4]]).astype(np.float32)
     want = np.logaddexp(0.0, y.astype(np.float64))
@@ -200,7 +200,7 @@ def test_lca_smooth_threshold_softplus_accuracy_and_exact_derivatives():
 def test_log1p_series_within_a_few_ulps_of_log1p(dtype, ulps, x64):
     """log(1 + z) on [0, 1] by the atanh series: a few ulps of numpy's float64 log1p in float32 and in
     float64 (where the series is 16 terms long), relative accuracy down to the smallest normal numbers."""
-    from geomlib._src.models import _log1p_unit
+    from geomlib._src.models.lca import _log1p_unit
 
     tiny = 4 * np.finfo(dtype).tiny  # z / (2 + z) must stay normal (XLA flushes subnormals)
     z = np.concatenate([np.linspace(0, 1, 100001)[1:], np.logspace(np.log10(tiny), 0, 3000)]).astype(dtype)

@@ -1,174 +1,20 @@
-r"""Neuron models as small pure functions ``model(params, x) -> response``.
-
-Parameters are pytrees (dicts of arrays); ``x`` is one input of shape ``(D,)``;
-batching is the caller's ``vmap``. Bind parameters with
-``jax.tree_util.Partial(model, params)`` to get the ``f: R^D -> R`` that the
-geometry functions take.
+r"""The core of the Locally Competitive Algorithm (Rozell et al. 2008): its one set of
+argument checks (:func:`check_lca_settings`, :func:`check_lca_inputs`), the threshold
+(:func:`lca_threshold`, hard or smooth), the lateral inhibition and the Euler loop
+(:func:`lca_potentials`) behind :func:`lca_codes`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Sequence
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_array, check_float, check_int, check_key
+from geomlib._src.core.checks import check_array, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
-from geomlib._src.core.dtypes import float_dtype
-
-Nonlinearity = Literal["linear", "relu", "sigmoid", "softplus", "tanh"]
-NONLINEARITIES: tuple[str, ...] = ("linear", "relu", "sigmoid", "softplus", "tanh")
-
-
-def _real(x, name: str, *, ndim: int | None = None, finite: bool = True) -> jax.Array:
-    """``x`` as an array of real numbers. A JAX array (traced or not) is checked for its dtype
-    and number of axes only, with no transfer to the host, so these building blocks stay
-    free inside compiled code; a NumPy array or a list is checked fully (finite included)."""
-    if isinstance(x, jax.Array):
-        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
-            raise TypeError(f"{name}: expected real numbers, got a JAX array of dtype {x.dtype}")
-        if ndim is not None and x.ndim != ndim:
-            raise ValueError(f"{name}: expected {ndim} axes, got shape {tuple(x.shape)}")
-        return x
-    return check_array(x, name, ndim=ndim, finite=finite)
-
-
-def _temperature(temperature):
-    """A finite T > 0; a traced or JAX-array temperature passes unchecked (no host sync)."""
-    if isinstance(temperature, jax.Array):
-        return temperature
-    return check_float(temperature, "temperature", 0.0, open_low=True)
-
-
-def _linear_params(params, d: int | None = None):
-    if not isinstance(params, dict) or "w" not in params or "b" not in params:
-        raise ValueError(f"params: expected {{'w': (D,), 'b': ()}}, got "
-                         f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
-    w = _real(params["w"], "params['w']", ndim=1)
-    return w, params["b"]
-
-
-def activation(z: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: float = 1.0) -> jax.Array:
-    r"""Pointwise nonlinearity with a temperature T.
-
-    ``softplus`` is :math:`T \log(1 + e^{z/T})`, which tends to ReLU as T -> 0;
-    ``sigmoid`` is :math:`\sigma(z / T)`; ``tanh`` is :math:`\tanh(z / T)`.
-
-    ``z`` is an array of real numbers (None, strings and complex values raise TypeError);
-    it is applied elementwise, so a NaN or infinite entry of ``z`` gives NaN / a limit at
-    that entry only, as a NumPy ufunc would. ``temperature`` is a finite T > 0 (checked
-    unless it is a JAX array, e.g. traced), used by every nonlinearity but ``linear`` and
-    ``relu``.
-    """
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
-    z = _real(z, "z", finite=False)
-    temperature = _temperature(temperature)
-    if nonlinearity == "linear":
-        return z
-    if nonlinearity == "relu":
-        return jax.nn.relu(z)
-    if nonlinearity == "sigmoid":
-        return jax.nn.sigmoid(z / temperature)
-    if nonlinearity == "softplus":
-        return temperature * jax.nn.softplus(z / temperature)
-    return jnp.tanh(z / temperature)
-
-
-def linear_neuron(params: dict, x: jax.Array) -> jax.Array:
-    """Linear neuron ``w . x + b``. params: ``{"w": (D,), "b": ()}``; x: ``(D,)``; returns ``()``.
-
-    Shapes and dtypes are checked always (ValueError / TypeError naming the argument);
-    values where ``x`` is a NumPy array or a list (finite). A JAX array ``x`` (e.g. traced
-    inside :func:`geomlib.plane_geometry`) is not read: a NaN in it propagates to the output.
-    """
-    w, b = _linear_params(params)
-    x = _real(x, "x", ndim=1)
-    if x.shape != w.shape:
-        raise ValueError(f"x: expected shape (D,) = {tuple(w.shape)} (the length of params['w']), "
-                         f"got {tuple(x.shape)}")
-    return jnp.dot(w, x) + b
-
-
-def pointwise_neuron(
-    params: dict, x: jax.Array, nonlinearity: Nonlinearity = "relu", temperature: float = 1.0
-) -> jax.Array:
-    """Pointwise nonlinear neuron ``sigma(w . x + b)``: straight contours, unequal spacing.
-
-    Arguments as :func:`linear_neuron` and :func:`activation` (``temperature`` a finite
-    T > 0, checked unless it is a JAX array).
-    """
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
-    temperature = _temperature(temperature)
-    return activation(linear_neuron(params, x), nonlinearity, temperature)
-
-
-def init_mlp(key: jax.Array, sizes: Sequence[int], scale: float = 1.0) -> list[dict]:
-    """Parameters of an MLP with layer widths ``sizes`` (input first), LeCun-normal init.
-
-    ``sizes`` is a sequence of at least two integers >= 1; ``scale`` (finite, > 0)
-    multiplies every weight; ``key`` is a PRNG key.
-    """
-    if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
-                       for s in sizes)):
-        raise ValueError(f"sizes: expected at least two positive layer widths, got {sizes!r}")
-    sizes = [int(s) for s in sizes]
-    scale = check_float(scale, "scale", 0.0, open_low=True)
-    if key is None:
-        raise ValueError("key: expected a PRNG key (jax.random.key or jax.random.PRNGKey), got None")
-    key = check_key(key)
-    params = []
-    for k, (din, dout) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        w = scale * jax.random.normal(k, (dout, din), float_dtype()) / jnp.sqrt(din)
-        params.append({"w": w, "b": jnp.zeros((dout,), float_dtype())})
-    return params
-
-
-def mlp(params: list[dict], x: jax.Array, nonlinearity: Nonlinearity = "softplus", temperature: float = 1.0) -> jax.Array:
-    """Multi-layer perceptron; nonlinearity between layers, none after the last.
-
-    params: a non-empty list of layers ``{"w": (out, in), "b": (out,)}`` whose widths
-    chain; x: ``(D,)`` with D the first layer's ``in``; returns ``(K,)`` (or ``()`` when
-    the last layer has one unit). Shapes are checked always; values (finite, real) where
-    concrete: under ``jit`` a NaN in x or in a weight propagates to the output.
-    ``temperature`` is a finite T > 0 (checked unless traced).
-    """
-    _check_mlp(params, x, temperature)
-    h = x
-    for layer in params[:-1]:
-        h = activation(layer["w"] @ h + layer["b"], nonlinearity, temperature)
-    out = params[-1]["w"] @ h + params[-1]["b"]
-    return out[0] if out.shape == (1,) else out
-
-
-def _check_mlp(params, x, temperature) -> None:
-    """The arguments of :func:`mlp`, checked (values where concrete; shapes always)."""
-    if (not isinstance(params, (list, tuple)) or not params
-            or not all(isinstance(layer, dict) and "w" in layer and "b" in layer for layer in params)):
-        got = type(params).__name__ if not isinstance(params, (list, tuple)) else f"{type(params).__name__} {params!r:.80}"
-        raise ValueError(f"params: expected a non-empty list of layers {{'w': (out, in), 'b': (out,)}}, got {got}")
-    width = None
-    for i, layer in enumerate(params):
-        w = check_array(layer["w"], f"params[{i}]['w']", ndim=2)
-        if width is not None and w.shape[1] != width:
-            raise ValueError(f"params[{i}]['w']: expected shape (out, {width}) to follow layer {i - 1}'s "
-                             f"{width} outputs, got {tuple(w.shape)}")
-        check_array(layer["b"], f"params[{i}]['b']", shape=(w.shape[0],))
-        width = w.shape[0]
-    d = jnp.shape(params[0]["w"])[1]
-    if x is None or isinstance(x, (str, bytes)) or jnp.shape(x) != (d,):
-        check_array(x, "x")     # names a non-array first
-        raise ValueError(f"x: expected one input of shape ({d},) (D of params[0]['w'], shape "
-                         f"{tuple(jnp.shape(params[0]['w']))}), got shape {tuple(jnp.shape(x))}")
-    check_array(x, "x")
-    if not isinstance(temperature, jax.core.Tracer):
-        check_float(temperature, "temperature", 0.0, open_low=True)
-
 
 LCA_MAX_STEPS: int = 1_000_000
 """Upper bound on the LCA's ``steps`` (a loop length; 10^6 Euler steps is far past convergence)."""
