@@ -29,22 +29,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-#: What must match between a file and this run for its models to be reused (metadata keys).
-RESUME_KEYS = ("data", "seed", "n_images", "eps", "temperature")
 
-
-def _run_settings(meta: dict) -> dict:
-    """The settings of a comparison's metadata that decide whether its models can be reused."""
-    settings = meta.get("settings") or {}
-    return {"data": meta.get("data"), "seed": meta.get("seed"), "n_images": len(meta.get("images") or ()),
-            "eps": [float(e) for e in settings.get("eps", ())] if isinstance(settings, dict) else None,
-            "temperature": meta.get("temperature")}
-
-
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geomlib.cli.defense", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=None, help="comma-separated shipped classifiers (default: DEFENSE_MODELS)")
     ap.add_argument("--images", type=int, default=24, help="held-out digits (or CIFAR-10 images) per model (24)")
@@ -90,74 +78,43 @@ def main(argv=None) -> int:
     if out.is_dir():
         ap.error(f"--out: {out} is a folder; expected a file name")
 
-    # Resume: the models already in --out, if it was written with these settings.
-    done, before = None, 0.0
-    if out.exists() and not args.restart:
-        try:
-            old, old_meta = d.load_comparison(out)
-        except (OSError, ValueError) as err:
-            print(f"error: {err}\n(--restart overwrites it)", file=sys.stderr)
-            return 2
-        want = {"data": "cifar10-gray" if args.cifar10 else "mnist", "seed": args.seed, "n_images": args.images,
-                "eps": list(eps), "temperature": None if args.cifar10 else 0.05}
-        have = _run_settings(old_meta)
-        differ = [f"{k} {have[k]!r} (this run: {want[k]!r})" for k in RESUME_KEYS if have[k] != want[k]]
-        extra = [m for m in old if m not in models]
-        if differ or extra:
-            why = (f"other settings: {'; '.join(differ)}" if differ else
-                   f"models not in --models: {', '.join(extra)}")
-            print(f"error: {out} holds a comparison with {why}. Use another --out, or --restart to "
-                  f"overwrite it.", file=sys.stderr)
-            return 2
-        done = (old, old_meta)
-        before = float(old_meta.get("seconds", 0.0))
-        names = [m for m in models if m in old]
-        print(f"resuming {out}: {len(names)} of {len(models)} models done ({', '.join(names) or 'none'}); "
-              f"measuring {len(models) - len(names)}", flush=True)
-    devices = jax.local_devices()
-    print(f"{kind}: {args.images} images per model; {len(devices)} local device(s) ({jax.default_backend()}); "
-          f"writing {out}", flush=True)
-    start = time.perf_counter()
-    measured = []
+    from geomlib._src.core.files import ResumeError
+    from geomlib._src.defense.runs import comparison_to_file
 
-    def save(results, meta):
-        measured.append(next(reversed(results)))
-        d.save_comparison(out, results, {**meta, "seconds": before + time.perf_counter() - start})
+    def start(kept: tuple[str, ...] | None) -> None:
+        if kept is not None:
+            print(f"resuming {out}: {len(kept)} of {len(models)} models done ({', '.join(kept) or 'none'}); "
+                  f"measuring {len(models) - len(kept)}", flush=True)
+        print(f"{kind}: {args.images} images per model; {len(jax.local_devices())} local device(s) "
+              f"({jax.default_backend()}); writing {out}", flush=True)
 
-    common = dict(seed=args.seed, eps=eps, progress=not args.no_progress, on_model=save, done=done)
     try:
-        if args.cifar10:
-            results, meta = d.cifar10_comparison(args.cifar10, args.images, **common)
-        else:
-            results, meta = d.mnist_comparison(models, args.images, **common)
-    except ValueError as err:
-        if done is None or not str(err).startswith(("done", "done[")):
-            raise
-        print(f"error: {out}: {err}. Use another --out, or --restart to overwrite it.", file=sys.stderr)
+        run = comparison_to_file(out, models, args.images, cifar10=args.cifar10, seed=args.seed, eps=eps,
+                                 restart=args.restart, progress=not args.no_progress, on_start=start)
+    except ResumeError as err:
+        hint = "\n(--restart overwrites it)" if err.kind == "damaged" else ". Use another --out, or --restart to overwrite it."
+        print(f"error: {err}{hint}", file=sys.stderr)
         return 2
-    elapsed = time.perf_counter() - start
-    meta["seconds"] = before + elapsed
-    d.save_comparison(out, results, meta)
-    summary = d.comparison_summary(results)
-    names = list(results)
-    print(f"{'model':<17}" + "".join(f"{s[:12]:>13}" for s in summary))
-    for m in names:
-        print(f"{m:<17}" + "".join(f"{summary[s][m]:>13.4g}" for s in summary))
-    if len(names) >= 3:
-        for curv in ("boundary_curvature", "logit_bend", "first_layer_bend"):
-            for rob in ("deepfool_distance", "msd"):
-                rc = d.rank_correlation(results, curv, rob, n_boot=1000, seed=args.seed)
-                print(f"Spearman({curv}, {rob}) = {rc.rho:+.2f}, 95% CI [{rc.low:+.2f}, {rc.high:+.2f}] "
-                      f"({rc.n_models} models)")
-    else:
-        print(f"no rank correlations: they need at least 3 models, this comparison has {len(names)}")
-    if measured:
-        per = elapsed / (len(measured) * args.images)
-        print(f"done in {elapsed:.0f} s ({per:.2f} s per image and model measured in this run, compilation "
+    _print_run(run, out, args.images)
+    return 0
+
+
+def _print_run(run, out: Path, images: int) -> None:
+    """The summary table, the rank correlations (or why there are none) and the times."""
+    print(f"{'model':<17}" + "".join(f"{s[:12]:>13}" for s in run.summary))
+    for m in run.results:
+        print(f"{m:<17}" + "".join(f"{run.summary[s][m]:>13.4g}" for s in run.summary))
+    for (curv, rob), rc in run.correlations.items():
+        print(f"Spearman({curv}, {rob}) = {rc.rho:+.2f}, 95% CI [{rc.low:+.2f}, {rc.high:+.2f}] "
+              f"({rc.n_models} models)")
+    if not run.correlations:
+        print(f"no rank correlations: they need at least 3 models, this comparison has {len(run.results)}")
+    if run.measured:
+        per = run.seconds / (len(run.measured) * images)
+        print(f"done in {run.seconds:.0f} s ({per:.2f} s per image and model measured in this run, compilation "
               f"included); results in {out} (geomlib.load_comparison({str(out)!r}))")
     else:
         print(f"nothing to measure: every model was in {out} (geomlib.load_comparison({str(out)!r}))")
-    return 0
 
 
 if __name__ == "__main__":

@@ -31,19 +31,24 @@ per dictionary) takes about 75 minutes; ``--neurons/--comparison/--random`` scal
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from geomlib._src.recipes.shipped import SurveyResume
 
 
-def parts_folder(out: str | Path) -> Path:
-    """The folder beside ``out`` where the pair in flight keeps its finished chunks."""
-    out = Path(out)
-    return out.with_name((out.stem if out.suffix else out.name) + ".parts")
+def __getattr__(name: str):
+    """``parts_folder`` of the library, imported on first use (``--help`` loads no JAX)."""
+    if name == "parts_folder":
+        from geomlib._src.recipes.shipped import parts_folder
+
+        return parts_folder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geomlib.cli.survey", description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="patches-2x,patches-4x",
                     help="comma-separated shipped dictionaries (default: patches-2x,patches-4x)")
@@ -64,11 +69,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
 
-    import jax
+    from pathlib import Path
 
-    from geomlib._src.core.files import ResultFileError
-    from geomlib._src.recipes.shipped import pair_checkpoint, same_settings, survey_plan
-    from geomlib._src.survey import SurveyResult, checkpoint_planes, load_survey, run_survey, save_survey, times_path
+    from geomlib._src.core.files import ResumeError
+    from geomlib._src.recipes.shipped import parts_folder, survey_plan, survey_to_file
+    from geomlib._src.survey import times_path
 
     names = [n.strip() for n in args.params.split(",") if n.strip()]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -79,81 +84,75 @@ def main(argv=None) -> int:
                            min_angle_deg=args.min_angle, **options)
     except (ValueError, TypeError) as err:
         ap.error(f"{err} (from --params {args.params!r}, --models {args.models!r} and the sizes)")
-    out, parts = Path(args.out), parts_folder(args.out)
+    out = Path(args.out)
     if out.is_dir():
         ap.error(f"--out: {out} is a folder; name the .npz file to write")
 
-    if args.restart:
-        for path in (out, times_path(out)):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(parts, ignore_errors=True)
-    results: dict[str, SurveyResult] = {}
-    if out.exists():
-        try:
-            results = load_survey(out)
-        except (ValueError, OSError) as err:
-            print(f"error: cannot resume from {out}: {err}\nRun with --restart to overwrite it, or choose another --out.",
-                  file=sys.stderr)
-            return 2
-        if not isinstance(results, dict):
-            print(f"error: {out} holds a single survey result, not one written by this command; run with "
-                  f"--restart to overwrite it, or choose another --out.", file=sys.stderr)
-            return 2
-
-    kept = {p.key for p in plan if p.key in results and same_settings(results[p.key], p)}
-    for p in plan:
-        if p.key in results and p.key not in kept:
-            print(f"{p.key}: in {out} with other settings: rerunning it", flush=True)
-            del results[p.key]
-    others = sorted(set(results) - {p.key for p in plan})
-    todo = [p for p in plan if p.key not in kept]
-    total = sum(p.planes for p in plan)
-    in_file = sum(p.planes for p in plan if p.key in kept)
-    in_parts = sum(min(checkpoint_planes(pair_checkpoint(parts, p)), p.planes) for p in todo)
-    print(f"curvature survey: {args.neurons} neurons x ({args.comparison} comparison + {args.random} random) planes; "
-          f"dictionaries {names}; models {models}; {len(jax.local_devices())} local device(s) "
-          f"({jax.default_backend()}); writing {out}", flush=True)
-    if in_file or in_parts or others:
-        print(f"resuming: {in_file + in_parts} of {total} planes already done ({len(kept)} pair(s) in {out}, "
-              f"{in_parts} planes in {parts}){f'; keeping {len(others)} other pair(s) of {out}' if others else ''}",
-              flush=True)
-
-    bar = None
-    if not args.no_progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=in_file + in_parts, desc="survey", unit="plane", dynamic_ncols=True)
+    screen = _Screen(f"{args.neurons} neurons x ({args.comparison} comparison + {args.random} random) planes; "
+                     f"dictionaries {names}; models {models}", not args.no_progress)
     start = time.perf_counter()
     try:
-        for p in plan:
-            if p.key in kept:
-                shutil.rmtree(pair_checkpoint(parts, p), ignore_errors=True)  # left by a kill after the file was written
-                _report(p.key, results[p.key], f"kept from {out}", bar)
-                continue
-            if bar is not None:
-                bar.set_description(p.key)
-            folder = pair_checkpoint(parts, p)
-            try:
-                res = run_survey(p.params, **p.kwargs, progress=bar.update if bar is not None else False,
-                                 checkpoint=folder)
-            except (ValueError, ResultFileError) as err:
-                if "checkpoint:" not in str(err):
-                    raise
-                print(f"\nerror: {err}\nRerun with the options of the interrupted run to resume it, or with "
-                      f"--restart to discard {parts}.", file=sys.stderr)
-                return 2
-            res.config["params"] = p.name
-            results[p.key] = res
-            save_survey(dict(sorted(results.items())), out)
-            shutil.rmtree(folder, ignore_errors=True)
-            _report(p.key, res, f"{res.config['seconds']:.0f} s", bar)
+        survey_to_file(plan, out, restart=args.restart, on_start=screen.start, on_pair=screen.pair,
+                       progress=screen.update)
+    except ResumeError as err:
+        lead = "\n" if err.kind == "checkpoint" else ""  # after the progress bar's line
+        print(f"{lead}error: {err}{_HINTS[err.kind].format(parts=parts_folder(out))}", file=sys.stderr)
+        return 2
     finally:
-        if bar is not None:
-            bar.close()
-    shutil.rmtree(parts, ignore_errors=True)
+        screen.close()
     print(f"done in {time.perf_counter() - start:.0f} s; results in {out}, times in {times_path(out)} "
           f"(geomlib.load_survey({str(out)!r}))")
     return 0
+
+
+#: What to do about each kind of ResumeError, after its message.
+_HINTS = {"damaged": "\nRun with --restart to overwrite it, or choose another --out.",
+          "foreign": "; run with --restart to overwrite it, or choose another --out.",
+          "checkpoint": "\nRerun with the options of the interrupted run to resume it, or with --restart to "
+                        "discard {parts}."}
+
+
+class _Screen:
+    """The command's messages and progress bar, fed by survey_to_file's callbacks."""
+
+    def __init__(self, sizes: str, bar: bool) -> None:
+        self.sizes, self.want_bar, self.bar, self.resume = sizes, bar, None, None
+
+    def start(self, resume: SurveyResume) -> None:
+        import jax
+
+        self.resume = resume
+        out = resume.out
+        for key in resume.rerun:
+            print(f"{key}: in {out} with other settings: rerunning it", flush=True)
+        print(f"curvature survey: {self.sizes}; {len(jax.local_devices())} local device(s) "
+              f"({jax.default_backend()}); writing {out}", flush=True)
+        if resume.in_file or resume.in_parts or resume.others:
+            others = f"; keeping {len(resume.others)} other pair(s) of {out}" if resume.others else ""
+            print(f"resuming: {resume.in_file + resume.in_parts} of {resume.total} planes already done "
+                  f"({len(resume.kept)} pair(s) in {out}, {resume.in_parts} planes in {resume.parts}){others}",
+                  flush=True)
+        if self.want_bar:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=resume.total, initial=resume.in_file + resume.in_parts, desc="survey",
+                            unit="plane", dynamic_ncols=True)
+
+    def pair(self, key: str, res) -> None:
+        if res is None:
+            if self.bar is not None:
+                self.bar.set_description(key)
+        else:
+            kept = key in self.resume.kept
+            _report(key, res, f"kept from {self.resume.out}" if kept else f"{res.config['seconds']:.0f} s", self.bar)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _report(key: str, res, note: str, bar) -> None:

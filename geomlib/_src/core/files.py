@@ -28,6 +28,20 @@ class ResultFileError(ValueError):
     """A result or parameter file that exists but cannot be read as what it should be."""
 
 
+class ResumeError(ValueError):
+    """A long run that cannot resume from what is on disk: ``kind`` says why.
+
+    ``"damaged"``: the output file cannot be read; ``"foreign"``: it (or ``done``) holds
+    another kind of file, another run's settings or results the run would drop;
+    ``"checkpoint"``: a folder of finished chunks belongs to another run or is damaged.
+    Nothing on disk has been changed when it is raised.
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, compress: bool = True) -> Path:
     """Write ``arrays`` (name -> array; no object arrays) to the ``.npz`` at ``path``,
     atomically and reproducibly. Makes the parent folder if needed; returns the path."""

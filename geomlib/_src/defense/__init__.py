@@ -8,7 +8,9 @@
   correlation across models (:func:`rank_correlation`);
 - :mod:`.io`: :func:`save_comparison` / :func:`load_comparison`;
 - :mod:`.mnist`, :mod:`.cifar`: the two comparisons of chapter 5 (shipped MNIST family;
-  grayscale CIFAR-10 models trained on the spot).
+  grayscale CIFAR-10 models trained on the spot);
+- :mod:`.runs`: :func:`comparison_to_file`, either comparison written to one file that an
+  interrupted run resumes (what ``python -m geomlib.cli.defense`` runs).
 """
 
 from geomlib._src.defense.bends import CONTOUR_WINDOW, decision_contour_bend, first_layer_survey, logit_bend
@@ -17,10 +19,11 @@ from geomlib._src.defense.io import load_comparison, save_comparison
 from geomlib._src.defense.measures import compare_classifiers, measure_classifier
 from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
 from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
+from geomlib._src.defense.runs import ComparisonRun, comparison_to_file
 from geomlib._src.defense.statistics import STATISTICS, RankCorrelation, comparison_summary, rank_correlation
 
 __all__ = [
-    "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
+    "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
     "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers", "comparison_summary",
     "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
     "mnist_comparison", "pick_images", "rank_correlation", "save_comparison",
