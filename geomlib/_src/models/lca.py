@@ -120,9 +120,8 @@ def _softplus(y: jax.Array) -> jax.Array:
     """log(1 + e^y) as max(y, 0) + log(1 + e^{-|y|}), derivative sigmoid(y) (exact).
 
     The log is :func:`_log1p_unit`'s series, not XLA's ``log``: the LCA runs this on its whole
-    state every Euler step, and on XLA CPU ``log`` was most of that cost. The LCA response field
-    took 1.3x the hard threshold's time with ``jax.nn.softplus``, 1.17x with
-    ``log(1 + e^{-|y|})`` and about 1.1x with this form (``make bench``, 3).
+    state every Euler step, and on XLA CPU ``log`` dominates that cost (``make bench``
+    compares the smooth and hard LCA response fields).
     """
     return jnp.maximum(y, 0) + _log1p_unit(jnp.exp(-jnp.abs(y)))
 
