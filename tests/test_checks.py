@@ -150,3 +150,20 @@ def test_check_path():
     for bad in (None, b"x", True, "", 3):
         with pytest.raises(TypeError, match=r"^out: expected a file path \(str or os.PathLike\), got "):
             check_path(bad, "out")
+
+
+def test_checks_of_concrete_values_work_under_an_enclosing_jit():
+    # constants closed over inside jit: jnp reductions on them would be traced (bool() fails)
+    import jax
+
+    from geomlib._src.core.checks import check_images, check_labels
+
+    x, y = np.full((2, 3), 0.5), np.array([0, 1])
+
+    @jax.jit
+    def f(e):
+        return check_images(x, True).sum() * e + check_labels(y, 2, 2, "y").sum() + check_array(x, "x").sum()
+
+    assert float(f(1.0)) == 7.0
+    with pytest.raises(ValueError, match=r"^y: expected labels in \[0, 2\)"):
+        jax.jit(lambda e: check_labels(np.array([0, 5]), 2, 2, "y").sum() * e)(1.0)

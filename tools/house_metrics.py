@@ -17,6 +17,7 @@ It reads source text only (``ast``); nothing is imported or run.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import collections
 import sys
@@ -99,8 +100,10 @@ def report(root: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    root = Path(args[0]) if args else Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(prog="python -m tools.house_metrics", description=__doc__.splitlines()[0])
+    ap.add_argument("root", nargs="?", default=str(Path(__file__).resolve().parents[1]),
+                    help="a checkout holding geomlib/ (default: this one)")
+    root = Path(ap.parse_args(argv).root)
     if not (root / "geomlib").is_dir():
         print(f"{root}: no geomlib package here (expected {root / 'geomlib'})", file=sys.stderr)
         return 2

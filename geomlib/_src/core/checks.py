@@ -132,28 +132,34 @@ def check_images(x, clip: bool, name: str = "x") -> jax.Array:
     if not (isinstance(x, jax.Array) and isinstance(x.dtype, np.dtype) and x.dtype.kind in "iuf"):
         # anything but a real JAX array (which stays on its device, unconverted)
         x = check_array(x, name, finite=False)
+    host = np.asarray(x) if is_concrete(x) else None  # before jnp.asarray (see check_labels)
     x = jnp.asarray(x, dtype=float_dtype())
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"{name}: expected a batch of flattened images of shape (B, D), got shape {x.shape}")
-    if is_concrete(x):
-        if not bool(jnp.all(jnp.isfinite(x))):
-            raise ValueError(f"{name}: expected finite entries, got {int(jnp.sum(~jnp.isfinite(x)))} non-finite")
-        if clip and not bool(jnp.all((x >= 0) & (x <= 1))):
+    if host is not None:  # on the host: jnp reductions would be staged out under an enclosing jit
+        h = host.astype(float_dtype())
+        if not np.isfinite(h).all():
+            raise ValueError(f"{name}: expected finite entries, got {int((~np.isfinite(h)).sum())} non-finite")
+        if clip and not ((h >= 0) & (h <= 1)).all():
             raise ValueError(f"{name}: expected pixel values in [0, 1] (clip=True), got values in "
-                             f"[{float(jnp.min(x)):g}, {float(jnp.max(x)):g}]; pass clip=False for unbounded inputs")
+                             f"[{float(h.min()):g}, {float(h.max()):g}]; pass clip=False for unbounded inputs")
     return x
 
 
 def check_labels(labels, batch: int, k: int, name: str) -> jax.Array:
     """Integer labels of shape ``(batch,)`` in ``[0, k)`` (range checked where concrete), as int32."""
+    concrete = is_concrete(labels)  # before jnp.asarray, which stages a constant out under an enclosing jit
+    host = np.asarray(labels) if concrete else None
     labels = jnp.asarray(labels)
     if labels.shape != (batch,):
         raise ValueError(f"{name}: expected integer labels of shape (B,) = ({batch},), got shape {labels.shape}")
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         raise ValueError(f"{name}: expected integer labels, got dtype {labels.dtype}")
-    if is_concrete(labels) and not bool(jnp.all((labels >= 0) & (labels < k))):
-        raise ValueError(f"{name}: expected labels in [0, {k}) (K = {k} classes), got values in "
-                         f"[{int(jnp.min(labels))}, {int(jnp.max(labels))}]")
+    if concrete:  # on the host: jnp reductions would be staged out under an enclosing jit
+        h = host
+        if not ((h >= 0) & (h < k)).all():
+            raise ValueError(f"{name}: expected labels in [0, {k}) (K = {k} classes), got values in "
+                             f"[{int(h.min())}, {int(h.max())}]")
     return labels.astype(jnp.int32)
 
 
@@ -225,8 +231,9 @@ def check_array(x, name: str, *, shape: tuple | None = None, ndim: int | None = 
     elif ndim is not None and len(arr.shape) != ndim:
         raise ValueError(f"{name}: expected {ndim} axes, got shape {tuple(arr.shape)}")
     out = jnp.asarray(arr, dtype=float_dtype()) if kind == "float" else jnp.asarray(arr)
-    if finite and dtype.kind == "f" and is_concrete(out) and not bool(jnp.all(jnp.isfinite(out))):
-        bad = int(jnp.sum(~jnp.isfinite(out)))
+    host = arr if is_concrete(arr) else None  # arr is NumPy unless x was traced
+    if finite and dtype.kind == "f" and host is not None and not np.isfinite(h := np.asarray(host, out.dtype)).all():
+        bad = int((~np.isfinite(h)).sum())
         raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entr{'y' if bad == 1 else 'ies'}")
     return out
 
