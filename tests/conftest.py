@@ -179,3 +179,12 @@ def read_mnist_once():
 def mnist(read_mnist_once):
     """The seeded MNIST subset split of ``geomlib.load_mnist_subset()``."""
     return geomlib.load_mnist_subset()
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):
+    """The environment for command-line runs in subprocesses: JAX on the CPU with a persistent
+    compilation cache shared by this module's runs (a resumed run compiles nothing again)."""
+    cache = tmp_path_factory.mktemp("jax-cache")
+    return {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}

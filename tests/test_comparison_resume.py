@@ -14,7 +14,6 @@ the first run compiles.
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -33,10 +32,8 @@ TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("jax-cache")
-    return {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-            "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
+def env(cli_env):
+    return cli_env
 
 
 def _start(out: Path, env: dict, *extra: str) -> subprocess.Popen:
