@@ -47,3 +47,10 @@ def test_every_file_named_in_the_docs_is_in_the_repository():
                 continue
             missing.append(f"{where}: {ref}")
     assert not missing, "named but not in the repository:\n" + "\n".join(missing)
+
+
+def test_no_text_points_at_material_readers_lack():
+    # the project's private notes: cite the paper or the public post instead
+    private = re.compile(r"seed post|\.\./shared|science\.md", re.IGNORECASE)
+    found = [f"{where}: {m.group(0)}" for where, text in _texts() for m in private.finditer(text)]
+    assert not found, "\n".join(found)
