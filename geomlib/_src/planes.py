@@ -192,8 +192,6 @@ def check_plane(p, name: str = "plane") -> Plane:
             return p
         if leaf is None or isinstance(leaf, (str, bytes, bool, np.bool_)) or not hasattr(leaf, "shape"):
             raise TypeError(f"{name}.{field}: expected an array of shape (D,), got {type(leaf).__name__}")
-    if len(_LAST_CHECKED) == 3 and all(a is b for a, b in zip(p, _LAST_CHECKED)):
-        return p                  # the same (immutable) JAX arrays as the last plane checked: a loop over one plane
     vecs = _concrete_vectors(p)
     if vecs is None:
         if any(np.ndim(leaf) == 1 for leaf in p):
@@ -201,12 +199,7 @@ def check_plane(p, name: str = "plane") -> Plane:
                              f"{', '.join(str(np.shape(leaf)) for leaf in p)}")
         return p
     _validate_vectors(vecs, name)
-    if all(isinstance(leaf, jax.Array) for leaf in p):
-        _LAST_CHECKED[:] = list(p)    # held, so their ids cannot be reused by other arrays
     return p
-
-
-_LAST_CHECKED: list = []
 
 
 def grid(n: int | tuple[int, int] = 64, extent: Extent = 2.0) -> jax.Array:
