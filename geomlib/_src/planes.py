@@ -24,7 +24,6 @@ Extent = Union[float, Sequence[Sequence[float]]]
 #: values are 1 GiB. Larger requests raise a ValueError instead of aborting inside XLA.
 MAX_GRID_VALUES = 2 ** 28
 
-_TRACER = jax.core.Tracer   # looked up once: the module attribute goes through a slow deprecation hook
 
 
 def _as_vector(x, name: str) -> jax.Array:
@@ -78,7 +77,7 @@ def _concrete_vectors(leaves) -> list[np.ndarray] | None:
     None of a ``vmap`` ``in_axes`` spec, the sentinels of pytree unflattening) pass."""
     out = []
     for leaf in leaves:
-        if isinstance(leaf, _TRACER) or not isinstance(leaf, (np.ndarray, jax.Array)):
+        if not is_concrete(leaf) or not isinstance(leaf, (np.ndarray, jax.Array)):
             return None
         if leaf.ndim != 1 or np.dtype(leaf.dtype).kind not in "iufc":
             return None
@@ -188,7 +187,7 @@ def check_plane(p, name: str = "plane") -> Plane:
     if not isinstance(p, Plane):
         raise ValueError(f"{name}: expected a geomlib.Plane (build one with geomlib.plane), got {type(p).__name__}")
     for field, leaf in zip(p._fields, p):
-        if isinstance(leaf, _TRACER):
+        if not is_concrete(leaf):
             return p
         if leaf is None or isinstance(leaf, (str, bytes, bool, np.bool_)) or not hasattr(leaf, "shape"):
             raise TypeError(f"{name}.{field}: expected an array of shape (D,), got {type(leaf).__name__}")

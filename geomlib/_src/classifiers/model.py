@@ -44,7 +44,7 @@ def check_finite_params(params) -> None:
 
 def check_temperature(temperature, name: str = "smooth_temperature"):
     """None, or a real scalar T > 0 (finite; checked where concrete, a traced T passes)."""
-    if temperature is None or isinstance(temperature, jax.core.Tracer):
+    if temperature is None or not is_concrete(temperature):
         return temperature
     ok = not isinstance(temperature, (bool, np.bool_, str, bytes)) and np.shape(temperature) == ()
     if ok:

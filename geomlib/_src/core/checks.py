@@ -211,7 +211,7 @@ def check_array(x, name: str, *, shape: tuple | None = None, ndim: int | None = 
     """
     if x is None or isinstance(x, (str, bytes, bool, np.bool_)) or callable(x):
         raise TypeError(f"{name}: expected an array of numbers, got {_got(x)}")
-    if isinstance(x, jax.core.Tracer):
+    if not is_concrete(x):
         arr = x
     else:
         try:

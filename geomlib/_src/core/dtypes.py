@@ -6,6 +6,9 @@ import jax
 import jax.numpy as jnp
 
 
+_TRACER = jax.core.Tracer  # looked up once: the module attribute goes through a slow deprecation hook
+
+
 def float_dtype() -> jnp.dtype:
     """The default float dtype: float32, or float64 when ``jax_enable_x64`` is on."""
     return jnp.result_type(float)
@@ -13,7 +16,7 @@ def float_dtype() -> jnp.dtype:
 
 def is_concrete(*xs) -> bool:
     """True if none of ``xs`` is a JAX tracer (their values can be checked on the host)."""
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
+    return not any(isinstance(x, _TRACER) for x in xs)
 
 
 def is_inexact(aval) -> bool:

@@ -11,6 +11,7 @@ from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_array, check_callable, check_int
+from geomlib._src.core.dtypes import is_concrete
 from geomlib._src.geometry.modes import DEFAULT_CHUNK, VALUE_GRAD_HESS, Mode, Response, auto_mode, restrict
 from geomlib._src.planes import Plane, check_plane
 
@@ -37,7 +38,7 @@ def _check_coords(coords) -> jax.Array:
     coords = check_array(coords, "coords", finite=False)   # finiteness below, with its own message
     if coords.ndim < 1 or coords.shape[-1] != 2:
         raise ValueError(f"coords: expected shape (..., 2), got {coords.shape}")
-    if not isinstance(coords, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(coords))):
+    if is_concrete(coords) and not bool(jnp.all(jnp.isfinite(coords))):
         raise ValueError("coords: expected finite plane coordinates, got non-finite entries")
     return coords
 

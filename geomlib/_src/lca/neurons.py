@@ -35,6 +35,7 @@ from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_array, check_float
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.core.dtypes import is_concrete
 from geomlib._src.models import (
     check_lca_inputs,
     check_lca_settings,
@@ -69,7 +70,7 @@ def _is_index(index) -> bool:
 
 
 def _check_index(index, n: int):
-    if isinstance(index, jax.core.Tracer):
+    if not is_concrete(index):
         return
     if index is None or isinstance(index, (str, bytes)) or not _is_index(index):
         raise ValueError(f"index: expected a neuron index in [0, {n}), got {index!r}")
@@ -141,7 +142,7 @@ def neuron_weights(params: dict, index: int, bias: float = 0.0) -> dict:
     """
     phi = dictionary_phi(params)
     _check_index(index, phi.shape[1])
-    if not isinstance(bias, jax.core.Tracer):
+    if is_concrete(bias):
         check_float(bias, "bias")
     return {"w": phi[:, index], "b": jnp.asarray(bias, phi.dtype)}
 
@@ -219,7 +220,7 @@ def divisive_normalization_neuron(params: dict, x: ArrayLike, index: int, sigma:
 
 def _check_divisive(sigma, exponent):
     for name, value in (("sigma", sigma), ("exponent", exponent)):
-        if not isinstance(value, jax.core.Tracer):
+        if is_concrete(value):
             check_float(value, name, 0.0, open_low=True)
 
 

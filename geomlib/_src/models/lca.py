@@ -15,13 +15,14 @@ from jax.typing import ArrayLike
 
 from geomlib._src.core.checks import check_array, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
+from geomlib._src.core.dtypes import is_concrete
 
 LCA_MAX_STEPS: int = 1_000_000
 """Upper bound on the LCA's ``steps`` (a loop length; 10^6 Euler steps is far past convergence)."""
 
 
 def _lca_setting(value, name: str, low: float, high: float | None = None, open_low: bool = False):
-    if not isinstance(value, jax.core.Tracer):
+    if is_concrete(value):
         check_float(value, name, low, high, open_low=open_low)
     return value
 
@@ -40,7 +41,7 @@ def check_lca_settings(lam, steps, eta, temperature=None, *, min_steps: int = 1)
     lam = _lca_setting(lam, "lam", 0.0)
     steps = check_int(steps, "steps", min_steps, LCA_MAX_STEPS)
     eta = _lca_setting(eta, "eta", 0.0, 1.0, open_low=True)
-    if temperature is not None and not isinstance(temperature, jax.core.Tracer):
+    if temperature is not None and is_concrete(temperature):
         try:
             check_float(temperature, "temperature", 0.0, open_low=True)
         except ValueError:
@@ -82,7 +83,7 @@ def lca_threshold(u: jax.Array, lam: float, temperature: float | None = None) ->
     None or T > 0 (checked unless traced: a traced NaN propagates).
     """
     check_array(u, "u")
-    if not isinstance(lam, jax.core.Tracer):
+    if is_concrete(lam):
         check_float(lam, "lam", 0.0)
     check_lca_settings(0.0, 1, 1.0, temperature)
     return soft_threshold(u, lam, temperature)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from geomlib._src.core.checks import check_array, check_float, check_key
-from geomlib._src.core.dtypes import float_dtype
+from geomlib._src.core.dtypes import float_dtype, is_concrete
 from geomlib._src.models.pointwise import Nonlinearity, activation
 
 
@@ -73,5 +73,5 @@ def _check_mlp(params, x, temperature) -> None:
         raise ValueError(f"x: expected one input of shape ({d},) (D of params[0]['w'], shape "
                          f"{tuple(jnp.shape(params[0]['w']))}), got shape {tuple(jnp.shape(x))}")
     check_array(x, "x")
-    if not isinstance(temperature, jax.core.Tracer):
+    if is_concrete(temperature):
         check_float(temperature, "temperature", 0.0, open_low=True)
