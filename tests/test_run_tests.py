@@ -18,7 +18,7 @@ def test_names_paths():
     assert not run_tests.names_paths(["-x", "-k", "lca and not slow", "--durations=20", "-n", "2"], ROOT)
     assert run_tests.names_paths(["tests/test_lca.py"], ROOT)
     assert run_tests.names_paths(["-q", "tests/test_lca.py::test_save_load_round_trip"], ROOT)
-    assert run_tests.names_paths(["notebooks/01-linear-neurons.ipynb"], ROOT)
+    assert run_tests.names_paths(["notebooks/02-linear-neurons.ipynb"], ROOT)
 
 
 @pytest.fixture

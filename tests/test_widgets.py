@@ -676,7 +676,7 @@ def test_bad_parameters_and_axes_raise(setup):
 
 
 def test_tunable_axes_follow_a_parameter():
-    """u and an axis choice built from a parameter (a neuron index, as in chapter 2): the
+    """u and an axis choice built from a parameter (a neuron index, as in chapter 3): the
     plane, the u panel and the title follow the slider; images of D = 7 x 7."""
     d = 49
     W = jax.random.normal(jax.random.key(3), (4, d))

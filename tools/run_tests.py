@@ -23,7 +23,7 @@ without a lock.
 All sessions always run; the exit status is that of the first one (in the order above)
 that failed (a session that selected no test, e.g. under ``-k``, counts as passed).
 Extra pytest arguments go to every session. If they name test paths
-(``tests/test_lca.py``, ``notebooks/01-linear-neurons.ipynb``, a node id, ...), the split
+(``tests/test_lca.py``, ``notebooks/02-linear-neurons.ipynb``, a node id, ...), the split
 is skipped and one serial session runs exactly what was asked, as ``pytest --nbval-lax
 --nbval-current-env ARGS`` always did. ``--workers 0`` (or pytest-xdist missing) runs the
 unit tests in one process.

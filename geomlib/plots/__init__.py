@@ -45,7 +45,7 @@ from geomlib.plots.planes import (
 )
 
 __all__ = [
-    # planes (chapter 1 and the explorers)
+    # planes (chapter 2 and the explorers)
     "ARROW_FILL",
     "CURVATURE_LABELS",
     "CURVATURE_SIGNS",
@@ -65,23 +65,23 @@ __all__ = [
     "plot_response",
     "scaled_arrows",
     "show_images",
-    # chapter 2
+    # chapter 3
     "BEND_LABELS",
     "draw_contour_fit",
     "draw_dictionary",
     "plot_bend_histograms",
     "plot_energy",
     "plot_potentials",
-    # chapter 3
+    # chapter 5
     "DecisionArtists",
     "plot_curvature_histograms",
     "plot_decision",
     "plot_walks",
-    # chapter 4
+    # chapter 6
     "plot_accuracy_curves",
     "plot_attack_path",
     "show_attacks",
-    # chapter 5
+    # chapter 7
     "model_color",
     "plot_correlation_table",
     "plot_per_image",

@@ -1,4 +1,4 @@
-"""Figures of chapter 4 (adversarial attacks): attack paths on contour maps, accuracy-vs-epsilon
+"""Figures of chapter 6 (adversarial attacks): attack paths on contour maps, accuracy-vs-epsilon
 curves, adversarial images with their perturbations. Each helper takes ``ax=None`` (or
 ``axes=None``) and draws into a new figure when none is given.
 """

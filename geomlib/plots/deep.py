@@ -1,4 +1,4 @@
-"""Figures of chapter 3 (deep networks): class maps on planes through a digit, boundary
+"""Figures of chapter 5 (deep networks): class maps on planes through a digit, boundary
 curvature histograms, straight-line walks.
 
 Like the rest of :mod:`geomlib.plots`, every function takes ``ax=None`` and, given Axes, draws only

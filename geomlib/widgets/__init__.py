@@ -7,8 +7,8 @@ a view needs, only that), ``controls`` (slider ranges, views, the ipywidgets), `
 matplotlib figure, redrawn by blitting), ``schedule`` (when to render: coalescing, coarse
 preview, deferred full resolution; pure), ``tunable`` (:class:`Tunable` and the
 orthonormal axes), ``cache``, ``png`` (the PNG encoder), ``kernel`` (the IPython kernel's
-event loop), and ``explorers`` (:func:`dictionary_explorer`, chapter 2;
-:func:`digit_explorer`, chapter 3).
+event loop), and ``explorers`` (:func:`dictionary_explorer`, chapter 3;
+:func:`digit_explorer`, chapter 5).
 """
 
 from geomlib.widgets.controls import ORIGIN_SPAN, ORIGIN_STEPS, THETA_RANGE, VIEWS

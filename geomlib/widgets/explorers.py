@@ -1,6 +1,6 @@
 """Ready-made plane explorers for the chapters (they own their slider ranges).
 
-:func:`dictionary_explorer` (chapter 2): one neuron of a sparse-coding dictionary,
+:func:`dictionary_explorer` (chapter 3): one neuron of a sparse-coding dictionary,
 seen through the four circuits that share its weights (linear, ReLU, divisive
 normalization, LCA, plus the smooth-threshold LCA whose exact curvature is defined).
 Sliders choose the neuron, the LCA threshold lambda and the number of LCA steps; menus

@@ -1,12 +1,12 @@
 r"""Decision boundaries of a classifier: decision functions, their curvature at the
-DeepFool point, and straight-line walks between images (chapter 3).
+DeepFool point, and straight-line walks between images (chapter 5).
 
 A classifier with logits :math:`f_1, \dots, f_K` assigns x to :math:`\arg\max_k f_k(x)`.
 The boundary between classes i and j is the zero level set of the *decision function*
 
 .. math:: g_{ij}(x) = f_i(x) - f_j(x),
 
-so it is an iso-response hypersurface like those of chapters 1 and 2, and its principal
+so it is an iso-response hypersurface like those of chapters 2 and 3, and its principal
 curvatures (:func:`geomlib.principal_curvatures`) follow the same sign convention:
 positive where the hypersurface bends around the side where g grows (the region of
 class i is locally convex there), negative where it bends the other way.

@@ -12,7 +12,7 @@ For one classifier and a batch of correctly classified images :math:`x_n` (label
   almost everywhere; and the dimensionless ``r |kappa|`` with r the DeepFool distance;
 - ``logit_bend`` (:func:`decision_contour_bend`): the bend :math:`c_2` of the decision contour :math:`z_j - z_i = 0`
   (i the label, j DeepFool's class) of the model itself (for a ReLU network a
-  scale-dependent bend, see chapter 1) in planes through the image spanned by the DeepFool
+  scale-dependent bend, see chapter 2) in planes through the image spanned by the DeepFool
   direction u and a direction v orthogonal to it: a *comparison* plane (v toward the
   next-nearest class, the analogue of the survey's other-neuron planes) and a *random*
   one. The contour is found and fitted by the survey code (:func:`geomlib.contour_bend`:
@@ -23,7 +23,7 @@ For one classifier and a batch of correctly classified images :math:`x_n` (label
   :func:`geomlib.boundary_curvatures`, positive where the image's class region is locally
   convex). Positive c2 = exo-origin: the boundary bends away from the image (:math:`\kappa_v < 0`).
 
-and per model, ``first_layer_bend``: the survey statistic of chapter 2 (:func:`geomlib.run_survey`:
+and per model, ``first_layer_bend``: the survey statistic of chapter 4 (:func:`geomlib.run_survey`:
 0.5 contour of the min-max normalised response on comparison and random planes through 0)
 of first-layer units: LCA neurons for an LCA front-end, ReLU units (straight contours,
 :math:`c_2 = 0` up to rounding) for an MLP;
