@@ -65,7 +65,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # Retrain every shipped parameter file in geomlib/params (seeded; about an hour on 2 cores:
-# chapter 7's dictionaries and the PGD-trained MLP take most of it).
+# chapter 8's dictionaries and the PGD-trained MLP take most of it).
 models: $(STAMP)
 	$(PY) -m geomlib.cli.train all
 

@@ -1,4 +1,4 @@
-"""Kill-and-resume of chapter 7's comparison (``python -m geomlib.cli.defense``), issue 15.
+"""Kill-and-resume of chapter 8's comparison (``python -m geomlib.cli.defense``), issue 15.
 
 A tiny comparison (3 cheap shipped classifiers, 2 digits, one PGD radius) runs once
 uninterrupted; then a chain of runs on a second file is killed with SIGKILL at two points

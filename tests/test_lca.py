@@ -248,7 +248,7 @@ def test_every_shipped_model_loads_and_matches_its_config(name):
 
 
 def test_shipped_files_are_small():
-    # 31 MB with chapter 7's family (three more float32 dictionaries: 768 x 2 and 1568 neurons).
+    # 31 MB with chapter 8's family (three more float32 dictionaries: 768 x 2 and 1568 neurons).
     total = sum(f.stat().st_size for f in PARAMS_DIR.glob("*.npz"))
     assert total < 32e6, f"{total / 1e6:.1f} MB of shipped parameters, expected < 32 MB"
 

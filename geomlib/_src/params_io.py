@@ -46,7 +46,7 @@ SHIPPED_MODELS: dict[str, dict] = {
     # MNIST digits (D = 784), 768 neurons, lambda 0.25.
     "mnist-768": _MNIST,
     # The same at a lower / higher sparsity penalty, for the lca-mlp-2-lam* classifiers: the
-    # robustness gain of an LCA front-end depends strongly on lambda (chapter 7 measures it).
+    # robustness gain of an LCA front-end depends strongly on lambda (chapter 8 measures it).
     "mnist-768-lam0.1": {**_MNIST, "lam": 0.1},
     "mnist-768-lam0.5": {**_MNIST, "lam": 0.5},
     # About 2x overcomplete (1,568 neurons for 784 pixels) as in Paiton et al. 2020; about

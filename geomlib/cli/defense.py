@@ -20,7 +20,7 @@ killed run loses at most the model in flight; the command **resumes** by default
 eps), those are read back, not measured again, and only the rest run (``--restart`` starts
 afresh; other settings are refused rather than overwritten). A resumed run writes the same
 bytes as an uninterrupted one: measured times are not in the file but in a sidecar
-(``OUT.times.json``) that ``geomlib.load_comparison(path)`` merges back. Chapter 7 loads the
+(``OUT.times.json``) that ``geomlib.load_comparison(path)`` merges back. Chapter 8 loads the
 file and draws the same plots. On 2 CPU cores the default 24 digits x 12 models take a few
 minutes, most of it compiling; the time per digit and model is printed at the end.
 """

@@ -81,7 +81,7 @@ __all__ = [
     "plot_accuracy_curves",
     "plot_attack_path",
     "show_attacks",
-    # chapter 7
+    # chapter 8
     "model_color",
     "plot_correlation_table",
     "plot_per_image",

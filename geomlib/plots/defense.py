@@ -1,4 +1,4 @@
-"""Figures of chapter 7 (curvature and adversarial defense): robustness against curvature across
+"""Figures of chapter 8 (curvature and adversarial defense): robustness against curvature across
 models with the rank correlation, and per-image scatter plots. Each helper takes ``ax=None``
 and draws into a new figure when none is given.
 """
@@ -16,7 +16,7 @@ __all__ = ["model_color", "plot_correlation_table", "plot_per_image", "plot_robu
 
 
 def model_color(name: str) -> str:
-    """Colour of a model in chapter 7's figures: LCA front-ends in blues, the others in oranges/greys."""
+    """Colour of a model in chapter 8's figures: LCA front-ends in blues, the others in oranges/greys."""
     if name.startswith("lca"):
         return "tab:blue"
     if name == "linear":

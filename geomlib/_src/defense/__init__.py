@@ -1,4 +1,4 @@
-"""Chapter 7: does measured curvature predict robustness? The parts:
+"""Chapter 8: does measured curvature predict robustness? The parts:
 
 - :mod:`.bends`: the decision-contour bend near each image and the first-layer survey;
 - :mod:`.results`: :class:`ClassifierMeasures`, what one classifier's measurement gives;
@@ -7,7 +7,7 @@
 - :mod:`.statistics`: one number per model (:func:`comparison_summary`) and the rank
   correlation across models (:func:`rank_correlation`);
 - :mod:`.io`: :func:`save_comparison` / :func:`load_comparison`;
-- :mod:`.mnist`, :mod:`.cifar`: the two comparisons of chapter 7 (shipped MNIST family;
+- :mod:`.mnist`, :mod:`.cifar`: the two comparisons of chapter 8 (shipped MNIST family;
   grayscale CIFAR-10 models trained on the spot);
 - :mod:`.runs`: :func:`comparison_to_file`, either comparison written to one file that an
   interrupted run resumes (what ``python -m geomlib.cli.defense`` runs).

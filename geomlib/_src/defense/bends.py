@@ -1,4 +1,4 @@
-r"""The two bends of chapter 7 measured on a classifier: the bend of its decision contour
+r"""The two bends of chapter 8 measured on a classifier: the bend of its decision contour
 near each image (:func:`decision_contour_bend`) and the survey bend of its first-layer
 units (:func:`first_layer_survey`), both with the survey code of chapter 4.
 """

@@ -1,4 +1,4 @@
-"""Chapter 7's grayscale CIFAR-10 comparison: an MLP with and without an LCA front-end,
+"""Chapter 8's grayscale CIFAR-10 comparison: an MLP with and without an LCA front-end,
 trained here, then measured as the MNIST family."""
 
 from __future__ import annotations

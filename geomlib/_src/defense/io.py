@@ -1,4 +1,4 @@
-"""Files of chapter 7's measurements: every model's :class:`ClassifierMeasures` in one ``.npz``.
+"""Files of chapter 8's measurements: every model's :class:`ClassifierMeasures` in one ``.npz``.
 
 The ``.npz`` holds what a rerun with the same settings reproduces exactly, and nothing
 else: it is written with :func:`geomlib._src.core.files.write_npz` (atomic: a temporary

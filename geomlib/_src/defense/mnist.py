@@ -1,4 +1,4 @@
-"""Chapter 7's MNIST comparison: the shipped model family measured on the same held-out digits."""
+"""Chapter 8's MNIST comparison: the shipped model family measured on the same held-out digits."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 from geomlib._src.core.checks import check_bool, check_float, check_int
 from geomlib._src.defense.measures import ClassifierMeasures, compare_classifiers
 
-#: The MNIST model family of chapter 7 (all shipped: :data:`geomlib.SHIPPED_CLASSIFIERS`), by what varies:
+#: The MNIST model family of chapter 8 (all shipped: :data:`geomlib.SHIPPED_CLASSIFIERS`), by what varies:
 #: no front-end (linear; MLPs plain, with a curvature penalty, adversarially trained) and LCA
 #: front-ends varying sparsity (lam), overcompleteness (1568 neurons) and LCA steps.
 DEFENSE_MODELS = ("linear", "mlp-2", "mlp-2-cure", "mlp-2-pgd", "mlp-3", "lca-mlp-2", "lca-mlp-2-lam0.1",

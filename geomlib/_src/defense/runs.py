@@ -1,4 +1,4 @@
-"""Chapter 7's comparisons run into one file, resuming what an interrupted run left in it
+"""Chapter 8's comparisons run into one file, resuming what an interrupted run left in it
 (what ``python -m geomlib.cli.defense`` does)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Model-level statistics of chapter 7's measurements and their rank correlation across models."""
+"""Model-level statistics of chapter 8's measurements and their rank correlation across models."""
 
 from __future__ import annotations
 
