@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from tools.nbval_tolerance import _absorb_last_digit_noise, within_last_digit
+from tools.nbval_tolerance import STRICT_TAG, _absorb_last_digit_noise, is_strict, main, tag_strict_cells, within_last_digit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,27 +53,69 @@ def test_only_text_outputs_of_the_same_stream_are_adjusted():
     assert _absorb_last_digit_noise(stderr, ref[:1])[0]["text"] == "ratio 1.16\n"
 
 
+def _run_nbval(path):
+    return subprocess.run([sys.executable, "-m", "pytest", "-rA", "--nbval-lax", "--nbval-current-env",
+                           "-p", "no:cacheprovider", "-p", "tools.nbval_tolerance", "--rootdir", str(path.parent),
+                           "-c", "/dev/null", str(path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
 def test_nbval_passes_rounding_noise_and_fails_real_changes(tmp_path):
-    """One nbval run (one kernel) on four strict cells that all print ``ratio 1.16``."""
+    """One nbval run (one kernel) on strict cells that all print ``ratio 1.16``: the first four
+    marked by the old comment, the next four by the cell tag only, the last one not marked."""
     tolerant = {"nbval-tolerance": {"relative": 0.03, "reason": "test"}}
     saved = [("ratio 1.17\n", {}, True),          # one unit in the last digit: passes
              ("ratio 1.18\n", {}, False),         # two units: fails
              ("ratio 1.19\n", tolerant, True),    # within the cell's stated 3%
              ("ratio 1.22\n", tolerant, False)]   # beyond it
-    cells = [new_code_cell('print(f"ratio {1.1649:.2f}")\n# NBVAL_CHECK_OUTPUT', execution_count=i + 1,
-                           outputs=[new_output("stream", name="stdout", text=text)], metadata=meta)
-             for i, (text, meta, _) in enumerate(saved)]
+    code = 'print(f"ratio {1.1649:.2f}")'
+    cells = [new_code_cell(code + "\n# NBVAL_CHECK_OUTPUT", metadata=dict(meta), outputs=[new_output(
+             "stream", name="stdout", text=text)]) for text, meta, _ in saved]
+    cells += [new_code_cell(code, metadata={**meta, "tags": [STRICT_TAG]}, outputs=[new_output(
+              "stream", name="stdout", text=text)]) for text, meta, _ in saved]
+    cells.append(new_code_cell(code, outputs=[new_output("stream", name="stdout", text="ratio 9.99\n")]))
+    expected = [passes for _, _, passes in saved] * 2 + [True]     # an unmarked cell's output is not compared
+    for i, cell in enumerate(cells):
+        cell.execution_count = i + 1
+    assert [is_strict(c) for c in cells] == [True] * 8 + [False]
     path = tmp_path / "strict.ipynb"
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                       "language": "python"}}), path)
-    run = subprocess.run([sys.executable, "-m", "pytest", "-rA", "--nbval-lax", "--nbval-current-env",
-                          "-p", "no:cacheprovider", "-p", "tools.nbval_tolerance", "--rootdir", str(tmp_path),
-                          "-c", "/dev/null", str(path)],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    for i, (_, _, passes) in enumerate(saved):
+    run = _run_nbval(path)
+    for i, passes in enumerate(expected):
         word = "PASSED" if passes else "FAILED"
         # pytest appends " - <message>" to a FAILED line when the terminal is wide enough
         assert re.search(rf"^{word} \S*strict\.ipynb::Cell {i}( - .*)?$", run.stdout, re.M), run.stdout[-3000:]
+
+
+def test_is_strict_reads_tag_and_comment_as_nbval_does():
+    tagged = new_code_cell("x = 1", metadata={"tags": ["other", STRICT_TAG]})
+    assert is_strict(tagged)
+    for comment in ("# NBVAL_CHECK_OUTPUT", "#NBVAL_CHECK_OUTPUT", "    ## NBVAL_CHECK_OUTPUT  "):
+        assert is_strict(new_code_cell(f"x = 1\n{comment}\ny = 2"))
+    for source in ("x = 1  # NBVAL_CHECK_OUTPUT", "s = '# NBVAL_CHECK_OUTPUT'", "# NBVAL_CHECK_OUTPUT please"):
+        assert not is_strict(new_code_cell(source))
+    assert not is_strict({"cell_type": "code", "source": "x", "metadata": {"tags": STRICT_TAG}})  # not a list
+    assert not is_strict(nbformat.v4.new_markdown_cell("# NBVAL_CHECK_OUTPUT"))
+
+
+def test_tag_strict_cells_moves_the_comment_into_the_tag(tmp_path):
+    out = [new_output("stream", name="stdout", text="ratio 1.17\n")]
+    cells = [new_code_cell("print(1)\n# NBVAL_CHECK_OUTPUT", outputs=out, metadata={"nbval-tolerance": {
+                 "relative": 0.03, "reason": "test"}}),
+             new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(2)", metadata={"tags": [STRICT_TAG]}),
+             new_code_cell("print(3)  # stays", metadata={"tags": ["keep"]}),
+             nbformat.v4.new_markdown_cell("# NBVAL_CHECK_OUTPUT in prose stays")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    assert main([str(path)]) == 0
+    nb = nbformat.read(path, as_version=4)
+    assert [c.source for c in nb.cells] == ["print(1)", "print(2)", "print(3)  # stays",
+                                            "# NBVAL_CHECK_OUTPUT in prose stays"]
+    assert [c.metadata.get("tags") for c in nb.cells[:3]] == [[STRICT_TAG], [STRICT_TAG], ["keep"]]
+    assert nb.cells[0].outputs == out and nb.cells[0].metadata["nbval-tolerance"]["relative"] == 0.03
+    assert [is_strict(c) for c in nb.cells] == [True, True, False, False]
+    assert tag_strict_cells(nb) == 0   # idempotent
 
 
 def test_cell_tolerance_from_metadata():

@@ -1,9 +1,15 @@
 """nbval's strict output check, tolerant of one unit in the last printed digit.
 
-The notebooks' key numbers are checked by nbval (cells marked ``# NBVAL_CHECK_OUTPUT``)
-against the outputs saved in the notebook. XLA and the BLAS libraries pick their kernels
-by CPU (AVX2, AVX-512, AMX ...), so the same seeded run on another machine can round a
-printed number the other way: the saved ``ratio 1.17`` re-runs as ``ratio 1.16`` on a
+The notebooks' key numbers are checked by nbval against the outputs saved in the notebook,
+in the cells marked strict (:func:`is_strict`): by the cell tag ``nbval-check-output``, in
+the cell's metadata and out of the reader's sight (nbval reads it natively), or, the older
+way still accepted, by a ``# NBVAL_CHECK_OUTPUT`` comment line in the code.
+``python -m tools.nbval_tolerance notebooks/NN-x.ipynb`` turns such comments into tags
+(:func:`tag_strict_cells`; code and saved outputs otherwise untouched, so the notebook
+need not be executed again).
+
+XLA and the BLAS libraries pick their kernels by CPU (AVX2, AVX-512, AMX ...), so the
+same seeded run on another machine can round a printed number the other way: the saved ``ratio 1.17`` re-runs as ``ratio 1.16`` on a
 Sapphire Rapids CPU. A changed *result* moves a number by more than that.
 
 This pytest plugin (``-p tools.nbval_tolerance``, set in ``pyproject.toml``) makes the
@@ -25,9 +31,17 @@ the reason, and is allowed that much (besides the one unit)::
 
 from __future__ import annotations
 
+import argparse
 import copy
 import re
+import sys
 from decimal import Decimal
+from pathlib import Path
+
+STRICT_TAG = "nbval-check-output"
+STRICT_COMMENT = "NBVAL_CHECK_OUTPUT"
+# nbval's own rule for a marker comment: a line that is '#' + optional spaces + the marker
+_COMMENT_LINE = re.compile(rf"^[ \t]*#+[ \t]*{STRICT_COMMENT}[ \t]*$")
 
 # A number standing on its own: not part of a name such as mlp-2, lam0.5, t25 or 2x.
 NUMBER = re.compile(r"(?<![\w.])(?<!\w-)[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.])")
@@ -95,6 +109,61 @@ def cell_tolerance(metadata) -> dict:
     return out
 
 
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _tags(cell) -> list:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return list(tags) if isinstance(tags, list) else []
+
+
+def is_strict(cell) -> bool:
+    """True if nbval compares this code cell's outputs under ``--nbval-lax``: it carries the tag
+    ``nbval-check-output`` or a ``# NBVAL_CHECK_OUTPUT`` comment line.
+
+    >>> is_strict({"cell_type": "code", "source": "print(1)", "metadata": {"tags": ["nbval-check-output"]}})
+    True
+    >>> is_strict({"cell_type": "code", "source": "print(1)\\n# NBVAL_CHECK_OUTPUT", "metadata": {}})
+    True
+    >>> is_strict({"cell_type": "code", "source": "print('# NBVAL_CHECK_OUTPUT')", "metadata": {}})
+    False
+    >>> is_strict({"cell_type": "markdown", "source": "# NBVAL_CHECK_OUTPUT", "metadata": {}})
+    False
+    """
+    if cell.get("cell_type") != "code":
+        return False
+    return STRICT_TAG in _tags(cell) or any(_COMMENT_LINE.match(line) for line in _source(cell).splitlines())
+
+
+def tag_strict_cells(notebook) -> int:
+    """Move every ``# NBVAL_CHECK_OUTPUT`` comment line of ``notebook``'s code cells (a dict in
+    nbformat 4 layout, changed in place) into the cell tag ``nbval-check-output``; return the
+    number of cells changed. Outputs, other metadata and the rest of the code are kept as they are.
+
+    >>> nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": ["print(1)\\n", "# NBVAL_CHECK_OUTPUT"]}]}
+    >>> tag_strict_cells(nb), nb["cells"][0]["source"], nb["cells"][0]["metadata"]["tags"]
+    (1, 'print(1)', ['nbval-check-output'])
+    >>> tag_strict_cells(nb)
+    0
+    """
+    changed = 0
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        lines = _source(cell).splitlines(keepends=True)
+        kept = [line for line in lines if not _COMMENT_LINE.match(line.rstrip("\n"))]
+        if len(kept) == len(lines):
+            continue
+        cell["source"] = "".join(kept).rstrip("\n")
+        tags = _tags(cell)
+        if STRICT_TAG not in tags:
+            cell.setdefault("metadata", {})["tags"] = [*tags, STRICT_TAG]
+        changed += 1
+    return changed
+
+
 def _absorb_last_digit_noise(test: list, ref: list, relative: float = 0.0, absolute: float = 0.0) -> list:
     """A copy of ``test`` where text within tolerance of ``ref`` (:func:`within_last_digit`) reads as ``ref``."""
     test = copy.deepcopy(test)
@@ -125,3 +194,25 @@ def pytest_configure(config):
 
     compare_outputs._last_digit_tolerant = True
     IPyNbCell.compare_outputs = compare_outputs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.nbval_tolerance NOTEBOOK...``: turn strict-check comments into cell tags."""
+    parser = argparse.ArgumentParser(description="Move '# NBVAL_CHECK_OUTPUT' comments of code cells into the "
+                                                 "cell tag 'nbval-check-output', in place.")
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    import nbformat
+
+    for path in args.notebooks:
+        notebook = nbformat.read(path, as_version=4)
+        changed = tag_strict_cells(notebook)
+        if changed:
+            nbformat.validate(notebook)
+            nbformat.write(notebook, path)
+        print(f"{path}: {changed} cell(s) tagged {STRICT_TAG}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
