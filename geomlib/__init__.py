@@ -8,6 +8,8 @@ tests/test_api.py. ``geomlib.plots`` and ``geomlib.widgets`` are imported on dem
 
 from geomlib._src.attacks import (
     SignAttackResult,
+    apgd,
+    apgd_targeted,
     attack_success,
     carlini_wagner,
     deepfool,
@@ -171,6 +173,8 @@ __all__ = [
     "accuracy_under_attack",
     "activation",
     "adversarial_direction",
+    "apgd",
+    "apgd_targeted",
     "attack_success",
     "axis_curvature",
     "bind_classifier",

@@ -32,7 +32,7 @@ PUBLIC = {
                     "train_classifier"],
     "images": ["load_photographs", "natural_image_patches", "whiten"],
     "params_io": ["load_metadata", "load_params", "save_params"],
-    "attacks": ["SignAttackResult", "attack_success", "carlini_wagner", "deepfool", "fgsm", "mean_squared_distance",
+    "attacks": ["SignAttackResult", "apgd", "apgd_targeted", "attack_success", "carlini_wagner", "deepfool", "fgsm", "mean_squared_distance",
                 "perturbation_norm", "pgd", "targeted_sign_attack"],
     "lca_views": ["ContourTurning", "LCATrajectory", "contour_turning", "energy_neuron", "lca_trajectory",
                   "quadrature_pair", "toy_lca_dictionary"],

@@ -22,10 +22,20 @@ Attack size is reported as in Paiton et al. (2020): the mean squared distance
 :math:`\mathrm{MSD} = \frac1D \sum_j (x^{adv}_j - x_j)^2` per image.
 
 Parts: ``kernels`` (set-up, loss gradient, steps, projection, the PGD loop),
-``gradient`` (:func:`fgsm`, :func:`pgd`), ``sign`` (:func:`targeted_sign_attack`),
+``gradient`` (:func:`fgsm`, :func:`pgd`), ``apgd`` (:func:`apgd`, :func:`apgd_targeted`:
+Auto-PGD, with an optional ``surrogate`` for the gradient), ``sign`` (:func:`targeted_sign_attack`),
 ``minimal`` (:func:`deepfool`, :func:`carlini_wagner`), ``measures`` (size and success).
 """
 
+from geomlib._src.attacks.apgd import (
+    apgd,
+    apgd_checkpoints,
+    apgd_kernel,
+    apgd_loss,
+    apgd_targeted,
+    margin_loss_parts,
+    padded_rows,
+)
 from geomlib._src.attacks.gradient import fgsm, pgd
 from geomlib._src.attacks.kernels import (
     BATCHED_LOGITS,
@@ -50,6 +60,11 @@ __all__ = [
     "MAX_STEPS",
     "Norm",
     "SignAttackResult",
+    "apgd",
+    "apgd_checkpoints",
+    "apgd_kernel",
+    "apgd_loss",
+    "apgd_targeted",
     "attack_loss_grad",
     "attack_success",
     "carlini_wagner",
@@ -59,7 +74,9 @@ __all__ = [
     "clip_box",
     "deepfool",
     "fgsm",
+    "margin_loss_parts",
     "mean_squared_distance",
+    "padded_rows",
     "perturbation_norm",
     "pgd",
     "pgd_kernel",
