@@ -7,12 +7,34 @@ Images are in [0, 1] when ``clip=True``. Bind parameters with ``jax.tree_util.Pa
 so that the compiled kernels are reused (plain functions are keyed by identity).
 
 Parts: ``evaluation`` (accuracy under attack, attack size at a target confidence),
+``adaptive`` (BPDA, implicit LCA gradients, steps sweep, transfer, the worst case over
+attacks), ``checks`` (the sanity checks that expose gradient masking),
+``minimal_distance`` (smallest adversarial distance per image over several attacks),
 ``paths`` (responses, gradient-ascent paths and how they cross the contours, plane
 coordinates), ``semantics`` (class means, template cosine), ``subspaces`` (how many
 orthogonal adversarial directions exist at an image).
 """
 
+from geomlib._src.robustness.adaptive import (
+    Attack,
+    StepsSweep,
+    WorstCase,
+    apgd_attack,
+    bpda_logits,
+    default_attack,
+    default_bpda_temperature,
+    lca_bpda,
+    lca_implicit_logits,
+    pgd_attack,
+    steps_sweep,
+    surrogate_attack,
+    transfer_attack,
+    verified_adversarial,
+    worst_case,
+)
+from geomlib._src.robustness.checks import Check, RobustnessChecks, robustness_checks, zero_gradient_fraction
 from geomlib._src.robustness.evaluation import MSDResult, accuracy_under_attack, correct_under_attack, msd_at_confidence
+from geomlib._src.robustness.minimal_distance import MINIMAL_METHODS, MinimalPerturbation, minimal_perturbation
 from geomlib._src.robustness.paths import (
     gradient_ascent_path,
     one_image,
@@ -31,7 +53,29 @@ from geomlib._src.robustness.subspaces import (
 
 __all__ = [
     "AdversarialDirections",
+    "Attack",
+    "Check",
+    "MINIMAL_METHODS",
     "MSDResult",
+    "MinimalPerturbation",
+    "RobustnessChecks",
+    "StepsSweep",
+    "WorstCase",
+    "apgd_attack",
+    "bpda_logits",
+    "default_attack",
+    "default_bpda_temperature",
+    "lca_bpda",
+    "lca_implicit_logits",
+    "minimal_perturbation",
+    "pgd_attack",
+    "robustness_checks",
+    "steps_sweep",
+    "surrogate_attack",
+    "transfer_attack",
+    "verified_adversarial",
+    "worst_case",
+    "zero_gradient_fraction",
     "accuracy_under_attack",
     "class_means",
     "correct_under_attack",
