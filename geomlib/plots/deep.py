@@ -50,6 +50,7 @@ def plot_decision(
     colorbar: bool = True,
     colorbar_label: str = "response",
     levels: int = 12,
+    fill: str | None = "image",
 ) -> DecisionArtists:
     """Iso-response contours of a logit or a decision function on a plane, with its zero
     contour (the decision boundary, for a decision function f_i - f_j) in red.
@@ -59,8 +60,9 @@ def plot_decision(
       ax: Axes; None makes a figure.
       zero: draw the zero contour (if the response changes sign in the window).
       marks: label -> plane coordinates (a, b) of points to mark (e.g. another digit).
-      title, xlabel, ylabel, colorbar, colorbar_label, levels: as in
-        :func:`geomlib.plots.plot_response` (no gradient arrows here).
+      title, xlabel, ylabel, colorbar, colorbar_label, levels, fill: as in
+        :func:`geomlib.plots.plot_response` (no gradient arrows here); ``fill="contourf"``
+        (filled bands) keeps a saved notebook small where many maps are drawn.
 
     Returns:
       :class:`DecisionArtists`.
@@ -70,7 +72,7 @@ def plot_decision(
         raise ValueError(f"values, coords: expected (n_b, n_a) and (n_b, n_a, 2), got {values.shape} and "
                          f"{coords.shape}")
     ax = new_axes(ax, (4.5, 4))
-    art = plot_response(values, coords, ax=ax, arrows=None, levels=levels, colorbar=colorbar,
+    art = plot_response(values, coords, ax=ax, arrows=None, levels=levels, fill=fill, colorbar=colorbar,
                         colorbar_label=colorbar_label, xlabel=xlabel, ylabel=ylabel, title=title)
     boundary = None
     if zero and values.min() < 0 < values.max():
