@@ -10,6 +10,7 @@ histograms), ``deep`` (3: class maps, boundary curvature, walks), ``attacks`` (4
 """
 
 from geomlib.plots.attacks import plot_accuracy_curves, plot_attack_path, show_attacks
+from geomlib.plots.mechanism import MODEL_COLORS, plot_digit_mechanism, plot_toy_mechanism
 from geomlib.plots.axes import notebook_style
 from geomlib.plots.deep import DecisionArtists, plot_curvature_histograms, plot_decision, plot_walks
 from geomlib.plots.defense import model_color, plot_correlation_table, plot_per_image, plot_robustness_vs_curvature
@@ -81,6 +82,9 @@ __all__ = [
     "plot_accuracy_curves",
     "plot_attack_path",
     "show_attacks",
+    "MODEL_COLORS",
+    "plot_digit_mechanism",
+    "plot_toy_mechanism",
     # chapter 8
     "model_color",
     "plot_correlation_table",

@@ -43,6 +43,18 @@ from geomlib._src.robustness.paths import (
     step_contour_cosines,
     target_log_probability,
 )
+from geomlib._src.robustness.paths2d import (
+    TOY_LEVEL,
+    TOY_TEMPERATURE,
+    LevelPath,
+    PlaneAttack,
+    ToyAttack,
+    ascent_to_level,
+    path_contour_curvature,
+    plane_attacks,
+    toy_attacks,
+    toy_circuits,
+)
 from geomlib._src.robustness.semantics import class_means, template_cosine
 from geomlib._src.robustness.subspaces import (
     AdversarialDirections,
@@ -90,4 +102,15 @@ __all__ = [
     "step_contour_cosines",
     "target_log_probability",
     "template_cosine",
+    # paths2d: the mechanism
+    "LevelPath",
+    "PlaneAttack",
+    "TOY_LEVEL",
+    "TOY_TEMPERATURE",
+    "ToyAttack",
+    "ascent_to_level",
+    "path_contour_curvature",
+    "plane_attacks",
+    "toy_attacks",
+    "toy_circuits",
 ]
