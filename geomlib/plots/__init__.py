@@ -6,7 +6,7 @@ lines, gradient arrows, colour limits: numpy only, shared with :mod:`geomlib.wid
 ``planes`` (response and curvature maps of a plane), ``images`` (flattened images),
 and one module of figures per chapter: ``lca`` (2: LCA dynamics, dictionaries, bend
 histograms), ``deep`` (3: class maps, boundary curvature, walks), ``attacks`` (4) and
-``defense`` (5).
+``defense`` (5), ``opening`` (1: adversarial examples).
 """
 
 from geomlib.plots.attacks import plot_accuracy_curves, plot_attack_path, show_attacks
@@ -34,6 +34,7 @@ from geomlib.plots.lca import (
     plot_energy,
     plot_potentials,
 )
+from geomlib.plots.opening import plot_adversarial_examples
 from geomlib.plots.planes import (
     CURVATURE_LABELS,
     CURVATURE_SIGNS,
@@ -66,6 +67,8 @@ __all__ = [
     "plot_response",
     "scaled_arrows",
     "show_images",
+    # chapter 1
+    "plot_adversarial_examples",
     # chapter 3
     "BEND_LABELS",
     "draw_contour_fit",
