@@ -18,6 +18,7 @@ judged on the true model.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable, Mapping, NamedTuple, Sequence
 
@@ -202,8 +203,15 @@ def _implicit_logits(params, x, steps, cg_steps):
     return out[0] if x.ndim == 1 else out
 
 
-def _implicit_apply(params, steps, cg_steps, x):
-    return _implicit_logits(params, jnp.asarray(x, float_dtype()), steps, cg_steps)
+@dataclasses.dataclass(frozen=True)
+class _ImplicitLogits:
+    """Static part of :func:`lca_implicit_logits` (hashable, so ``jit`` caches across instances)."""
+
+    lca_steps: int
+    cg_steps: int
+
+    def __call__(self, params, x):
+        return _implicit_logits(params, jnp.asarray(x, float_dtype()), self.lca_steps, self.cg_steps)
 
 
 def lca_implicit_logits(params: dict, *, lca_steps: int = LCA_STEPS, cg_steps: int = 100) -> Partial:
@@ -242,7 +250,7 @@ def lca_implicit_logits(params: dict, *, lca_steps: int = LCA_STEPS, cg_steps: i
     """
     _check_lca_params(params)
     lca_steps = check_lca_steps(lca_steps)
-    surrogate = Partial(_implicit_apply, params, lca_steps, check_int(cg_steps, "cg_steps", 1, 100_000))
+    surrogate = Partial(_ImplicitLogits(lca_steps, check_int(cg_steps, "cg_steps", 1, 100_000)), params)
     return bpda_logits(bind_classifier(params, lca_steps=lca_steps), surrogate)
 
 
