@@ -4,8 +4,8 @@ draws there and touches no global state; without one it makes a new figure throu
 Parts: ``axes`` (notebook style, the Axes a drawing uses), ``fields`` (contour levels and
 lines, gradient arrows, colour limits: numpy only, shared with :mod:`geomlib.widgets`),
 ``planes`` (response and curvature maps of a plane), ``images`` (flattened images),
-and one module of figures per chapter: ``lca`` (2: LCA dynamics, dictionaries, bend
-histograms), ``deep`` (3: class maps, boundary curvature, walks), ``attacks`` (4) and
+and one module of figures per chapter: ``lca`` (3 and 4: LCA dynamics, dictionaries, bend
+histograms), ``deep`` (5: class maps, boundary curvature, walks), ``attacks`` (4) and
 ``defense`` (5), ``opening`` (1: adversarial examples).
 """
 
@@ -69,7 +69,7 @@ __all__ = [
     "show_images",
     # chapter 1
     "plot_adversarial_examples",
-    # chapter 3
+    # chapters 3 and 4
     "BEND_LABELS",
     "draw_contour_fit",
     "draw_dictionary",
