@@ -50,11 +50,13 @@ PUBLIC = {
                    "gaas_directions", "gradient_ascent_path", "msd_at_confidence", "one_image",
                    "orthogonal_adversarial_directions", "path_plane_coordinates", "single_image_response",
                    "step_contour_cosines",
-                   "target_log_probability", "template_cosine"],
+                   "target_log_probability", "template_cosine",
+                   "LevelPath", "PlaneAttack", "ToyAttack", "ascent_to_level", "path_contour_curvature",
+                   "plane_attacks", "toy_attacks", "toy_circuits"],
     "defense": ["ClassifierMeasures", "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers",
                 "comparison_summary", "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend",
                 "measure_classifier", "mnist_comparison", "rank_correlation", "save_comparison"],
-    None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA"],
+    None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA", "TOY_LEVEL", "TOY_TEMPERATURE"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 
