@@ -79,10 +79,14 @@ def show_attacks(x: ArrayLike, x_adv: Mapping[str, ArrayLike], row_labels: Seque
                  size: float = 1.3):
     """Rows of (image, adversarial image, perturbation) triplets, one column per image.
 
+    Images are drawn in grey on the pixel scale [0, 1]; every perturbation row shares one
+    symmetric colour scale (+-max |x_adv - x| over all of them), so that rows of different
+    models compare by colour; each scale has a colour bar.
+
     Args:
       x: clean images ``(n, D)``.
       x_adv: a mapping name -> adversarial images ``(n, D)`` (one pair of rows per name:
-        the images, then the perturbations ``x_adv - x`` on a symmetric colour scale).
+        the images, then the perturbations ``x_adv - x``).
       row_labels: the names of ``x_adv`` to show, in order (default: all, in the mapping's order).
       titles: one title per column (e.g. "7 -> 3").
       size: inches per image.
@@ -92,19 +96,32 @@ def show_attacks(x: ArrayLike, x_adv: Mapping[str, ArrayLike], row_labels: Seque
     """
     import matplotlib.pyplot as plt
 
-    x = np.asarray(x)
+    x = np.asarray(x, dtype=np.float64)
     names = list(row_labels or x_adv)
     n = x.shape[0]
-    fig, axes = plt.subplots(1 + 2 * len(names), n, figsize=(size * n + 1.2, size * (1 + 2 * len(names))),
-                             squeeze=False, layout="constrained")
-    show_images(x, titles, axes=axes[0], symmetric=False, cmap="gray")
-    axes[0, 0].text(-0.15, 0.5, "clean", transform=axes[0, 0].transAxes, ha="right", va="center")
-    for r, name in enumerate(names):
-        adv = np.asarray(x_adv[name])
+    advs = {}
+    for name in names:
+        adv = np.asarray(x_adv[name], dtype=np.float64)
         if adv.shape != x.shape:
             raise ValueError(f"x_adv[{name!r}]: expected shape {x.shape}, got {adv.shape}")
-        show_images(adv, axes=axes[1 + 2 * r], symmetric=False, cmap="gray")
-        show_images(adv - x, axes=axes[2 + 2 * r], symmetric=True)
+        advs[name] = adv
+    m = max([float(np.max(np.abs(a - x))) for a in advs.values()] + [0.0]) or 1.0
+    fig, axes = plt.subplots(1 + 2 * len(names), n, figsize=(size * n + 2.0, size * (1 + 2 * len(names))),
+                             squeeze=False, layout="constrained")
+    grey = show_images(x, titles, axes=axes[0], symmetric=False, cmap="gray")
+    axes[0, 0].text(-0.15, 0.5, "clean", transform=axes[0, 0].transAxes, ha="right", va="center")
+    deltas = []
+    for r, name in enumerate(names):
+        adv = advs[name]
+        grey += show_images(adv, axes=axes[1 + 2 * r], symmetric=False, cmap="gray")
+        deltas += show_images(adv - x, axes=axes[2 + 2 * r], symmetric=True)
         axes[1 + 2 * r, 0].text(-0.15, 0.5, name, transform=axes[1 + 2 * r, 0].transAxes, ha="right", va="center")
         axes[2 + 2 * r, 0].text(-0.15, 0.5, "δ", transform=axes[2 + 2 * r, 0].transAxes, ha="right", va="center")
+    for im in grey:
+        im.set_clim(0.0, 1.0)
+    for im in deltas:
+        im.set_clim(-m, m)
+    fig.colorbar(grey[0], ax=list(axes[0]), shrink=0.9, label="pixel value\n(every grey row)")
+    for r in range(len(names)):
+        fig.colorbar(deltas[r * n], ax=list(axes[2 + 2 * r]), shrink=0.9, label="δ (red: brighter)")
     return fig
