@@ -6,10 +6,21 @@ lines, gradient arrows, colour limits: numpy only, shared with :mod:`geomlib.wid
 ``planes`` (response and curvature maps of a plane), ``images`` (flattened images),
 and one module of figures per chapter: ``lca`` (3 and 4: LCA dynamics, dictionaries, bend
 histograms), ``deep`` (5: class maps, boundary curvature, walks), ``attacks`` (4) and
-``defense`` (5), ``opening`` (1: adversarial examples).
+``defense`` (5), ``opening`` (1: adversarial examples), ``conclusions`` (9: the table of
+what reproduced).
 """
 
 from geomlib.plots.attacks import plot_accuracy_curves, plot_attack_path, show_attacks
+from geomlib.plots.conclusions import (
+    PUBLISHED,
+    Finding,
+    ResultFiles,
+    comparison_findings,
+    find_result_files,
+    findings_table,
+    msd_findings,
+    survey_findings,
+)
 from geomlib.plots.mechanism import MODEL_COLORS, plot_digit_mechanism, plot_toy_mechanism
 from geomlib.plots.axes import notebook_style
 from geomlib.plots.deep import DecisionArtists, plot_curvature_histograms, plot_decision, plot_walks
@@ -69,6 +80,15 @@ __all__ = [
     "show_images",
     # chapter 1
     "plot_adversarial_examples",
+    # chapter 9
+    "PUBLISHED",
+    "Finding",
+    "ResultFiles",
+    "comparison_findings",
+    "find_result_files",
+    "findings_table",
+    "msd_findings",
+    "survey_findings",
     # chapters 3 and 4
     "BEND_LABELS",
     "draw_contour_fit",

@@ -1,0 +1,246 @@
+"""Chapter 9's table (what reproduced): the series' findings beside the published numbers,
+one row each.
+
+A :class:`Finding` is built from results, never from retyped numbers: a curvature survey
+(:class:`geomlib.SurveyResult` per ``"dictionary/circuit"``, as :func:`geomlib.load_survey`
+reads them or :func:`geomlib.run_survey` makes them), attack sizes and template cosines per
+model (:func:`geomlib.msd_at_confidence`, :func:`geomlib.template_cosine`), or a model
+comparison (:func:`geomlib.load_comparison`). The published side is :data:`PUBLISHED`, each
+entry with its source. :func:`find_result_files` reads whichever result files are present
+in a folder at run time, so a table rebuilt later shows the results committed then.
+
+It lives with the figures because it is the view of chapter 9: it reads results through
+the public geomlib functions and turns them into a Markdown table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from jax.typing import ArrayLike
+
+from geomlib import ClassifierMeasures, SurveyResult, comparison_summary, load_comparison, load_survey, rank_correlation
+
+__all__ = ["PUBLISHED", "Finding", "ResultFiles", "find_result_files", "findings_table", "msd_findings",
+           "survey_findings", "comparison_findings"]
+
+_PAITON = "Paiton et al. 2020"
+
+#: The published side of each finding: key -> (statement or numbers, source). MSD pairs are
+#: (without LCA, with LCA) means for MNIST, read off the paper's plots.
+PUBLISHED: dict[str, tuple[object, str]] = {
+    "exo": ("almost all planes exo-origin (c2 > 0)", _PAITON),
+    "comparison_vs_random": ("comparison planes bend more than random planes", _PAITON),
+    "overcompleteness": ("curvature grows with overcompleteness: 2x < 4x < 10x", _PAITON),
+    "controls": ("linear and pointwise neurons: straight contours, c2 = 0", _PAITON),
+    "msd/mlp-2/lca-mlp-2": ((0.0069, 0.0134), f"{_PAITON} (2 layers, 768 LCA neurons)"),
+    "msd/mlp-3/lca-mlp-3": ((0.0027, 0.0122), f"{_PAITON} (3 layers, 768 LCA neurons)"),
+    "semantic": ("adversarial images against the LCA network look like the target digit", _PAITON),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row of the table: a claim, the published side, ours, and the verdict.
+
+    Attributes:
+      chapter: the chapter that measures it (int).
+      claim: what is claimed, in a few words.
+      published: the published number or statement, with its source.
+      ours: our number(s), as text.
+      basis: where ours come from (a results file, or "computed here" with its size).
+      verdict: ``"reproduced"``, ``"partly"``, ``"not reproduced"`` or ``"new here"``.
+    """
+
+    chapter: int
+    claim: str
+    published: str
+    ours: str
+    basis: str
+    verdict: str
+
+
+def _published(key: str) -> str:
+    what, source = PUBLISHED[key]
+    return f"{what} ({source})"
+
+
+def survey_findings(surveys: Mapping[str, SurveyResult], basis: str) -> list[Finding]:
+    """Findings of the curvature survey (chapters 3-4) from surveys keyed ``"dictionary/circuit"``.
+
+    Rules: *exo-origin* is reproduced when at least 90% of every LCA survey's planes have
+    c2 > 0; *comparison > random* when the median c2 of comparison planes exceeds that of
+    random planes for every dictionary; *overcompleteness* (dictionaries ordered by their
+    number of neurons) when both medians grow at every step, partly when some do;
+    *controls* when every linear and ReLU survey has max |c2| < 1e-6. The published
+    overcompleteness claim spans three sizes (2x, 4x, 10x): with fewer, at best "partly".
+
+    Args:
+      surveys: e.g. ``{"patches-2x/lca": SurveyResult, "patches-2x/relu": ...}``.
+      basis: where they come from, written in the table.
+
+    Returns:
+      the findings that the surveys given can answer (none for an empty mapping).
+    """
+    lca = {k.split("/")[0]: s for k, s in surveys.items() if s.model == "lca"}
+    out = []
+    if lca:
+        exo = {d: float(np.mean(s.c2[np.isfinite(s.c2)] > 0)) for d, s in lca.items()}
+        out.append(Finding(4, "LCA neurons' contours bend exo-origin", _published("exo"),
+                           ", ".join(f"{d}: {v:.0%} of planes" for d, v in exo.items()), basis,
+                           "reproduced" if min(exo.values()) >= 0.9 else "not reproduced"))
+        med = {d: {kind: float(np.nanmedian(s.c2[:, s.kind == kind])) for kind in ("comparison", "random")}
+               for d, s in lca.items()}
+        out.append(Finding(4, "competitors' planes bend more", _published("comparison_vs_random"),
+                           ", ".join(f"{d}: {m['comparison']:.3f} vs {m['random']:.3f}" for d, m in med.items())
+                           + " (median c2, comparison vs random)", basis,
+                           "reproduced" if all(m["comparison"] > m["random"] for m in med.values()) else "not reproduced"))
+        if len(lca) > 1:
+            order = sorted(lca, key=lambda d: lca[d].config.get("dictionary_shape", [0, 0])[-1])
+            grows = [med[b][kind] > med[a][kind] for a, b in zip(order, order[1:]) for kind in ("comparison", "random")]
+            verdict = "reproduced" if all(grows) else "partly" if any(grows) else "not reproduced"
+            if verdict == "reproduced" and len(order) < 3:  # the published claim spans 2x, 4x and 10x
+                verdict = f"partly ({len(order)} of 3 sizes)"
+            ours = "; ".join(f"{kind} " + ", ".join(f"{med[d][kind]:.3f}" for d in order) for kind in ("comparison", "random"))
+            out.append(Finding(4, "bend grows with overcompleteness", _published("overcompleteness"),
+                               f"median c2, {ours} ({', '.join(order)})", basis, verdict))
+    controls = {k: float(np.nanmax(np.abs(s.c2))) for k, s in surveys.items() if s.model in ("linear", "relu")}
+    if controls:
+        worst = max(controls.values())
+        out.append(Finding(2, "straight contours without competition", _published("controls"),
+                           f"max |c2| {worst:.1e} over {len(controls)} linear/ReLU surveys", basis,
+                           "reproduced" if worst < 1e-6 else "not reproduced"))
+    return out
+
+
+def msd_findings(msd: Mapping[str, ArrayLike], basis: str, *, templates: Mapping[str, ArrayLike] | None = None
+                 ) -> list[Finding]:
+    """Attack size with and without an LCA layer (chapter 6), and the perturbations' content.
+
+    For each published pair (:data:`PUBLISHED` ``"msd/MLP/LCA"``) whose two models are in
+    ``msd``: the mean MSD of each and the ratio LCA / MLP. Rule: reproduced when our ratio
+    is > 1 and at least half the published ratio; partly when it is > 1 but smaller; not
+    reproduced when it is <= 1. With ``templates``: the median template cosine of the LCA
+    models against the MLPs (reproduced when the LCA's is higher for every pair).
+
+    Args:
+      msd: model name -> MSD per image ``(B,)`` (NaN: confidence not reached; left out).
+      basis: where they come from.
+      templates: model name -> template cosine per image ``(B,)``, or None.
+
+    Returns:
+      the findings for the pairs present.
+    """
+    out, pairs = [], []
+    for key, ((pub_mlp, pub_lca), source) in PUBLISHED.items():
+        if not key.startswith("msd/"):
+            continue
+        mlp_name, lca_name = key.split("/")[1:]
+        if mlp_name not in msd or lca_name not in msd:
+            continue
+        pairs.append((mlp_name, lca_name))
+        ours = {m: float(np.nanmean(np.asarray(msd[m], dtype=np.float64))) for m in (mlp_name, lca_name)}
+        ratio, pub_ratio = ours[lca_name] / ours[mlp_name], pub_lca / pub_mlp
+        verdict = ("reproduced" if ratio > 1 and ratio >= pub_ratio / 2 else "partly" if ratio > 1
+                   else "not reproduced")
+        out.append(Finding(6, f"LCA layer enlarges attacks: {lca_name} vs {mlp_name}",
+                           f"MSD {pub_lca:.4f} vs {pub_mlp:.4f}, ratio {pub_ratio:.1f} ({source})",
+                           f"MSD {ours[lca_name]:.4f} vs {ours[mlp_name]:.4f}, ratio {ratio:.2f}", basis, verdict))
+    if templates is not None and pairs:
+        med = {m: float(np.nanmedian(np.asarray(templates[m], dtype=np.float64))) for pair in pairs for m in pair}
+        higher = all(med[lca] > med[mlp] for mlp, lca in pairs)
+        out.append(Finding(6, "attacks on LCA networks draw the target digit", _published("semantic"),
+                           "median template cosine " + ", ".join(f"{lca} {med[lca]:.2f} vs {mlp} {med[mlp]:.2f}"
+                                                                 for mlp, lca in pairs), basis,
+                           "reproduced" if higher else "not reproduced"))
+    return out
+
+
+def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *, seed: int = 0,
+                        n_boot: int = 2000) -> list[Finding]:
+    """Findings of a model comparison (chapter 8; :func:`geomlib.load_comparison`'s results).
+
+    The attack sizes and template cosines of :func:`msd_findings` (sign attack) for the pairs
+    present, PGD accuracy of each pair (new here: the paper reports attack size, not
+    accuracy), and Spearman's rho across models between the boundary curvature and the
+    DeepFool distance with its bootstrap CI (:func:`geomlib.rank_correlation`; new here).
+
+    Args:
+      results: model name -> :class:`ClassifierMeasures`, the same images for every model.
+      basis: where they come from.
+      seed, n_boot: of the bootstrap.
+
+    Returns:
+      the findings.
+    """
+    out = msd_findings({m: r.msd for m, r in results.items()}, basis,
+                       templates={m: r.template_msd for m, r in results.items()})
+    summary = comparison_summary(results)
+    pgd = sorted(k for k in summary if k.startswith("pgd@"))
+    pairs = [key.split("/")[1:] for key in PUBLISHED if key.startswith("msd/")]
+    pairs = [(a, b) for a, b in pairs if a in results and b in results]
+    if pgd and pairs:
+        k = pgd[0]
+        out.append(Finding(6, f"LCA layer raises accuracy under PGD ({k[4:]})", "not reported (attack size only)",
+                           ", ".join(f"{b} {summary[k][b]:.0%} vs {a} {summary[k][a]:.0%}" for a, b in pairs), basis,
+                           "new here"))
+    if len(results) >= 3:
+        rc = rank_correlation(results, "boundary_curvature", "deepfool_distance", seed=seed, n_boot=n_boot)
+        out.append(Finding(8, "more curved boundary, farther boundary", "not reported",
+                           f"Spearman rho {rc.rho:+.2f} [{rc.low:+.2f}, {rc.high:+.2f}] over {len(results)} models",
+                           basis, "new here"))
+    return out
+
+
+def findings_table(findings: Sequence[Finding], links: Mapping[int, str] | None = None) -> str:
+    """The findings as one Markdown table; chapter numbers link to ``links[chapter]`` when given."""
+    links = links or {}
+    rows = ["| chapter | claim | published | here | from | verdict |", "|---|---|---|---|---|---|"]
+    for f in findings:
+        ch = f"[{f.chapter}]({links[f.chapter]})" if f.chapter in links else str(f.chapter)
+        cells = [ch, f.claim, f.published, f.ours, f.basis, f"**{f.verdict}**"]
+        rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class ResultFiles:
+    """Result files found in a folder: ``surveys`` (path -> surveys by ``"dictionary/circuit"``)
+    and ``comparisons`` (path -> ``(results, metadata)`` of :func:`geomlib.load_comparison`)."""
+
+    surveys: dict[str, dict[str, SurveyResult]]
+    comparisons: dict[str, tuple[dict[str, ClassifierMeasures], dict]]
+
+
+def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> ResultFiles:
+    """Read every file matching ``pattern`` in ``directory`` (and its subfolders) that is a
+    survey or a model comparison; other files (parameters, damaged files) are skipped.
+
+    Args:
+      directory: a folder (a missing folder gives no files).
+      pattern: glob of the file names.
+
+    Returns:
+      :class:`ResultFiles`, paths relative to ``directory``, sorted.
+    """
+    if isinstance(directory, (bool, bytes)) or not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
+        raise TypeError(f"directory: expected a folder path (str or os.PathLike), got {directory!r}")
+    root = Path(directory)
+    surveys, comparisons = {}, {}
+    for path in sorted(root.rglob(pattern)) if root.is_dir() else []:
+        name = str(path.relative_to(root))
+        try:
+            got = load_survey(path)
+            surveys[name] = got if isinstance(got, dict) else {f"{got.config.get('name', path.stem)}/{got.model}": got}
+            continue
+        except (ValueError, KeyError, OSError):
+            pass
+        try:
+            comparisons[name] = load_comparison(path)
+        except (ValueError, KeyError, OSError):
+            pass
+    return ResultFiles(surveys, comparisons)
