@@ -20,6 +20,7 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 from jax.typing import ArrayLike
+from matplotlib.ticker import MaxNLocator
 
 from geomlib.plots.axes import new_axes
 from geomlib.plots.planes import PlaneArtists, plot_response
@@ -74,6 +75,8 @@ def plot_decision(
     ax = new_axes(ax, (4.5, 4))
     art = plot_response(values, coords, ax=ax, arrows=None, levels=levels, fill=fill, colorbar=colorbar,
                         colorbar_label=colorbar_label, xlabel=xlabel, ylabel=ylabel, title=title)
+    if fill == "contourf" and art.colorbar is not None:   # round ticks, not the band edges at min and max
+        art.colorbar.ax.yaxis.set_major_locator(MaxNLocator(6))
     boundary = None
     if zero and values.min() < 0 < values.max():
         boundary = ax.contour(coords[..., 0], coords[..., 1], values, levels=[0.0], colors=BOUNDARY_COLOR,
