@@ -84,7 +84,7 @@ def plot_toy_mechanism(toy: Mapping[str, ToyAttack], coords: ArrayLike, phi: Arr
         _draw_path(ax, t.attack.path)
         a = t.attack
         ax.set_title(f"{name}: length {a.length:.2f}, distance {a.distance:.2f}"
-                     + ("" if a.reached else " (level not reached)"), fontsize="medium")
+                     + ("" if a.reached else " (level not reached)"), fontsize="small")
     resp_ax, kappa_ax = line_axes
     for name, t in toy.items():
         path = t.attack.path
@@ -140,12 +140,12 @@ def plot_digit_mechanism(views: Mapping[str, PlaneAttack], *, source: int, targe
         if ta <= hi:
             ax.plot(ta, 0.0, "D", color="w", mec="k", ms=7, zorder=7)
         else:
-            ax.annotate(f"mean {target} at a = {ta:.1f}", xy=(hi, 0.0), xytext=(lo + 0.55 * (hi - lo), 0.0),
-                        color="w", fontsize="small", va="center", zorder=7,
-                        arrowprops=dict(arrowstyle="-|>", color="w", lw=1.2))
+            b_lo = float(v.coords[0, 0, 1])
+            ax.text(hi - 0.03 * (hi - lo), 0.9 * b_lo, f"→ mean {target} at a = {ta:.1f}", color="w",
+                    fontsize="small", ha="right", va="bottom", zorder=7)
         a = v.attack
         ax.set_title(f"{name}: {source} → {target}, length {a.length:.2f}, distance {a.distance:.2f}"
-                     + ("" if a.reached else " (not reached)"), fontsize="medium")
+                     + ("" if a.reached else " (not reached)"), fontsize="small")
     for name, v in views.items():
         s = np.cumsum(np.linalg.norm(np.diff(v.attack.path, axis=0), axis=1))
         cos_ax.plot(s, v.cosine, "-o", ms=2.5, color=MODEL_COLORS.get("LCA" if "lca" in name else "linear"),
@@ -153,7 +153,7 @@ def plot_digit_mechanism(views: Mapping[str, PlaneAttack], *, source: int, targe
     d = views[next(iter(views))].attack.path.shape[1]
     cos_ax.axhspan(-1 / np.sqrt(d), 1 / np.sqrt(d), color="0.85", label="noise (±1/√D)")
     cos_ax.set(xlabel="path length (pixel L2)", ylabel=f"cos(δ, mean {target} − mean {source})",
-               title="template cosine along the path")
+               title="template cosine")
     cos_ax.grid(alpha=0.3)
     cos_ax.legend(fontsize="small")
     if title:

@@ -243,7 +243,8 @@ def digit_mechanism_explorer(models: Mapping[str, Callable], images: ArrayLike, 
       images, labels: the pool of digits ``(N, D)``, ``(N,)``.
       digits: indices into ``images`` the digit slider offers.
       means: class means ``(K, D)`` (:func:`geomlib.class_means`).
-      digit, target: initial values (default: the first digit, its class + 3 mod K).
+      digit, target: initial values (default: the first digit, its class + 3 mod K, or + 1 when
+        that is its own class).
       n, confidence, step_size, max_steps: of :func:`geomlib.plane_attacks`. An LCA
         classifier costs about 90 MFLOP per grid point, so n = 15 takes a few seconds
         on 2 CPU cores.
@@ -259,7 +260,9 @@ def digit_mechanism_explorer(models: Mapping[str, Callable], images: ArrayLike, 
         raise ValueError(f"digits: expected indices in [0, {len(images)}), got {digits}")
     k = means.shape[0]
     digit = digits[0] if digit is None else int(digit)
-    target = (int(labels[digit]) + 3) % k if target is None else int(target)
+    if target is None:  # another class than the digit's
+        target = (int(labels[digit]) + 3) % k if (int(labels[digit]) + 3) % k != int(labels[digit]) else (int(labels[digit]) + 1) % k
+    target = int(target)
 
     def draw(fig, v):
         x, s, t = images[v["digit"]], int(labels[v["digit"]]), v["target"]
