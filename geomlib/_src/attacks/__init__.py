@@ -23,7 +23,8 @@ Attack size is reported as in Paiton et al. (2020): the mean squared distance
 
 Parts: ``kernels`` (set-up, loss gradient, steps, projection, the PGD loop),
 ``gradient`` (:func:`fgsm`, :func:`pgd`), ``apgd`` (:func:`apgd`, :func:`apgd_targeted`:
-Auto-PGD, with an optional ``surrogate`` for the gradient), ``sign`` (:func:`targeted_sign_attack`),
+Auto-PGD, with an optional ``surrogate`` for the gradient), ``square`` (:func:`square_attack`,
+gradient-free), ``sign`` (:func:`targeted_sign_attack`),
 ``minimal`` (:func:`deepfool`, :func:`carlini_wagner`), ``measures`` (size and success).
 """
 
@@ -53,6 +54,7 @@ from geomlib._src.attacks.kernels import (
 from geomlib._src.attacks.measures import attack_success, mean_squared_distance, perturbation_norm
 from geomlib._src.attacks.minimal import carlini_wagner, deepfool
 from geomlib._src.attacks.sign import SignAttackResult, targeted_sign_attack
+from geomlib._src.attacks.square import image_shape_of, square_attack, square_kernel, square_sides
 
 __all__ = [
     "BATCHED_LOGITS",
@@ -74,12 +76,16 @@ __all__ = [
     "clip_box",
     "deepfool",
     "fgsm",
+    "image_shape_of",
     "margin_loss_parts",
     "mean_squared_distance",
     "padded_rows",
     "perturbation_norm",
     "pgd",
     "pgd_kernel",
+    "square_attack",
+    "square_kernel",
+    "square_sides",
     "targeted_sign_attack",
     "unit_vectors",
 ]

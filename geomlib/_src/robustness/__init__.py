@@ -12,7 +12,8 @@ attacks), ``checks`` (the sanity checks that expose gradient masking),
 ``minimal_distance`` (smallest adversarial distance per image over several attacks),
 ``paths`` (responses, gradient-ascent paths and how they cross the contours, plane
 coordinates), ``semantics`` (class means, template cosine), ``subspaces`` (how many
-orthogonal adversarial directions exist at an image).
+orthogonal adversarial directions exist at an image), ``autoattack`` (robust accuracy under
+an ensemble of attacks, AutoAttack's way, every adversarial checked).
 """
 
 from geomlib._src.robustness.adaptive import (
@@ -31,6 +32,17 @@ from geomlib._src.robustness.adaptive import (
     transfer_attack,
     verified_adversarial,
     worst_case,
+)
+from geomlib._src.robustness.autoattack import (
+    CHECK_BATCH,
+    PGD_BASELINE_STEPS,
+    WORST_CASE_ATTACKS,
+    WORST_CASE_BATCH,
+    RobustAccuracy,
+    ball_tolerance,
+    check_adversarials,
+    predict_classes,
+    robust_accuracy,
 )
 from geomlib._src.robustness.checks import Check, RobustnessChecks, robustness_checks, zero_gradient_fraction
 from geomlib._src.robustness.evaluation import MSDResult, accuracy_under_attack, correct_under_attack, msd_at_confidence
@@ -65,10 +77,15 @@ from geomlib._src.robustness.subspaces import (
 
 __all__ = [
     "AdversarialDirections",
+    "CHECK_BATCH",
     "Attack",
     "Check",
     "MINIMAL_METHODS",
     "MSDResult",
+    "PGD_BASELINE_STEPS",
+    "RobustAccuracy",
+    "WORST_CASE_ATTACKS",
+    "WORST_CASE_BATCH",
     "MinimalPerturbation",
     "RobustnessChecks",
     "StepsSweep",
@@ -89,6 +106,8 @@ __all__ = [
     "worst_case",
     "zero_gradient_fraction",
     "accuracy_under_attack",
+    "ball_tolerance",
+    "check_adversarials",
     "class_means",
     "correct_under_attack",
     "gaas_basis",
@@ -98,6 +117,8 @@ __all__ = [
     "one_image",
     "orthogonal_adversarial_directions",
     "path_plane_coordinates",
+    "predict_classes",
+    "robust_accuracy",
     "single_image_response",
     "step_contour_cosines",
     "target_log_probability",
