@@ -1,11 +1,13 @@
 """Run every benchmark and print one table per benchmark plus a summary.
 
-Usage: ``python -m benchmarks [--quick] [--only mlp,lca,hessian,throughput,principal,survey,attacks,defense,browser]``.
+Usage: ``python -m benchmarks [--quick] [--only mlp,lca,hessian,throughput,principal,survey,attacks,defense,autoattack,browser]``.
 ``survey`` compares the curvature survey's direct contour bend with the 30 x 30 full-grid contour fit
 (model evaluations and time per plane, agreement); ``attacks`` compares PGD-40 throughput (images per
 second) of the batched, jit-compiled ``geomlib.pgd`` with a per-image Python loop; ``defense`` compares the
 throughput (models x images per second) of ``geomlib.measure_classifier``'s robustness and curvature
-measurements, batched vs one image at a time; ``browser`` times slider-to-paint latency of every
+measurements, batched vs one image at a time; ``autoattack`` times APGD per step against PGD per step and
+the AutoAttack-grade worst case (``geomlib.robust_accuracy``) of ``mlp-2`` on 1,000 digits and of ``lca-mlp-2``
+on a few (extrapolated); ``browser`` times slider-to-paint latency of every
 notebook explorer in JupyterLab + headless Chromium.
 Exit status is 0 whether targets are met or missed (the table says which).
 """
@@ -28,13 +30,14 @@ def _loadavg() -> str:
 
 def main(argv=None) -> int:
     from benchmarks import bench_attacks as ba
+    from benchmarks import bench_autoattack as baa
     from benchmarks import bench_defense as bd
     from benchmarks import bench_geometry as bg
     from benchmarks import bench_survey as bs
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke run; targets meaningless)")
-    choices = (*bg.BENCHMARKS, *bs.BENCHMARKS, *ba.BENCHMARKS, *bd.BENCHMARKS, "browser")
+    choices = (*bg.BENCHMARKS, *bs.BENCHMARKS, *ba.BENCHMARKS, *bd.BENCHMARKS, *baa.BENCHMARKS, "browser")
     ap.add_argument("--only", default=",".join(choices), help="comma-separated subset of " + ", ".join(choices))
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -55,7 +58,7 @@ def main(argv=None) -> int:
           "interleaved rounds, medians.", flush=True)
     results = []
     for name in [n for n in names if n != "browser"]:
-        module = next((m for m in (bs, ba, bd) if name in m.BENCHMARKS), bg)
+        module = next((m for m in (bs, ba, bd, baa) if name in m.BENCHMARKS), bg)
         res = module.run(name, quick=args.quick)
         results.append(res)
         print()

@@ -136,3 +136,19 @@ def test_browser_rows_become_summary_checks():
                       "browser 02.ipynb / LCA: full 32x32 p95 (ms)": "PASS",
                       "browser 04.ipynb: ran": "MISS"}
     assert "MISS" in format_checks(checks)
+
+
+def test_autoattack_benchmark_quick(capsys):
+    """The AutoAttack-grade benchmark (APGD vs PGD per step; worst case of mlp-2 and lca-mlp-2) at tiny sizes."""
+    from benchmarks import bench_autoattack as baa
+    from benchmarks.__main__ import main
+
+    res = baa.run("autoattack", quick=True)
+    assert set(res.ratios) == {"time per step APGD/PGD", "worst case s per digit lca/mlp"}
+    assert all(math.isfinite(v) and v > 0 for v in res.ratios.values())
+    assert len(res.tables) == 3 and all(t.rows and all(len(r) == len(t.headers) for r in t.rows) for t in res.tables)
+    assert "EXTRAPOLATED" in res.tables[2].caption
+    assert all(math.isfinite(c.value) and c.value >= 0 for c in res.checks) and format_checks(res.checks)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "autoattack" in capsys.readouterr().out
