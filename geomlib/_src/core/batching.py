@@ -6,6 +6,7 @@ several devices, or on several processes under ``jax.distributed``.
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import jax
@@ -38,3 +39,107 @@ def shard_batch(devices: Sequence | None, *arrays: jax.Array) -> tuple[jax.Array
         sharding = batch_sharding(devices)
         arrays = tuple(jax.device_put(a, sharding) for a in arrays)
     return arrays
+
+
+# --------------------------------------------------------------------------- several processes
+
+#: Environment variables read by :func:`initialize_distributed` (JAX itself reads the first).
+DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
+def initialize_distributed(coordinator_address: str | None = None, num_processes: int | None = None,
+                           process_id: int | None = None) -> int:
+    """Join JAX's multi-process runtime (``jax.distributed.initialize``), if asked to.
+
+    The three settings come from the arguments, else from the environment variables
+    ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and
+    ``JAX_PROCESS_ID``; with none of them set, a cluster that JAX detects by itself (SLURM,
+    Open MPI, ...; e.g. under ``srun``) is joined, and otherwise nothing is done (one
+    process). Call it first, before any JAX computation. On CPU, the collectives across
+    processes are JAX's default ("gloo").
+
+    Returns:
+      the number of processes (1 when nothing was initialised).
+
+    Raises:
+      ValueError: naming a setting that is given but malformed, or given without the others.
+    """
+    env = os.environ
+    address = coordinator_address if coordinator_address is not None else env.get(DISTRIBUTED_ENV[0]) or None
+    nproc = num_processes if num_processes is not None else env.get(DISTRIBUTED_ENV[1]) or None
+    pid = process_id if process_id is not None else env.get(DISTRIBUTED_ENV[2]) or None
+    given = [x is not None for x in (address, nproc, pid)]
+    if any(given):
+        if not all(given):
+            raise ValueError("coordinator_address, num_processes, process_id: expected all three (or none: cluster "
+                             f"auto-detection), got {address!r}, {nproc!r}, {pid!r} (arguments or "
+                             f"{', '.join(DISTRIBUTED_ENV)})")
+        try:
+            nproc, pid = int(nproc), int(pid)
+        except (TypeError, ValueError):
+            raise ValueError(f"num_processes, process_id: expected integers, got {nproc!r}, {pid!r}") from None
+        if not (nproc >= 1 and 0 <= pid < nproc) or ":" not in str(address):
+            raise ValueError(f"coordinator_address, num_processes, process_id: expected 'host:port', n >= 1 and "
+                             f"0 <= id < n, got {address!r}, {nproc}, {pid}")
+        jax.distributed.initialize(str(address), nproc, pid)
+    elif _cluster_detected():
+        jax.distributed.initialize()
+    return jax.process_count()
+
+
+def _cluster_detected() -> bool:
+    """Whether this process is one task of a multi-task SLURM or Open MPI job (which JAX's
+    ``jax.distributed.initialize()`` then configures by itself)."""
+    env = os.environ
+    for size in ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE"):
+        try:
+            if int(env.get(size, "1")) > 1 and (size != "SLURM_NTASKS" or "SLURM_STEP_ID" in env):
+                return True
+        except ValueError:
+            pass
+    return False
+
+
+def process_block(n: int) -> tuple[int, int, int]:
+    """This process's block of n items split over the processes in order: ``(start, stop,
+    size)`` with ``size = ceil(n / processes)`` (every block padded to it by the caller, so
+    all processes run the same shapes); ``(0, n, n)`` for one process."""
+    count, index = jax.process_count(), jax.process_index()
+    size = -(-n // count)
+    start = min(index * size, n)
+    return start, min(start + size, n), size
+
+
+def pad_rows(x: jax.Array, size: int) -> jax.Array:
+    """``x`` with its leading axis padded to ``size`` by repeating its last row (its first
+    if empty is impossible: x must have a row)."""
+    extra = size - x.shape[0]
+    if extra <= 0:
+        return x
+    return jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
+
+
+def gather_blocks(tree, n: int):
+    """Every process's block (:func:`process_block` of n; each leaf with a leading axis of
+    the block ``size``, padded) concatenated in process order and cut to n rows: the same
+    arrays on every process (``multihost_utils.process_allgather``), as NumPy. One process:
+    the leaves as NumPy, cut to n."""
+    if jax.process_count() == 1:
+        return jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], tree)
+    from jax.experimental import multihost_utils
+
+    gathered = multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], gathered)
+
+
+def map_over_processes(fn, *arrays: jax.Array):
+    """``fn(*block)`` on this process's block of rows of ``arrays`` (same leading length n;
+    the block padded to the common size), the results (a pytree of arrays with a leading
+    axis of the block's length) gathered from every process in order, cut to n rows: the
+    same NumPy arrays on every process as ``fn(*arrays)`` on one (row-wise fn). One
+    process: ``fn(*arrays)`` as NumPy. For per-item loops (images, planes) run by
+    several processes (:func:`initialize_distributed`)."""
+    n = arrays[0].shape[0]
+    start, stop, size = process_block(n)
+    block = tuple(pad_rows(a[start:stop] if stop > start else a[-1:], size) for a in arrays)
+    return gather_blocks(fn(*block), n)

@@ -33,7 +33,7 @@ import numpy as np
 from jax.tree_util import Partial
 from jax.typing import ArrayLike
 
-from geomlib._src.core.checks import check_array, check_float
+from geomlib._src.core.checks import check_array, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.dtypes import is_concrete
 from geomlib._src.models import (
@@ -44,6 +44,7 @@ from geomlib._src.models import (
     pointwise_neuron,
     soft_threshold,
 )
+from geomlib._src.models.lca import lca_potentials_fast
 
 Model = Literal["lca", "linear", "relu", "divisive"]
 DICTIONARY_MODELS: tuple[str, ...] = ("lca", "linear", "relu", "divisive")
@@ -236,14 +237,20 @@ class _Readout:
     model: str
     steps: int = LCA_STEPS
     smooth: bool = False
+    capacity: int | None = None  # active-set capacity of the LCA's inhibition (lca_potentials_fast)
+    tol: float | None = None     # the LCA's convergence tolerance (lca_potentials_fast)
 
     def __call__(self, params, index, hyper, x):
         # params, index and hyper were checked by dictionary_neuron: only x is checked here
         phi = params["phi"]
         x = _check_input(phi, x)
         if self.model == "lca":
-            return _lca_response(phi, x, index, hyper["lam"], self.steps, hyper["eta"],
-                                 hyper["temperature"] if self.smooth else None)
+            temperature = hyper["temperature"] if self.smooth else None
+            if self.capacity is None and self.tol is None:
+                return _lca_response(phi, x, index, hyper["lam"], self.steps, hyper["eta"], temperature)
+            u, _ = lca_potentials_fast(phi, x, hyper["lam"], self.steps, hyper["eta"], temperature,
+                                       capacity=self.capacity, tol=self.tol)
+            return soft_threshold(u, hyper["lam"], temperature)[index]
         if self.model == "linear":
             return linear_neuron({"w": phi[:, index], "b": jnp.asarray(0.0, phi.dtype)}, x)
         if self.model == "relu":
@@ -253,7 +260,7 @@ class _Readout:
 
 def dictionary_neuron(params: dict, index: int, model: Model = "lca", *, lam: float = 0.15, steps: int = LCA_STEPS,
                       eta: float = LCA_ETA, temperature: float | None = None, sigma: float = 1.0,
-                      exponent: float = 2.0) -> Partial:
+                      exponent: float = 2.0, capacity: int | None = None, tol: float | None = None) -> Partial:
     """Neuron ``index`` of a dictionary as a response function ``f(x)``, x of shape ``(D,)``.
 
     ``model`` picks the circuit (same weights ``phi[:, index]`` for all; see the module
@@ -261,6 +268,12 @@ def dictionary_neuron(params: dict, index: int, model: Model = "lca", *, lam: fl
     ``"linear"``, ``"relu"`` (threshold ``lam``), ``"divisive"`` (``sigma``,
     ``exponent``). Parameters are bound with ``jax.tree_util.Partial``, so they stay
     traced arguments under ``jit`` and compiled code is reused across neurons.
+
+    Two accelerations of the LCA's loop (:func:`lca_potentials_fast`; None, the
+    default, is the plain loop): ``capacity`` K, the inhibition from the K largest
+    potentials' columns with a dense fallback when more may be active (hard threshold
+    only; exact up to the order of floating-point sums), and ``tol``, stop once the
+    potentials change by at most ``tol`` in a step (not exact: it moves the response).
 
     Every argument is checked here, once, whatever the model (the settings as in
     :func:`lca_neuron`, sigma and exponent finite and > 0); ``f(x)`` then checks only
@@ -282,5 +295,10 @@ def dictionary_neuron(params: dict, index: int, model: Model = "lca", *, lam: fl
              "exponent": jnp.asarray(exponent, dt),
              "temperature": jnp.asarray(1.0 if temperature is None else temperature, dt)}
     lca = model == "lca"
-    readout = _Readout(model, int(steps) if lca else 0, lca and temperature is not None)
+    if capacity is not None:
+        capacity = check_int(capacity, "capacity", 1)
+    if tol is not None:
+        tol = check_float(tol, "tol", 0.0, open_low=True)
+    readout = _Readout(model, int(steps) if lca else 0, lca and temperature is not None,
+                       capacity if lca and temperature is None else None, tol if lca else None)
     return Partial(readout, {"phi": phi}, jnp.asarray(index), hyper)

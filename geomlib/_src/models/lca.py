@@ -220,3 +220,115 @@ def lca_codes(
     phi, s = check_lca_inputs(phi, s)
     lam, steps, eta, temperature = check_lca_settings(lam, steps, eta, temperature, min_steps=0)
     return soft_threshold(lca_potentials(phi, s, lam, steps, eta, temperature), lam, temperature)
+
+
+def lca_active_inhibition(phi: jax.Array, lam: float, capacity: int) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    r"""(u, a) -> (Phi^T Phi - I) a from the active neurons' columns only (hard threshold).
+
+    With the hard threshold a = max(u - lambda, 0) the code is sparse: only the neurons
+    with u > lambda contribute. The ``capacity`` largest potentials (``lax.top_k``, a static
+    K) give the candidate active set A, and the product is :math:`G_{:,A} a_A` (G formed
+    once when N <= 2 D, a gather of K columns, 2 N K per step instead of 2 N^2) or
+    :math:`\Phi^T (\Phi_{:,A} a_A) - a` (N > 2 D: 2 D K + 2 D N instead of 4 D N). When
+    more than K neurons may be active (the K-th largest potential is above lambda) the
+    dense product is used instead: inside a ``while_loop`` that runs once or not at all,
+    so under ``vmap`` it is computed only when some member of the batch overflows. The
+    result equals :func:`lca_inhibition`'s up to the order of the floating-point sums.
+
+    Args:
+      phi: dictionary, shape ``(D, N)``.
+      lam: threshold lambda (the hard one; a smooth threshold has no zeros to skip).
+      capacity: K, an int in [1, N] (larger is clamped to N).
+
+    Returns:
+      a function of the potentials u and the code a = max(u - lambda, 0), both shape
+      ``(N,)``, returning the inhibition, shape ``(N,)``.
+    """
+    dim, n = phi.shape
+    k = min(int(capacity), n)
+    dense = lca_inhibition(phi)
+    if n > 2 * dim:
+        def sparse(idx, ak, a):
+            return phi.T @ (phi[:, idx] @ ak) - a
+    else:
+        g = phi.T @ phi - jnp.eye(n, dtype=phi.dtype)
+
+        def sparse(idx, ak, a):
+            return g[:, idx] @ ak
+
+    def inhibit(u, a):
+        vals, idx = jax.lax.top_k(u, k)
+        overflow = vals[k - 1] > lam
+        out = sparse(idx, jax.nn.relu(vals - lam), a)
+        out, _ = jax.lax.while_loop(lambda st: st[1], lambda st: (dense(a), jnp.zeros((), bool)), (out, overflow))
+        return out
+
+    return inhibit
+
+
+def lca_potentials_fast(
+    phi: ArrayLike,
+    s: ArrayLike,
+    lam: float,
+    steps: int = LCA_STEPS,
+    eta: float = LCA_ETA,
+    temperature: float | None = None,
+    *,
+    capacity: int | None = None,
+    tol: float | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    r""":func:`lca_potentials` (last state) with two optional accelerations, and the steps run.
+
+    * ``capacity`` K (hard threshold only; ignored with a ``temperature``): the
+      inhibition from the active neurons' columns (:func:`lca_active_inhibition`), exact
+      up to the order of floating-point sums, with a dense fallback for any step where
+      more than K neurons may be active;
+    * ``tol``: stop once the state has converged, i.e. after the first step whose
+      largest change of the potentials, :math:`\max_j |u_j^{t} - u_j^{t-1}|`, is <= tol
+      (or after ``steps``). The potentials, not the code: a code still all zero after
+      the first steps has not converged. A ``while_loop``: under ``vmap`` a batch runs
+      until its last member converges, each member frozen at its own stopping step. Not
+      exact: the state keeps moving below the tolerance (a neuron can still cross the
+      threshold later); ``make bench`` measures the effect on the survey's c2.
+
+    With ``capacity=None`` and ``tol=None`` this is :func:`lca_potentials`'s loop.
+
+    Args:
+      phi, s, lam, steps, eta, temperature: as in :func:`lca_codes`.
+      capacity: None, or the active-set capacity K >= 1.
+      tol: None, or the convergence tolerance on the potentials (> 0).
+
+    Returns:
+      (u, steps_run): the potentials, shape ``(N,)``, and the number of Euler steps
+      run, shape ``()`` (int32).
+
+    Unchecked, like :func:`lca_potentials` (its callers check the inputs and settings).
+    """
+    active = capacity is not None and temperature is None
+    if not active and tol is None:
+        return lca_potentials(phi, s, lam, steps, eta, temperature), jnp.asarray(steps, jnp.int32)
+    drive = phi.T @ s
+    n = phi.shape[1]
+    inhibit = lca_active_inhibition(phi, lam, capacity) if active else lca_inhibition(phi)
+
+    def step(u):
+        a = soft_threshold(u, lam, temperature)
+        inh = inhibit(u, a) if active else inhibit(a)
+        return u + eta * (drive - u - inh), a
+
+    u0 = jnp.zeros(n, drive.dtype)
+    if tol is None:
+        u, _ = jax.lax.scan(lambda u, _: (step(u)[0], None), u0, None, length=steps)
+        return u, jnp.asarray(steps, jnp.int32)
+
+    def cond(state):
+        t, _, change = state
+        return (t < steps) & (change > tol)
+
+    def body(state):
+        t, u, _ = state
+        u_new, _ = step(u)
+        return t + 1, u_new, jnp.max(jnp.abs(u_new - u))
+
+    t, u, _ = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), u0, jnp.asarray(jnp.inf, drive.dtype)))
+    return u, t

@@ -16,12 +16,12 @@ import numpy as np
 from jax.typing import ArrayLike
 from jax.tree_util import Partial
 
-from geomlib._src.core.batching import batch_sharding
+from geomlib._src.core.batching import batch_sharding, map_over_processes
 from geomlib._src.core.checks import check_array, check_choice, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz
 from geomlib._src.lca import DICTIONARY_MODELS, dictionary_neuron, dictionary_phi
-from geomlib._src.planes import Extent
+from geomlib._src.planes import Extent, Plane
 from geomlib._src.survey.bend import (DEFAULT_EDGE_ROWS, DEFAULT_ITERATIONS, DEFAULT_PLANE_CHUNK, DEFAULT_ROWS,
                                       bend_static, evaluations_per_plane)
 from geomlib._src.survey.io import SURVEY_COMMAND
@@ -54,7 +54,8 @@ class _Setup(NamedTuple):
 
 
 def _setup(params, model, neurons, n_comparison, n_random, key, *, lam, steps, eta, temperature, sigma, exponent,
-           level, extent, n_b, iterations, n_edge, weighting, min_angle_deg, chunk_size, devices) -> _Setup:
+           level, extent, n_b, iterations, n_edge, weighting, min_angle_deg, chunk_size, devices, capacity=None,
+           tol=None) -> _Setup:
     model = check_choice(model, "model", DICTIONARY_MODELS)
     phi = check_array(dictionary_phi(params), "params['phi']", ndim=2)
     n_comparison = check_int(n_comparison, "n_comparison", 0)
@@ -72,6 +73,8 @@ def _setup(params, model, neurons, n_comparison, n_random, key, *, lam, steps, e
     sigma = check_float(sigma, "sigma", 0.0, open_low=True)
     exponent = check_float(exponent, "exponent", 0.0, open_low=True)
     min_angle_deg = check_min_angle(min_angle_deg)
+    capacity = None if capacity is None else check_int(capacity, "capacity", 1)
+    tol = None if tol is None else check_float(tol, "tol", 0.0, open_low=True)
     static = bend_static(level, extent, n_b, iterations, True, True, weighting, n_edge)
     chunk_size = check_int(chunk_size, "chunk_size")
     sharding = batch_sharding(devices, "planes")
@@ -84,12 +87,16 @@ def _setup(params, model, neurons, n_comparison, n_random, key, *, lam, steps, e
               "n_b": static["n_b"], "iterations": static["iterations"], "weighting": static["weighting"],
               "n_comparison": n_comparison, "n_random": n_random, "min_angle_deg": min_angle_deg,
               "key": key_data.tolist(), "n_edge": static["n_edge"],
-              "evaluations_per_plane": evaluations_per_plane(static), "devices": int(sharding.mesh.size),
+              "evaluations_per_plane": evaluations_per_plane(static),
+              "devices": int(sharding.mesh.size) * jax.process_count(),
               "chunk_size": chunk_size}
+    if model == "lca":  # the LCA's accelerations, recorded only when used (older files stay comparable)
+        config.update({k: v for k, v in (("capacity", capacity if temperature is None else None), ("tol", tol))
+                       if v is not None})
     per_chunk = max(1, chunk_size // n_planes)  # neurons whose planes are built (and checkpointed) together
     settings = {**config, "neurons": idx.tolist(), "neurons_per_chunk": per_chunk}
     model_kw = {"model": model, "lam": lam, "steps": steps, "eta": eta, "temperature": temperature, "sigma": sigma,
-                "exponent": exponent}
+                "exponent": exponent, "capacity": capacity, "tol": tol}
     return _Setup(phi, key, idx, static, n_comparison, n_random, min_angle_deg, chunk_size, per_chunk, sharding,
                   model_kw, config, settings)
 
@@ -117,6 +124,8 @@ def survey_config(
     min_angle_deg: float = 15.0,
     chunk_size: int = DEFAULT_PLANE_CHUNK,
     devices: Sequence | None = None,
+    capacity: int | None = None,
+    tol: float | None = None,
 ) -> dict:
     """The ``config`` that :func:`run_survey` with these arguments records, without
     ``"seconds"`` and without running anything: equal configs mean equal results, bit for
@@ -124,7 +133,7 @@ def survey_config(
     return dict(_setup(params, model, neurons, n_comparison, n_random, key, lam=lam, steps=steps, eta=eta,
                        temperature=temperature, sigma=sigma, exponent=exponent, level=level, extent=extent, n_b=n_b,
                        iterations=iterations, n_edge=n_edge, weighting=weighting, min_angle_deg=min_angle_deg,
-                       chunk_size=chunk_size, devices=devices).config)
+                       chunk_size=chunk_size, devices=devices, capacity=capacity, tol=tol).config)
 
 
 def run_survey(
@@ -152,6 +161,8 @@ def run_survey(
     devices: Sequence | None = None,
     progress: bool | Callable[[int], None] = True,
     checkpoint: str | os.PathLike | None = None,
+    capacity: int | None = None,
+    tol: float | None = None,
 ) -> SurveyResult:
     """The curvature survey: :func:`contour_bend` of neurons x (comparison + random) planes.
 
@@ -197,6 +208,10 @@ def run_survey(
         ``checkpoint``), nothing (False), or a callback given the number of planes just
         computed (chunks loaded from ``checkpoint`` are not reported).
       checkpoint: None, or the folder of this run's finished chunks (see above).
+      capacity, tol: the LCA's accelerations (:func:`geomlib.dictionary_neuron`; None: the
+        plain loop): the active-set capacity K >= 1 (exact up to the order of sums; hard
+        threshold only) and the convergence tolerance > 0 (not exact). Recorded in
+        ``config`` when set.
 
     Returns:
       :class:`SurveyResult`; ``config["seconds"]`` is the compute time, summed over the
@@ -212,17 +227,21 @@ def run_survey(
     s = _setup(params, model, neurons, n_comparison, n_random, key, lam=lam, steps=steps, eta=eta,
                temperature=temperature, sigma=sigma, exponent=exponent, level=level, extent=extent, n_b=n_b,
                iterations=iterations, n_edge=n_edge, weighting=weighting, min_angle_deg=min_angle_deg,
-               chunk_size=chunk_size, devices=devices)
+               chunk_size=chunk_size, devices=devices, capacity=capacity, tol=tol)
     if not (isinstance(progress, (bool, np.bool_)) or callable(progress)):
         raise TypeError(f"progress: expected True, False or a callable, got {type(progress).__name__} {progress!r}")
     folder = None if checkpoint is None else _checkpoint_folder(checkpoint)
     n_planes = s.n_comparison + s.n_random
     starts = list(range(0, len(s.idx), s.per_chunk))
     done = {} if folder is None else _load_chunks(folder, s, n_planes)
+    if jax.process_count() > 1:
+        _same_everywhere(np.array([first in done for first in starts]), folder)
     loaded_seconds = sum(float(c["seconds"]) for c in done.values())
     n_total = len(s.idx) * n_planes
     n_done = sum(c["c2"].size for c in done.values())
     bar, tick = _progress(progress, n_total, n_done, f"survey {s.model_kw['model']} N={s.phi.shape[1]}")
+    if tick is not None and jax.process_count() > 1:  # this process's planes stand for every process's
+        tick = (lambda n, t=tick, k=jax.process_count(): t(n * k)) if jax.process_index() == 0 else None
     f0 = dictionary_neuron(params, 0, **s.model_kw)
     level_arr = None
     setup_seconds = time.perf_counter() - start
@@ -240,15 +259,20 @@ def run_survey(
             if level_arr is None:
                 level_arr = jnp.asarray(s.config["level"], flat.u.dtype)
             index = jnp.repeat(jnp.asarray(sp.neurons, jnp.int32), n_planes)
-            fi = _with_index(f0, index)
-            out = run_plane_chunks(fi, {id(index)}, flat, level_arr, chunk_size=s.chunk_size, sharding=s.sharding,
-                                   progress=tick, **s.static)
+
+            def bend(*block, level=level_arr):  # this process's planes (all of them with one process)
+                fi = _with_index(f0, block[-1])
+                out = run_plane_chunks(fi, {id(block[-1])}, Plane(*block[:-1]), level, chunk_size=s.chunk_size,
+                                       sharding=s.sharding, progress=tick, **s.static)
+                return tuple(out[:4])
+
+            out = map_over_processes(bend, *flat, index)
             k = len(sp.neurons)
             chunk = {name: np.asarray(x).reshape((k, n_planes)) for name, x in zip(("c2", "c0", "c1", "n_valid"), out)}
             chunk.update(angle=np.asarray(sp.angle), partner=np.asarray(sp.partner), neurons=np.asarray(sp.neurons))
             seconds = time.perf_counter() - t0
             compute_seconds += seconds
-            if folder is not None:
+            if folder is not None and jax.process_index() == 0:
                 write_npz(_chunk_path(folder, first), {**chunk, "settings": np.array(json.dumps(s.settings)),
                                                        "seconds": np.array(seconds)})
             chunks.append(chunk)
@@ -331,9 +355,20 @@ def _load_chunks(folder: Path, s: _Setup, n_planes: int) -> dict[int, dict]:
     return done
 
 
+def _same_everywhere(done: np.ndarray, folder) -> None:
+    """Several processes: every one must find the same checkpointed chunks (a shared folder)."""
+    from jax.experimental import multihost_utils
+
+    seen = np.asarray(multihost_utils.process_allgather(done))
+    if not (seen == seen[:1]).all():
+        raise ValueError(f"checkpoint: the processes see different chunks in {folder}; with several processes "
+                         f"the folder must be on a file system they all share")
+
+
 def _progress(progress, total: int, initial: int, desc: str):
-    """(tqdm bar or None, per-chunk callback or None) for ``progress`` True / a callable / False."""
-    if progress is True or progress is np.True_:
+    """(tqdm bar or None, per-chunk callback or None) for ``progress`` True / a callable / False;
+    with several processes, the bar is process 0's only."""
+    if (progress is True or progress is np.True_) and jax.process_index() == 0:
         from tqdm.auto import tqdm
 
         if initial:
