@@ -139,7 +139,8 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
     x = check_images(x, True)
     n, dim = x.shape
     y = check_class_labels(y, n, classes_of(f, x, "x"), "y")
-    eps = float(check_scalar(eps, "eps", x.dtype))
+    check_scalar(eps, "eps", x.dtype)
+    eps = float(eps)
     norm = check_norm(norm)
     if attack not in ("auto", "apgd", "pgd"):
         raise ValueError(f"attack: expected 'auto', 'apgd' or 'pgd', got {attack!r}")
@@ -203,7 +204,7 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
     z = np.asarray(z1)
     probs = bool(np.all((z >= 0) & (z <= 1)) and np.allclose(z.sum(axis=1), 1, atol=1e-4))
     checks.append(Check("logits, not probabilities", not probs, float(np.max(np.abs(z.sum(axis=1) - 1))),
-                        "max |row sum - 1| (FLAG if every row is a probability vector)"))
+                        "max |row sum - 1|, flagged if every row is a probability vector"))
     diff = float(np.max(np.abs(z - np.asarray(z2))))
     checks.append(Check("deterministic", diff == 0, diff, "max |logits(x) - logits(x)| over two calls, must be 0"))
     out = RobustnessChecks(tuple(checks), acc, n, eps, norm)

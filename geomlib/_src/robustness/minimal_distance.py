@@ -76,7 +76,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
       x: images ``(B, D)`` in [0, 1]; y: labels ``(B,)``.
       norm: ``"2"`` or ``"inf"``.
       methods: a non-empty subset of :data:`MINIMAL_METHODS`, in that order.
-      cw_targets: runner-up targets of Carlini-Wagner, an int in [1, K - 1].
+      cw_targets: runner-up targets of Carlini-Wagner, an int >= 1 (at most K - 1 are used).
       cw_steps, cw_search_steps: Adam steps per round and rounds of its search over c.
       search_rounds, search_steps: bisection rounds and PGD steps per round.
       eps_max: upper end of the search where no method found an adversarial (None: 1 in
@@ -98,7 +98,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
     if not methods or any(m not in MINIMAL_METHODS for m in methods) or len(set(methods)) != len(methods):
         raise ValueError(f"methods: expected distinct names among {MINIMAL_METHODS}, got {methods!r}")
     methods = tuple(m for m in MINIMAL_METHODS if m in methods)
-    cw_targets = check_int(cw_targets, "cw_targets", 1, k - 1)
+    cw_targets = min(check_int(cw_targets, "cw_targets", 1), k - 1)
     cw_steps, cw_search_steps = check_int(cw_steps, "cw_steps"), check_int(cw_search_steps, "cw_search_steps")
     search_rounds, search_steps = check_int(search_rounds, "search_rounds"), check_int(search_steps, "search_steps")
     top = (1.0 if norm == "inf" else float(np.sqrt(dim))) if eps_max is None else \

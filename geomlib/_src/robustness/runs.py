@@ -1,0 +1,228 @@
+r"""The full robustness evaluation of the chapter-7 classifiers, resumable in chunks of images,
+behind ``python -m geomlib.cli.robustness`` (no library logic in the command).
+
+Parts, each saved to one ``.npz`` after every chunk (atomically, with
+:func:`geomlib._src.core.files.write_npz`), so a killed run loses at most the chunk in flight:
+
+- ``worst``: per model, image and radius, correct under PGD-10 (the old measure), and under
+  the worst case over the attacks of :func:`model_attacks` (each run only on the images still
+  standing, a radius only on the images that survived the smaller ones);
+- ``minimal``: per model, on the first ``check_images`` digits, the minimal L2 perturbation
+  (:func:`minimal_perturbation`; through BPDA for the LCA models, so the search is adaptive);
+- ``checks``: :func:`robustness_checks` of ``mlp-2`` and ``lca-mlp-2``;
+- ``sweep``: :func:`steps_sweep` on ``lca-mlp-2``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from geomlib._src.attacks.apgd import apgd, apgd_targeted
+from geomlib._src.attacks.square import square_attack
+from geomlib._src.classifiers import load_classifier
+from geomlib._src.core.files import read_npz, write_npz
+from geomlib._src.data import load_mnist_subset
+from geomlib._src.robustness.adaptive import (
+    Attack,
+    bpda_logits,
+    default_bpda_temperature,
+    lca_implicit_logits,
+    steps_sweep,
+    worst_case,
+)
+from geomlib._src.robustness.checks import robustness_checks
+from geomlib._src.robustness.evaluation import correct_under_attack
+from geomlib._src.robustness.minimal_distance import minimal_perturbation
+
+EVAL_MODELS = ("lca-mlp-2", "mlp-2", "linear", "mlp-3", "lca-mlp-3")
+EVAL_EPS = (0.05, 0.1, 0.15, 0.2)
+COMMAND = "python -m geomlib.cli.robustness"
+PARTS = ("worst", "minimal", "checks", "sweep")
+
+
+def _apgd(loss: str, steps: int, surrogate=None) -> Attack:
+    def attack(f, x, y, eps, norm, key):
+        return apgd(f, x, y, eps, norm=norm, loss=loss, steps=steps, key=key, surrogate=surrogate)
+    return attack
+
+
+def _apgd_t(steps: int, n_targets: int) -> Attack:
+    def attack(f, x, y, eps, norm, key):
+        return apgd_targeted(f, x, y, eps, norm=norm, n_targets=n_targets, steps=steps, key=key)
+    return attack
+
+
+def _square(queries: int) -> Attack:
+    def attack(f, x, y, eps, norm, key):
+        return square_attack(f, x, y, eps, norm=norm, queries=queries, key=key)
+    return attack
+
+
+def _transfer(source, steps: int) -> Attack:
+    def attack(f, x, y, eps, norm, key):
+        return apgd(source, x, y, eps, norm=norm, loss="ce", steps=steps, key=key)
+    return attack
+
+
+def model_attacks(name: str, *, steps: int = 100, n_targets: int = 3, queries: int = 1000) -> dict:
+    r"""The attacks of the worst case for the shipped classifier ``name``, in the order they run:
+    ``apgd-ce`` (``steps``), ``apgd-t`` (targeted DLR, ``n_targets`` runner-up classes x
+    ``steps``), ``square`` (``queries``); for an LCA model also ``bpda`` (APGD-CE following the
+    softplus twin's gradient, T = lambda / 10), ``implicit`` (APGD-CE following the fixed-point
+    gradient) and ``transfer-mlp-2`` (APGD-CE computed on ``mlp-2``). Returns name -> Attack."""
+    attacks = {"apgd-ce": _apgd("ce", steps), "apgd-t": _apgd_t(steps, n_targets), "square": _square(queries)}
+    if name.startswith("lca"):
+        f = load_classifier(name)
+        params, lca_steps = f.args[0], f.func.lca_steps
+        smooth = load_classifier(name, smooth_temperature=default_bpda_temperature(params))
+        attacks["bpda"] = _apgd("ce", steps, surrogate=smooth)
+        attacks["implicit"] = _apgd("ce", steps, surrogate=lca_implicit_logits(params, lca_steps=lca_steps))
+        attacks["transfer-mlp-2"] = _transfer(load_classifier("mlp-2"), steps)
+    return attacks
+
+
+def _settings(images, eps, chunk, steps, n_targets, queries, seed) -> dict:
+    return {"images": images, "eps": list(eps), "chunk": chunk, "steps": steps, "n_targets": n_targets,
+            "queries": queries, "seed": seed, "data": "load_mnist_subset(seed=0).x_test[:images]"}
+
+
+def read_run(path) -> dict:
+    """The arrays of a results file of :func:`robustness_run` (``settings`` parsed from JSON)."""
+    data = read_npz(path, what="robustness results", command=COMMAND)
+    data["settings"] = json.loads(str(data["settings"]))
+    return data
+
+
+def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[str] = PARTS, images: int = 200,
+                   eps: Sequence[float] = EVAL_EPS, chunk: int = 50, steps: int = 100, n_targets: int = 3,
+                   queries: int = 1000, seed: int = 0, check_images: int = 100, restart: bool = False,
+                   progress: bool = True, command: str = COMMAND) -> dict:
+    """Run (or resume) the evaluation into ``out``; returns the arrays written. See the module doc."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    settings = _settings(images, eps, chunk, steps, n_targets, queries, seed)
+    data: dict = {}
+    if out.exists() and not restart:
+        data = read_run(out)
+        if data["settings"] != settings:
+            raise ValueError(f"{out}: written with other settings {data['settings']}; pass --restart "
+                             f"(or another --out) to run with {settings}")
+    data["settings"] = settings
+    before = str(data.get("command", ""))
+    data["command"] = np.asarray(command if before in ("", command) else f"{before} && {command}")
+
+    def save():
+        arrays = {k: v for k, v in data.items() if k != "settings"}
+        arrays["settings"] = np.asarray(json.dumps(settings, sort_keys=True))
+        write_npz(out, arrays)
+
+    split = load_mnist_subset(seed=0)
+    x_all = np.asarray(split.x_test[:images], np.float32)
+    y_all = np.asarray(split.y_test[:images], np.int32)
+    key = jax.random.key(seed)
+    eps = np.asarray(eps, np.float64)
+    starts = list(range(0, images, chunk))
+
+    if "worst" in parts:
+        for m, name in enumerate(models):
+            f = load_classifier(name)
+            attacks = model_attacks(name, steps=steps, n_targets=n_targets, queries=queries)
+            names = ("pgd-10",) + tuple(attacks)
+            p = f"worst/{name}/"
+            if p + "done" not in data:
+                data.update({p + "done": np.zeros(len(starts), bool), p + "clean": np.zeros(images, bool),
+                             p + "pgd10": np.zeros((len(eps), images), bool),
+                             p + "robust": np.zeros((len(eps), images), bool),
+                             p + "broken_by": np.full((len(eps), images), -2, np.int8),
+                             p + "attacks": np.asarray(names), p + "seconds": np.zeros(len(starts))})
+            todo = [c for c in range(len(starts)) if not data[p + "done"][c]]
+            for c in tqdm(todo, desc=f"worst case {name}", disable=not progress):
+                t0 = time.perf_counter()
+                sl = slice(starts[c], starts[c] + chunk)
+                x, y = jnp.asarray(x_all[sl]), jnp.asarray(y_all[sl])
+                pgd10 = np.asarray(correct_under_attack(f, x, y, eps, 10, 2.5, "inf", None))
+                standing = np.asarray(jnp.argmax(f(x), axis=1) == y)
+                data[p + "clean"][sl] = standing
+                by = np.where(standing, -1, -2).astype(np.int8)
+                for e in range(len(eps)):
+                    by = np.where(standing & ~pgd10[e], 0, by).astype(np.int8)
+                    standing = standing & pgd10[e]
+                    res = worst_case(f, x, y, float(eps[e]), attacks, "inf",
+                                     jax.random.fold_in(jax.random.fold_in(key, m), c * 100 + e), standing=standing)
+                    by = np.where(res.broken_by >= 0, res.broken_by + 1, by).astype(np.int8)
+                    standing = res.robust
+                    data[p + "pgd10"][e, sl], data[p + "robust"][e, sl], data[p + "broken_by"][e, sl] = \
+                        pgd10[e], standing, by
+                data[p + "done"][c] = True
+                data[p + "seconds"][c] = time.perf_counter() - t0
+                save()
+
+    if "minimal" in parts:
+        for name in models:
+            f = load_classifier(name)
+            if name.startswith("lca"):
+                params = f.args[0]
+                f = bpda_logits(f, load_classifier(name, smooth_temperature=default_bpda_temperature(params)))
+            p = f"minimal/{name}/"
+            if p + "done" not in data:
+                data.update({p + "done": np.zeros(len(starts), bool), p + "distance": np.full(images, np.inf),
+                             p + "method": np.full(images, -2, np.int8), p + "per_method": np.full((3, images), np.inf),
+                             p + "methods": np.asarray(("deepfool", "cw", "search")),
+                             p + "seconds": np.zeros(len(starts))})
+            todo = [c for c in range(len(starts)) if not data[p + "done"][c] and starts[c] < check_images]
+            for c in tqdm(todo, desc=f"minimal L2 {name}", disable=not progress):
+                t0 = time.perf_counter()
+                sl = slice(starts[c], starts[c] + chunk)
+                res = minimal_perturbation(f, jnp.asarray(x_all[sl]), jnp.asarray(y_all[sl]), "2", cw_targets=1,
+                                           cw_steps=100, cw_search_steps=1, search_rounds=6, search_steps=20)
+                data[p + "distance"][sl], data[p + "method"][sl], data[p + "per_method"][:, sl] = \
+                    res.distance, res.method, res.per_method
+                data[p + "done"][c] = True
+                data[p + "seconds"][c] = time.perf_counter() - t0
+                save()
+
+    if "checks" in parts:
+        x, y = jnp.asarray(x_all[:check_images]), jnp.asarray(y_all[:check_images])
+        for name in ("mlp-2", "lca-mlp-2"):
+            p = f"checks/{name}/"
+            if p + "ok" in data:
+                continue
+            t0 = time.perf_counter()
+            print(f"checks {name} ({check_images} digits, eps 0.1) ...", flush=True)
+            res = robustness_checks(load_classifier(name), x, y, eps=0.1, attack="apgd", steps=25,
+                                    transfer_from=load_classifier("mlp-3" if name == "mlp-2" else "mlp-2"),
+                                    gradient_free=_square(queries), key=jax.random.fold_in(key, 7))
+            data[p + "names"] = np.asarray([c.name for c in res.checks])
+            data[p + "ok"] = np.asarray([-1 if c.ok is None else int(c.ok) for c in res.checks], np.int8)
+            data[p + "value"] = np.asarray([c.value for c in res.checks], np.float64)
+            data[p + "detail"] = np.asarray([c.detail for c in res.checks])
+            data[p + "acc_names"] = np.asarray(list(res.accuracy))
+            data[p + "acc"] = np.asarray(list(res.accuracy.values()), np.float64)
+            data[p + "seconds"] = np.asarray(time.perf_counter() - t0)
+            save()
+
+    if "sweep" in parts:
+        x, y = jnp.asarray(x_all[:check_images]), jnp.asarray(y_all[:check_images])
+        params = load_classifier("lca-mlp-2").args[0]
+        for e in (0.05, 0.1):
+            p = f"sweep/{e:g}/"
+            if p + "names" in data:
+                continue
+            t0 = time.perf_counter()
+            print(f"steps sweep lca-mlp-2 ({check_images} digits, eps {e:g}) ...", flush=True)
+            res = steps_sweep(params, x, y, e, attacker_steps=(10, 25, 75, 150), defender_steps=75,
+                              attack=_apgd("ce", steps), key=jax.random.fold_in(key, 11))
+            data[p + "names"] = np.asarray(list(res.accuracy))
+            data[p + "correct"] = np.stack([res.correct[k] for k in res.accuracy])
+            data[p + "seconds"] = np.asarray(time.perf_counter() - t0)
+            save()
+    save()
+    return data
