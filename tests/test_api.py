@@ -44,7 +44,7 @@ PUBLIC = {
                  "straight_line_walk", "top_two", "top_two_classes"],
     "robustness": ["AdversarialDirections", "MSDResult", "MinimalPerturbation", "RobustAccuracy", "robust_accuracy",
                    "RobustnessChecks", "StepsSweep",
-                   "WorstCase", "bpda_logits", "lca_bpda", "lca_implicit_logits", "minimal_perturbation", "pgd_attack",
+                   "WorstCase", "accuracy_interval", "bpda_logits", "load_robustness_run", "model_attacks", "lca_bpda", "lca_implicit_logits", "minimal_perturbation", "pgd_attack",
                    "robustness_checks", "steps_sweep", "surrogate_attack", "transfer_attack", "verified_adversarial",
                    "worst_case", "zero_gradient_fraction",
                    "accuracy_under_attack", "class_means", "gaas_basis",

@@ -47,6 +47,7 @@ from geomlib.plots.lca import (
     plot_potentials,
 )
 from geomlib.plots.opening import plot_adversarial_examples
+from geomlib.plots.robustness import plot_minimal_distances, plot_worst_case_curves
 from geomlib.plots.planes import (
     CURVATURE_LABELS,
     CURVATURE_SIGNS,
@@ -105,6 +106,8 @@ __all__ = [
     "plot_walks",
     # chapter 6
     "plot_accuracy_curves",
+    "plot_minimal_distances",
+    "plot_worst_case_curves",
     "plot_attack_path",
     "show_attacks",
     "MODEL_COLORS",

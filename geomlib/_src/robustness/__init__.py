@@ -10,6 +10,7 @@ Parts: ``evaluation`` (accuracy under attack, attack size at a target confidence
 ``adaptive`` (BPDA, implicit LCA gradients, steps sweep, transfer, the worst case over
 attacks), ``checks`` (the sanity checks that expose gradient masking),
 ``minimal_distance`` (smallest adversarial distance per image over several attacks),
+``runs`` (chapter 7's resumable evaluation behind ``python -m geomlib.cli.robustness``),
 ``paths`` (responses, gradient-ascent paths and how they cross the contours, plane
 coordinates), ``semantics`` (class means, template cosine), ``subspaces`` (how many
 orthogonal adversarial directions exist at an image), ``autoattack`` (robust accuracy under
@@ -47,6 +48,7 @@ from geomlib._src.robustness.autoattack import (
 from geomlib._src.robustness.checks import Check, RobustnessChecks, robustness_checks, zero_gradient_fraction
 from geomlib._src.robustness.evaluation import MSDResult, accuracy_under_attack, correct_under_attack, msd_at_confidence
 from geomlib._src.robustness.minimal_distance import MINIMAL_METHODS, MinimalPerturbation, minimal_perturbation
+from geomlib._src.robustness.runs import EVAL_EPS, EVAL_MODELS, accuracy_interval, load_robustness_run, model_attacks
 from geomlib._src.robustness.paths import (
     gradient_ascent_path,
     one_image,
@@ -80,6 +82,11 @@ __all__ = [
     "CHECK_BATCH",
     "Attack",
     "Check",
+    "EVAL_EPS",
+    "EVAL_MODELS",
+    "accuracy_interval",
+    "load_robustness_run",
+    "model_attacks",
     "MINIMAL_METHODS",
     "MSDResult",
     "PGD_BASELINE_STEPS",
