@@ -199,7 +199,7 @@ def digit_explorer(
         labels=(f"adversarial ({reference}) at digit #{{digit}}", "random", "other"),
         parameters={"digit": digits, "cls": list(range(n_classes)), "function": list(DIGIT_FUNCTIONS)},
         parameter_values={"digit": first, "cls": int(labels[first]), "function": "decision"},
-        parameter_labels={"digit": "digit #", "cls": "class c", "function": "f_c or f_c − f_rival"}, **kwargs)
+        parameter_labels={"digit": "digit #", "cls": "class c", "function": "map"}, **kwargs)
 
 
 def _check_classifiers(models, images, labels, digits, reference):
