@@ -72,3 +72,36 @@ def test_index_links_every_numbered_notebook():
         assert f"]({path.name})" in text, f"00-index.ipynb does not link {path.name}: run `make notebooks`"
     for target in re.findall(r"\]\((\d\d-[^)]+\.ipynb)\)", text):
         assert (NOTEBOOKS / target).exists(), f"00-index.ipynb links a missing notebook: {target}"
+
+
+def _index_rows():
+    """The rows of the index's chapter table, as saved: {file name: cells}."""
+    nb = _load(NOTEBOOKS / "00-index.ipynb")
+    rows = {}
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/markdown", "")
+            for line in ("".join(text) if isinstance(text, list) else text).splitlines():
+                link = re.search(r"\]\((\d\d-[^)]+\.ipynb)\)", line)
+                if link and line.startswith("|"):
+                    rows[link.group(1)] = [c.strip() for c in line.strip("|").split("|")]
+    return rows
+
+
+def test_index_says_what_each_chapter_shows_and_how_long_it_runs():
+    rows = _index_rows()
+    for path in NUMBERED:
+        assert path.name in rows, f"00-index.ipynb has no table row for {path.name}: run `make notebooks`"
+        number, _title, what, run_all = rows[path.name]
+        assert what, f"00-index.ipynb: no line on what {path.name} shows (its ABOUT entry)"
+        assert re.fullmatch(r"[\d.]+ min|not measured", run_all), f"{path.name}: run time {run_all!r}"
+
+
+def test_glossary_links_resolve():
+    glossary = NOTEBOOKS / "glossary.md"
+    anchors = set(re.findall(r'<a name="([\w-]+)"></a>', glossary.read_text(encoding="utf-8")))
+    texts = [(p.name, _source(c)) for p in PATHS for c in _load(p)["cells"]]
+    texts.append(("README.md", (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")))
+    bad = [f"{where}: #{a}" for where, text in texts for a in re.findall(r"glossary\.md#([\w-]+)", text)
+           if a not in anchors]
+    assert not bad, "links to glossary entries that do not exist:\n" + "\n".join(bad)
