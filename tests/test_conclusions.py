@@ -89,8 +89,8 @@ def test_find_result_files(tmp_path):
     (tmp_path / "damaged.npz").write_bytes(b"not a zip")
     found = plots.find_result_files(tmp_path)
     assert list(found.surveys) == ["sub/survey.npz"] and list(found.surveys["sub/survey.npz"]) == ["patches-2x/lca"]
-    assert found.comparisons == {}
-    assert plots.find_result_files(tmp_path / "missing") == plots.ResultFiles({}, {})
+    assert found.comparisons == {} and found.robustness == {}
+    assert plots.find_result_files(tmp_path / "missing") == plots.ResultFiles({}, {}, {})
     with pytest.raises(TypeError, match="directory"):
         plots.find_result_files(None)
 
@@ -113,3 +113,16 @@ def test_plot_adversarial_examples():
         with pytest.raises(ValueError, match=match):
             plots.plot_adversarial_examples(x, **kw)
     plt.close("all")
+
+
+def test_robustness_findings():
+    run = {"settings": {"eps": [0.1, 0.05]},
+           "worst/mlp-2/pgd10": np.array([[1, 0, 0, 0], [1, 1, 0, 0]], bool),
+           "worst/mlp-2/robust": np.array([[0, 0, 0, 0], [1, 0, 0, 0]], bool),
+           "worst/lca-mlp-2/pgd10": np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool),
+           "worst/lca-mlp-2/robust": np.array([[1, 0, 0, 0], [1, 1, 0, 0]], bool),
+           "minimal/mlp-2/distance": np.array([1.0, 2.0, np.inf]), "minimal/lca-mlp-2/distance": np.array([3.0, np.inf])}
+    acc, dist = plots.robustness_findings(run, "t")
+    assert "ε = 0.05" in acc.claim and "lca-mlp-2 100% → 50%, mlp-2 50% → 25%" in acc.ours  # the smaller radius
+    assert "lca-mlp-2 3.00 vs mlp-2 1.50" in dist.ours and acc.verdict == dist.verdict == "new here"
+    assert plots.robustness_findings({"settings": {"eps": [0.1]}}, "t") == []

@@ -20,6 +20,7 @@ from geomlib.plots.conclusions import (
     find_result_files,
     findings_table,
     msd_findings,
+    robustness_findings,
     survey_findings,
 )
 from geomlib.plots.mechanism import MODEL_COLORS, plot_digit_mechanism, plot_toy_mechanism
@@ -91,6 +92,7 @@ __all__ = [
     "find_result_files",
     "findings_table",
     "msd_findings",
+    "robustness_findings",
     "survey_findings",
     # chapters 3 and 4
     "BEND_LABELS",

@@ -23,10 +23,18 @@ from typing import Mapping, Sequence
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib import ClassifierMeasures, SurveyResult, comparison_summary, load_comparison, load_survey, rank_correlation
+from geomlib import (
+    ClassifierMeasures,
+    SurveyResult,
+    comparison_summary,
+    load_comparison,
+    load_robustness_run,
+    load_survey,
+    rank_correlation,
+)
 
 __all__ = ["PUBLISHED", "Finding", "ResultFiles", "accuracy_findings", "comparison_findings", "find_result_files",
-           "findings_table", "msd_findings", "survey_findings"]
+           "findings_table", "msd_findings", "robustness_findings", "survey_findings"]
 
 _PAITON = "Paiton et al. 2020"
 
@@ -240,18 +248,60 @@ def findings_table(findings: Sequence[Finding], links: Mapping[int, str] | None 
     return "\n".join(rows)
 
 
+def robustness_findings(run: Mapping, basis: str) -> list[Finding]:
+    """Findings of the robustness evaluation (chapter 7; :func:`geomlib.load_robustness_run`'s dict).
+
+    For each published (MLP, LCA) pair evaluated: accuracy at the smallest radius under PGD-10
+    and under the worst case of the run's attacks (``worst/NAME/pgd10`` and ``.../robust``),
+    and, where measured, the median minimal L2 perturbation (``minimal/NAME/distance``,
+    finite values). Both are new here: the paper reports the sign attack's MSD.
+
+    Args:
+      run: the arrays of a robustness run (``settings`` with ``eps`` among them).
+      basis: where they come from.
+
+    Returns:
+      the findings for the pairs present.
+    """
+    eps = float(np.min(run["settings"]["eps"])) if "eps" in run.get("settings", {}) else float("nan")
+    e = int(np.argmin(run["settings"]["eps"])) if np.isfinite(eps) else 0
+    out = []
+    worst = _pairs({k.split("/")[1] for k in run if k.startswith("worst/") and k.endswith("/robust")})
+    if worst:
+        acc = {m: {kind: float(np.mean(np.asarray(run[f"worst/{m}/{kind}"])[e])) for kind in ("pgd10", "robust")}
+               for pair in worst for m in pair}
+        out.append(Finding(7, f"LCA layer's accuracy under attack, L∞ ε = {eps:g}, PGD-10 vs worst case",
+                           "not reported (attack size only)",
+                           "; ".join(f"{b} {acc[b]['pgd10']:.0%} → {acc[b]['robust']:.0%}, {a} {acc[a]['pgd10']:.0%} → "
+                                     f"{acc[a]['robust']:.0%}" for a, b in worst), basis, "new here"))
+    minimal = _pairs({k.split("/")[1] for k in run if k.startswith("minimal/") and k.endswith("/distance")})
+    if minimal:
+        med = {}
+        for m in {m for pair in minimal for m in pair}:
+            d = np.asarray(run[f"minimal/{m}/distance"], dtype=np.float64)
+            med[m] = float(np.median(d[np.isfinite(d)])) if np.isfinite(d).any() else float("nan")
+        out.append(Finding(7, "LCA layer enlarges the minimal L2 perturbation (adaptive attacks)",
+                           "not reported (sign-attack MSD only)",
+                           ", ".join(f"{b} {med[b]:.2f} vs {a} {med[a]:.2f}" for a, b in minimal)
+                           + " (median L2 distance)", basis, "new here"))
+    return out
+
+
 @dataclass(frozen=True)
 class ResultFiles:
-    """Result files found in a folder: ``surveys`` (path -> surveys by ``"dictionary/circuit"``)
-    and ``comparisons`` (path -> ``(results, metadata)`` of :func:`geomlib.load_comparison`)."""
+    """Result files found in a folder: ``surveys`` (path -> surveys by ``"dictionary/circuit"``),
+    ``comparisons`` (path -> ``(results, metadata)`` of :func:`geomlib.load_comparison`) and
+    ``robustness`` (path -> the arrays of :func:`geomlib.load_robustness_run`)."""
 
     surveys: dict[str, dict[str, SurveyResult]]
     comparisons: dict[str, tuple[dict[str, ClassifierMeasures], dict]]
+    robustness: dict[str, dict]
 
 
 def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> ResultFiles:
     """Read every file matching ``pattern`` in ``directory`` (and its subfolders) that is a
-    survey or a model comparison; other files (parameters, damaged files) are skipped.
+    survey, a model comparison or a robustness run; other files (parameters, damaged files)
+    are skipped.
 
     Args:
       directory: a folder (a missing folder gives no files).
@@ -263,7 +313,7 @@ def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> R
     if isinstance(directory, (bool, bytes)) or not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
         raise TypeError(f"directory: expected a folder path (str or os.PathLike), got {directory!r}")
     root = Path(directory)
-    surveys, comparisons = {}, {}
+    surveys, comparisons, robustness = {}, {}, {}
     for path in sorted(root.rglob(pattern)) if root.is_dir() else []:
         name = str(path.relative_to(root))
         try:
@@ -274,6 +324,11 @@ def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> R
             pass
         try:
             comparisons[name] = load_comparison(path)
+            continue
         except (ValueError, KeyError, OSError):
             pass
-    return ResultFiles(surveys, comparisons)
+        try:
+            robustness[name] = load_robustness_run(path)
+        except (ValueError, KeyError, OSError):
+            pass
+    return ResultFiles(surveys, comparisons, robustness)
