@@ -181,6 +181,19 @@ def test_batch_equals_one_by_one():
         np.testing.assert_allclose(one.x_adv[0], res.x_adv[i], atol=1e-6)
 
 
+def test_restarts_only_help():
+    """A second restart runs on the images the first left standing and never loses a broken one."""
+    f, w, b = linear_model(0)
+    x, y, m = data(1, 16, w, b, 0.05)
+    one = apgd(f, x, y, 0.05, steps=3, key=jax.random.key(0))
+    two = apgd(f, x, y, 0.05, steps=3, restarts=2, key=jax.random.key(0))
+    broken = lambda xa: np.asarray(jnp.argmax(f(xa), axis=1)) != np.asarray(y)  # noqa: E731
+    assert np.all(broken(two) >= broken(one))
+    np.testing.assert_array_equal(np.asarray(two)[broken(one)], np.asarray(one)[broken(one)])
+    res = robust_accuracy(f, x, y, 0.05, attacks=("apgd-ce",), steps=3, restarts=2, key=jax.random.key(0))
+    assert_valid(res, f, x, y)
+
+
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10_000), eps=st.floats(0.0, 0.3))
 def test_never_below_the_exact_robust_accuracy(seed, eps):

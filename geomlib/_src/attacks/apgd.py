@@ -235,7 +235,7 @@ def _run_restarts(f, g, x, labels, target, eps, steps, restarts, key, norm, loss
     x_found, found, x_best, loss_best = apgd_kernel(f, g, x, labels, target, eps, checkpoints,
                                                     None if key is None else jax.random.fold_in(key, 0),
                                                     norm, loss, clip)
-    x_found, found, x_best, loss_best = (np.asarray(a) for a in (x_found, found, x_best, loss_best))
+    x_found, found, x_best, loss_best = (np.array(a) for a in (x_found, found, x_best, loss_best))  # writable
     for r in range(1, restarts):
         rows = np.flatnonzero(~found)
         if rows.size == 0:
