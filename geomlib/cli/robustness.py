@@ -11,7 +11,8 @@ robustness checks of ``mlp-2`` and ``lca-mlp-2``; the attacker-steps sweep on ``
 (:mod:`geomlib._src.robustness.runs`). The file is written atomically after each chunk of
 ``--chunk`` digits and the command **resumes** by default (``--restart`` starts afresh;
 other settings are refused rather than overwritten). Each chunk's measured time is stored
-in the file, with the command.
+in the file, with the command. Two processes may run different parts into two files at
+once; ``--merge OTHER`` then copies OTHER's parts into ``--out``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="notebooks/results/robustness-mnist-200.npz", help="output .npz")
     ap.add_argument("--restart", action="store_true", help="start afresh, overwriting --out")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--merge", default=None, metavar="OTHER",
+                    help="only copy into --out the parts of OTHER (same settings) that --out lacks, then exit")
     args = ap.parse_args(argv)
 
     from geomlib._src.params_io import SHIPPED_CLASSIFIERS
@@ -62,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--{name.replace('_', '-')}: expected a positive integer, got {getattr(args, name)}")
     if args.targets > 9:
         ap.error(f"--targets: expected at most 9 (10 classes), got {args.targets}")
+    if args.merge:
+        try:
+            keys = runs.merge_robustness_runs(args.out, args.merge)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"merged {len(keys)} arrays of {args.merge} into {args.out}")
+        return 0
     command = "python -m geomlib.cli.robustness " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                                          else sys.argv[1:]))
     t0 = time.perf_counter()

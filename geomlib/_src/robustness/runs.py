@@ -124,6 +124,24 @@ def load_robustness_run(path: str | Path) -> dict:
     return data
 
 
+def merge_robustness_runs(out: str | Path, other: str | Path) -> list[str]:
+    """Copy into ``out`` the parts of ``other`` (a results file of the same settings, e.g. from
+    a second process run at the same time) that ``out`` lacks; write ``out`` atomically.
+    Returns the keys copied. ValueError if the settings differ."""
+    a, b = load_robustness_run(out), load_robustness_run(other)
+    if a["settings"] != b["settings"]:
+        raise ValueError(f"{other}: written with other settings {b['settings']} than {out} ({a['settings']})")
+    prefixes = {k.rsplit("/", 1)[0] for k in b if "/" in k and k.rsplit("/", 1)[0] + "/" not in
+                {p.rsplit("/", 1)[0] + "/" for p in a if "/" in p}}
+    new = [k for k in b if "/" in k and k.rsplit("/", 1)[0] in prefixes]
+    arrays = {k: v for k, v in a.items() if k != "settings"}
+    arrays.update({k: b[k] for k in new})
+    arrays["command"] = np.asarray(f"{a['command']} && {b['command']}")
+    arrays["settings"] = np.asarray(json.dumps(a["settings"], sort_keys=True))
+    write_npz(out, arrays)
+    return new
+
+
 def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[str] = PARTS, images: int = 200,
                    eps: Sequence[float] = EVAL_EPS, chunk: int = 100, steps: int = 50, n_targets: int = 2,
                    queries: int = 500, seed: int = 0, check_images: int = 100, restart: bool = False,
