@@ -238,10 +238,11 @@ def accuracy_findings(accuracy: Mapping[str, float], eps: float, basis: str, *, 
 
 
 def findings_table(findings: Sequence[Finding], links: Mapping[int, str] | None = None) -> str:
-    """The findings as one Markdown table; chapter numbers link to ``links[chapter]`` when given."""
+    """The findings as one Markdown table, in chapter order (stable); chapter numbers link to
+    ``links[chapter]`` when given."""
     links = links or {}
     rows = ["| chapter | claim | published | here | from | verdict |", "|---|---|---|---|---|---|"]
-    for f in findings:
+    for f in sorted(findings, key=lambda f: f.chapter):
         ch = f"[{f.chapter}]({links[f.chapter]})" if f.chapter in links else str(f.chapter)
         cells = [ch, f.claim, f.published, f.ours, f.basis, f"**{f.verdict}**"]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
