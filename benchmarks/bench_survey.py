@@ -289,9 +289,11 @@ def bench_survey(quick: bool = False) -> BenchResult:
         f"(grid{ng}); sign agreement direct vs grid{nr}: {sign_ar:.0%}.",
     ]
     ratios = {"evaluations grid/direct": ev_ratio, "time per plane grid/direct": speedup}
+    cost_tables, cost_checks, cost_notes = bench_survey_cost(quick, float(np.median(err_grid)) if ok.any() else math.nan)
     return BenchResult(
         f"5. Curvature survey: direct contour bend vs {ng} x {ng} grid contour fit ({s.dictionary} LCA)",
-        checks=checks, tables=[cost, agree, kinds_table], notes=notes, ratios=ratios,
+        checks=checks + cost_checks, tables=[cost, agree, kinds_table, *cost_tables], notes=notes + cost_notes,
+        ratios=ratios,
     )
 
 
@@ -303,3 +305,159 @@ def run(name: str = "survey", quick: bool = False) -> BenchResult:
     res = BENCHMARKS[name](quick=quick)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+# ----------------------------------------------------------------------------- cost of the full survey
+
+#: The full survey of Paiton et al. (2020): neurons x (comparison + random) planes, per dictionary and circuit.
+FULL_NEURONS, FULL_PLANES = 100, 600
+
+
+@dataclass(frozen=True)
+class CostSizes:
+    dictionaries: tuple = ("patches-2x", "patches-4x", "patches-10x")
+    circuits: tuple = ("lca", "linear", "relu")
+    neurons: int = 4  # neurons x (comparison + random) planes = one full batch (chunk) of planes
+    n_comparison: int = 32
+    n_random: int = 32
+    active_planes: int = 8  # the active-set lever is timed on a small batch (it is far slower on CPU)
+    capacity: tuple = (("patches-2x", 128), ("patches-4x", 160), ("patches-10x", 256), ("patches-test", 16))
+    tol: float = 1e-2  # convergence stop: the largest change of the potentials in one step
+    fewer: tuple = (("n_b", 7), ("n_edge", 5))  # fewer evaluations per plane (56 instead of 72)
+    repeats: int = 2
+    key: int = 0
+
+
+COST_FULL = CostSizes()
+COST_QUICK = CostSizes(dictionaries=("patches-test",), neurons=2, n_comparison=2, n_random=2, active_planes=2)
+
+
+def _gemm_rate(dim: int, n: int, batch: int) -> float:
+    """Measured float32 matrix-product rate (FLOP/s) of the LCA step's shape: (batch, dim) x (dim, n)."""
+    a = jnp.ones((batch, dim), jnp.float32)
+    b = jnp.ones((dim, n), jnp.float32)
+    f = jax.jit(lambda a, b: a @ b)
+    jax.block_until_ready(f(a, b))
+    t = min(_time(lambda: f(a, b)) for _ in range(5))
+    return 2.0 * batch * dim * n / t
+
+
+def _time(fn) -> float:
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - t0
+
+
+def _floor_flops(circuit: str, dim: int, n: int, steps: int, evals: int) -> float:
+    """FLOPs per plane of the evaluations the kernel needs: the drive Phi^T x (2 D N; w . x for
+    linear / ReLU: 2 D) and, for the LCA, each step's inhibition in its cheaper dense form."""
+    if circuit != "lca":
+        return evals * 2.0 * dim
+    return evals * (2.0 * dim * n + steps * min(2.0 * n * n, 4.0 * dim * n))
+
+
+def bench_survey_cost(quick: bool = False, resolution: float = math.nan) -> list[Table | Check | str]:
+    """Time per plane of the survey per dictionary and circuit at full batch size, extrapolated to
+    the full survey; the LCA's levers side by side, with the agreement of their c2."""
+    s = COST_QUICK if quick else COST_FULL
+    per_neuron = s.n_comparison + s.n_random
+    batch = s.neurons * per_neuron
+    capacity = dict(s.capacity)
+    fewer = dict(s.fewer)
+    cost_rows, lever_rows, agree_rows, checks, notes = [], [], [], [], []
+    full = FULL_NEURONS * FULL_PLANES
+    hours: dict[tuple[str, str], float] = {}
+    hours_fast: dict[str, float] = {}
+    bar, update = _progress_bar(len(s.dictionaries) * (len(s.circuits) + 4) * (s.repeats + 1), "5b. survey cost",
+                                not quick)
+    try:
+        for name in s.dictionaries:
+            params = gl.load_params(name)
+            meta = gl.load_metadata(name)["config"]
+            cfg = {k: meta[k] for k in ("lam", "steps", "eta")}
+            dim, n = (int(x) for x in params["phi"].shape)
+            rate = _gemm_rate(dim, n if n > 2 * dim else dim, batch * _sv.DEFAULT_ROWS)
+
+            def survey(model="lca", neurons=s.neurons, n_c=s.n_comparison, n_r=s.n_random, **kw):
+                return lambda: gl.run_survey(params, model, neurons, n_c, n_r, key=s.key, progress=False,
+                                             chunk_size=max(batch, 1), **cfg, **kw).c2
+
+            out = {}
+
+            def keep(label, fn):
+                def run():
+                    out[label] = fn()
+                    return out[label]
+                return run
+
+            variants = {c: keep(c, survey(c)) for c in s.circuits}
+            variants["lca tol"] = keep("lca tol", survey(tol=s.tol))
+            variants["lca fewer"] = keep("lca fewer", survey(**fewer))
+            t = compare(variants, repeats=s.repeats, progress=update)
+            small = max(1, s.active_planes // 2)
+            ta = compare({"dense": keep("small dense", survey(neurons=1, n_c=small, n_r=small)),
+                          "active": keep("small active", survey(neurons=1, n_c=small, n_r=small,
+                                                                capacity=capacity.get(name, 256)))},
+                         repeats=s.repeats, progress=update)
+            static = _sv.bend_static(LEVEL, EXTENT, _sv.DEFAULT_ROWS, _sv.DEFAULT_ITERATIONS, True, True)
+            evals = _sv.evaluations_per_plane(static)
+            evals_fewer = _sv.evaluations_per_plane({**static, **fewer})
+            for c in s.circuits:
+                per = t[c].median / batch
+                floor = _floor_flops(c, dim, n, cfg["steps"], evals) / rate
+                hours[(name, c)] = per * full / 3600
+                cost_rows.append([name, f"{dim}x{n}", c, evals, per * 1e3, floor * 1e3, per / floor, hours[(name, c)]])
+            per_fewer = t["lca fewer"].median / batch
+            hours_fast[name] = per_fewer * full / 3600
+            floor_fewer = _floor_flops("lca", dim, n, cfg["steps"], evals_fewer) / rate
+            cost_rows.append([name, f"{dim}x{n}", f"lca, {evals_fewer} evals", evals_fewer, per_fewer * 1e3,
+                              floor_fewer * 1e3, per_fewer / floor_fewer, hours_fast[name]])
+            r_tol = ratio(t["lca"], t["lca tol"])
+            r_fewer = ratio(t["lca"], t["lca fewer"])
+            r_active = ratio(ta["dense"], ta["active"])
+            lever_rows.append([name, r_active, r_tol, r_fewer, rate / 1e9])
+            c2 = np.asarray(out["lca"], np.float64).reshape(-1)
+            for label, other, exact in (("active set", "small active", True), (f"tol {s.tol:g}", "lca tol", False),
+                                        (f"{evals_fewer} evals", "lca fewer", False)):
+                ref = np.asarray(out["small dense"] if exact else c2, np.float64).reshape(-1)
+                got = np.asarray(out[other], np.float64).reshape(-1)
+                both = np.isfinite(ref) & np.isfinite(got)
+                d = np.abs(got - ref)[both]
+                same_nan = bool(np.array_equal(np.isnan(ref), np.isnan(got)))
+                med = float(np.median(d)) if d.size else math.nan
+                agree_rows.append([name, label, int(both.sum()), med, float(np.max(d)) if d.size else math.nan,
+                                   same_nan, _fraction(np.sign(got[both]) == np.sign(ref[both])),
+                                   med / resolution if resolution > 0 else math.nan])
+    finally:
+        if bar is not None:
+            bar.close()
+    lca_dense = sum(hours.get((d, "lca"), 0.0) for d in s.dictionaries)
+    lca_fast = sum(hours_fast.values())
+    others = sum(h for (d, c), h in hours.items() if c != "lca")
+    checks.append(Check("full survey, all dictionaries x circuits, hours (extrapolated, default settings)",
+                        lca_dense + others, 1.0, "<="))
+    checks.append(Check(f"full survey, hours (extrapolated, LCA with {'/'.join(f'{k}={v}' for k, v in s.fewer)})",
+                        lca_fast + others, 1.0, "<="))
+    tables = [
+        Table(f"cost per plane at full batch size ({batch} planes: {s.neurons} neurons x ({s.n_comparison} + "
+              f"{s.n_random}) planes per compiled call), extrapolated to the full survey ({FULL_NEURONS} neurons x "
+              f"{FULL_PLANES} planes = {full} planes per dictionary and circuit): EXTRAPOLATED, not run",
+              ["dictionary", "D x N", "circuit", "evals/plane", "ms per plane", "matmul floor ms", "measured/floor",
+               "full survey h (extrap.)"], cost_rows),
+        Table("levers of the LCA, time ratios (unaccelerated / accelerated, > 1 is faster; paired rounds, medians); "
+              f"active set timed on {2 * small} planes of one neuron (capacity K per dictionary: "
+              f"{', '.join(f'{k} {v}' for k, v in s.capacity if k in s.dictionaries)}); GEMM rate measured in the run",
+              ["dictionary", "active set (a)", f"tol {s.tol:g} (b)", f"{evals_fewer} evals (c)", "GEMM GFLOP/s"],
+              lever_rows),
+        Table("c2 of each lever vs the unaccelerated default on the same planes (plane units); last column: median "
+              "|dc2| / the grid method's median resolution error measured above (<= 1: within resolution)",
+              ["dictionary", "lever", "planes", "median |dc2|", "max |dc2|", "NaN same", "sign same",
+               "median/resolution"], agree_rows),
+    ]
+    notes.append(f"matmul floor: FLOPs per plane of the evaluations actually needed (evals x (2 D N drive + steps x "
+                 f"min(2 N^2, 4 D N) inhibition) for the LCA; evals x 2 D for linear/ReLU) divided by the float32 "
+                 f"matrix-product rate measured here at the LCA step's shape; the linear and ReLU neurons are "
+                 f"bound by the bend kernel's own work, not by products.")
+    notes.append(f"extrapolated full survey (hours): LCA {lca_dense:.2f} with the defaults, {lca_fast:.2f} with "
+                 f"{dict(s.fewer)}; linear + ReLU {others:.2f}; machine shared (load average printed at start).")
+    return tables, checks, notes

@@ -9,11 +9,11 @@ a device's share of a chunk is a smaller batch):
 
 * one process with two local CPU devices (``--xla_force_host_platform_device_count=2``):
   each chunk of planes sharded over the devices (``jax.sharding``);
-* two processes (``jax.distributed.initialize("localhost:PORT", 2, i)`` through
-  :func:`geomlib._src.core.batching.initialize_distributed`, CPU collectives: JAX's
+* two processes (``python -m geomlib.cli.survey --coordinator localhost:PORT
+  --num-processes 2 --process-id i``: ``jax.distributed.initialize`` through
+  :func:`geomlib._src.core.batching.initialize_distributed`; CPU collectives: JAX's
   default, gloo), each computing its block of every chunk, the blocks gathered with
-  ``multihost_utils.process_allgather``; process 1 also checks that it holds the same
-  result as process 0, and that only process 0 wrote the checkpoint chunks;
+  ``multihost_utils.process_allgather``; process 0 alone prints and writes the file;
 * the helper the per-image loops can use (``map_over_processes``), on a row-wise function.
 
 The subprocesses share one JAX compilation cache (a temporary folder).
@@ -21,7 +21,6 @@ The subprocesses share one JAX compilation cache (a temporary folder).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -42,22 +41,27 @@ FIELDS = ("c2", "c0", "c1", "n_valid", "angle", "partner", "neurons")
 RTOL, ATOL = 2e-5, 1e-6
 
 WORKER = r"""
-import json, sys
-import numpy as np
-from geomlib._src.core.batching import initialize_distributed, map_over_processes
-count = initialize_distributed(*(sys.argv[2:5] if len(sys.argv) > 4 else ()))
-import jax, jax.numpy as jnp
+import sys
+from geomlib.cli.survey import main
+out, distributed, sizes = sys.argv[1], sys.argv[2:-1], sys.argv[-1].split()
+flags = dict(zip(("--coordinator", "--num-processes", "--process-id"), distributed))
+code = main(["--params", "patches-test", "--models", "lca", "--no-progress", "--out", out + ".npz", *sizes,
+             *(x for kv in flags.items() for x in kv)])
+assert code == 0, code
+import jax, jax.numpy as jnp, numpy as np
 import geomlib as gl
-out, survey = sys.argv[1], json.loads(sys.argv[-1])
-params = gl.load_params("patches-test")
-cfg = {k: gl.load_metadata("patches-test")["config"][k] for k in ("lam", "steps", "eta")}
-res = gl.run_survey(params, "lca", progress=False, checkpoint=out + ".parts", **survey, **cfg)
+from geomlib._src.core.batching import map_over_processes, sync_processes
+sync_processes("written")  # process 0 wrote the file
+res = gl.load_survey(out + ".npz")["patches-test/lca"]
 rows = map_over_processes(lambda x: (jnp.sum(x * x, axis=1), x[:, :2] + 1.0), jnp.arange(21.0).reshape(7, 3))
 arrays = {f: np.asarray(getattr(res, f)) for f in %r}
-arrays.update(sq=rows[0], shifted=rows[1], devices=res.config["devices"], count=count,
+arrays.update(sq=rows[0], shifted=rows[1], devices=res.config["devices"], count=jax.process_count(),
               local=len(jax.local_devices()), index=jax.process_index())
 np.savez(out + f".{jax.process_index()}.npz", **arrays)
 """ % (FIELDS,)
+#: The worker's survey, as command-line flags of ``python -m geomlib.cli.survey``.
+SIZES = (f"--neurons {SURVEY['neurons']} --comparison {SURVEY['n_comparison']} --random {SURVEY['n_random']} "
+         f"--seed {SURVEY['key']} --chunk-size {SURVEY['chunk_size']}")
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +89,22 @@ def _free_port() -> int:
 
 
 def _worker(out: Path, env: dict, *distributed: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(out), *distributed, json.dumps(SURVEY)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(out), *distributed, SIZES], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait(procs: list[subprocess.Popen]) -> None:
+def _wait(procs: list[subprocess.Popen]) -> list[str]:
+    outs = []
     try:
         for p in procs:
-            _, err = p.communicate(timeout=TIMEOUT)
+            out, err = p.communicate(timeout=TIMEOUT)
             assert p.returncode == 0, err.decode()[-3000:]
+            outs.append(out.decode())
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
+    return outs
 
 
 def _assert_same(got: dict, reference: dict) -> None:
@@ -124,14 +131,14 @@ def test_two_local_devices_equal_one(tmp_path, env, reference):
 def test_two_processes_equal_one(tmp_path, env, reference):
     out = tmp_path / "two-processes"
     address = f"localhost:{_free_port()}"
-    _wait([_worker(out, env, address, "2", str(i)) for i in range(2)])
+    printed = _wait([_worker(out, env, address, "2", str(i)) for i in range(2)])
     got = [dict(np.load(f"{out}.{i}.npz")) for i in range(2)]
     for i, g in enumerate(got):
         assert int(g["count"]) == 2 and int(g["index"]) == i and int(g["devices"]) == 2
         _assert_same(g, reference)
-    # one chunk per neuron (chunk_size 8 < 5 planes x 2), written once, by process 0
-    assert sorted(p.name for p in Path(f"{out}.parts").glob("chunk-*.npz")) == [
-        "chunk-000000.npz", "chunk-000001.npz", "chunk-000002.npz"]
+    assert "2 processes, 2 devices" in printed[0] and "done in" in printed[0]
+    assert printed[1] == ""  # process 1 computes its blocks, prints and writes nothing
+    assert not Path(f"{out}.parts").exists()  # process 0 removed the checkpoints once the file was written
 
 
 def test_initialize_distributed_settings(monkeypatch):

@@ -539,3 +539,99 @@ def test_a_missing_survey_file_names_itself_and_the_command(tmp_path):
         sv.save_survey(_fake_result(), None)
     with pytest.raises(ValueError, match="^results"):
         sv.save_survey({"a:b": _fake_result()}, tmp_path / "x.npz")
+
+
+# ----------------------------------------------------------------------------- the LCA's levers (issue 19)
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from geomlib._src.models.lca import lca_potentials, lca_potentials_fast  # noqa: E402
+
+#: Float32 tolerance of the active-set product (the same sums in another order): potentials
+#: are O(1), each step's rounding is ~1e-7 and 75 steps accumulate it.
+ACTIVE_ATOL = 2e-5
+
+
+def _dictionary(seed, dim, n):
+    phi = np.random.default_rng(seed).normal(size=(dim, n)).astype(np.float32)
+    return jnp.asarray(phi / np.linalg.norm(phi, axis=0))
+
+
+@given(seed=st.integers(0, 2**16), dim=st.sampled_from([4, 8]), ratio=st.sampled_from([1, 2, 3]),
+       capacity=st.integers(1, 12), lam=st.sampled_from([0.05, 0.15, 0.4]), scale=st.sampled_from([0.5, 2.0]))
+def test_active_set_inhibition_equals_the_dense_one(seed, dim, ratio, capacity, lam, scale):
+    """Lever (a): the active-set product with any capacity (below the active count it falls back
+    to the dense product) gives the dense loop's potentials; both forms (Gram for N <= 2 D,
+    factorised beyond) and batched under vmap, where one member's overflow is the batch's."""
+    n = dim * ratio
+    phi = _dictionary(seed, dim, n)
+    s = jnp.asarray(np.random.default_rng(seed + 1).normal(size=(3, dim)).astype(np.float32)) * scale
+    dense = jax.vmap(lambda x: lca_potentials(phi, x, lam, 40, 0.1))(s)
+    fast, steps = jax.vmap(lambda x: lca_potentials_fast(phi, x, lam, 40, 0.1, capacity=capacity))(s)
+    np.testing.assert_allclose(fast, dense, rtol=0, atol=ACTIVE_ATOL)
+    assert steps.tolist() == [40, 40, 40]
+
+
+def test_no_lever_is_the_plain_loop_and_a_smooth_threshold_ignores_the_capacity(small):
+    params, cfg = small
+    phi = params["phi"]
+    x = phi[:, 3] + 0.5 * phi[:, 7]
+    plain = lca_potentials(phi, x, cfg["lam"], cfg["steps"], cfg["eta"])
+    u, steps = lca_potentials_fast(phi, x, cfg["lam"], cfg["steps"], cfg["eta"])
+    np.testing.assert_array_equal(u, plain)
+    smooth = lca_potentials(phi, x, cfg["lam"], cfg["steps"], cfg["eta"], 0.05)
+    np.testing.assert_array_equal(lca_potentials_fast(phi, x, cfg["lam"], cfg["steps"], cfg["eta"], 0.05,
+                                                      capacity=4)[0], smooth)
+    assert int(steps) == cfg["steps"]
+
+
+def test_convergence_stop(small):
+    """Lever (b): a tolerance no step reaches runs every step (the plain result); a loose one
+    stops early, the potentials then within about tol / eta of the full run's."""
+    params, cfg = small
+    phi = params["phi"]
+    x = phi[:, 3] + 0.5 * phi[:, 7]
+    plain = lca_potentials(phi, x, cfg["lam"], cfg["steps"], cfg["eta"])
+    u, steps = lca_potentials_fast(phi, x, cfg["lam"], cfg["steps"], cfg["eta"], tol=1e-12)
+    assert int(steps) == cfg["steps"]
+    np.testing.assert_allclose(u, plain, rtol=0, atol=1e-6)
+    tol = 1e-2
+    u, steps = lca_potentials_fast(phi, x, cfg["lam"], cfg["steps"], cfg["eta"], tol=tol)
+    assert 1 < int(steps) < cfg["steps"]
+    assert float(jnp.max(jnp.abs(u - plain))) < 2 * tol / cfg["eta"]
+
+
+def test_survey_levers_agree_and_undefined_stays_nan(small):
+    """The survey with the active set equals the plain one within float32 rounding (c2 to
+    1e-4 in plane units: the statistic's resolution is ~1e-3); fewer evaluations per plane
+    (lever c: 7 rows, 5 edge rows) stays within the resolution; a plane
+    where the neuron never responds has no contour: NaN with every lever."""
+    params, cfg = small
+    base = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, progress=False, **cfg)
+    active = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, progress=False, capacity=16, **cfg)
+    fewer = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, progress=False, n_b=7, n_edge=5, **cfg)
+    assert active.config["capacity"] == 16 and "capacity" not in base.config
+    np.testing.assert_allclose(active.c2, base.c2, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(active.n_valid, base.n_valid)
+    assert fewer.config["evaluations_per_plane"] == 2 * 5 + 2 * sv.EXIT_ITERATIONS + 7 * (2 + 4) == 56
+    assert float(np.median(np.abs(fewer.c2 - base.c2))) < 2e-3
+    assert float(np.max(np.abs(fewer.c2 - base.c2))) < 1e-2
+    # a threshold no input in the window reaches: the response is 0 everywhere, no contour
+    p = _take(geomlib.survey_planes(params, [0], 1, 0).planes, 0, 0)
+    quiet = {**cfg, "lam": 100.0}
+    for kw in ({}, {"capacity": 16}, {"tol": 1e-3}):
+        f = geomlib.dictionary_neuron(params, 0, "lca", **quiet, **kw)
+        assert math.isnan(float(geomlib.contour_bend(f, p).c2)), kw
+    f = geomlib.dictionary_neuron(params, 0, "lca", **quiet)
+    assert math.isnan(float(geomlib.contour_bend(f, p, n_b=7, n_edge=5).c2))
+
+
+def test_lever_arguments_are_checked(small):
+    params, cfg = small
+    for kw, name in (({"capacity": 0}, "capacity"), ({"capacity": 2.5}, "capacity"), ({"tol": 0.0}, "tol"),
+                     ({"tol": float("nan")}, "tol")):
+        with pytest.raises((ValueError, TypeError), match=name):
+            geomlib.dictionary_neuron(params, 0, "lca", **cfg, **kw)
+        with pytest.raises((ValueError, TypeError), match=name):
+            geomlib.run_survey(params, "lca", 1, 1, 1, progress=False, **cfg, **kw)

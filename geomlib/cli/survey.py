@@ -67,7 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--restart", action="store_true",
                     help="discard the output, its times and its parts folder, and start afresh (default: resume)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--coordinator", default=None,
+                    help="several processes (jax.distributed): host:port of process 0 (or $JAX_COORDINATOR_ADDRESS; "
+                         "under SLURM's srun nothing is needed)")
+    ap.add_argument("--num-processes", type=int, default=None, help="several processes: their number "
+                    "(or $JAX_NUM_PROCESSES)")
+    ap.add_argument("--process-id", type=int, default=None, help="several processes: this one's, 0 to n-1 "
+                    "(or $JAX_PROCESS_ID)")
     args = ap.parse_args(argv)
+
+    from geomlib._src.core.batching import initialize_distributed, is_main_process
+
+    try:
+        processes = initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as err:
+        ap.error(f"{err} (from --coordinator, --num-processes, --process-id or the environment)")
 
     from pathlib import Path
 
@@ -88,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     if out.is_dir():
         ap.error(f"--out: {out} is a folder; name the .npz file to write")
 
+    main_process = is_main_process()  # several processes: process 0 prints and writes
     screen = _Screen(f"{args.neurons} neurons x ({args.comparison} comparison + {args.random} random) planes; "
-                     f"dictionaries {names}; models {models}", not args.no_progress)
+                     f"dictionaries {names}; models {models}", not args.no_progress and main_process,
+                     main_process, processes)
     start = time.perf_counter()
     try:
         survey_to_file(plan, out, restart=args.restart, on_start=screen.start, on_pair=screen.pair,
@@ -100,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         screen.close()
-    print(f"done in {time.perf_counter() - start:.0f} s; results in {out}, times in {times_path(out)} "
-          f"(geomlib.load_survey({str(out)!r}))")
+    if main_process:
+        print(f"done in {time.perf_counter() - start:.0f} s; results in {out}, times in {times_path(out)} "
+              f"(geomlib.load_survey({str(out)!r}))")
     return 0
 
 
@@ -115,18 +132,22 @@ _HINTS = {"damaged": "\nRun with --restart to overwrite it, or choose another --
 class _Screen:
     """The command's messages and progress bar, fed by survey_to_file's callbacks."""
 
-    def __init__(self, sizes: str, bar: bool) -> None:
+    def __init__(self, sizes: str, bar: bool, show: bool = True, processes: int = 1) -> None:
         self.sizes, self.want_bar, self.bar, self.resume = sizes, bar, None, None
+        self.show, self.processes = show, processes
 
     def start(self, resume: SurveyResume) -> None:
         import jax
 
         self.resume = resume
+        if not self.show:
+            return
         out = resume.out
         for key in resume.rerun:
             print(f"{key}: in {out} with other settings: rerunning it", flush=True)
-        print(f"curvature survey: {self.sizes}; {len(jax.local_devices())} local device(s) "
-              f"({jax.default_backend()}); writing {out}", flush=True)
+        where = f"{self.processes} processes, {len(jax.devices())} devices" if self.processes > 1 else \
+            f"{len(jax.local_devices())} local device(s)"
+        print(f"curvature survey: {self.sizes}; {where} ({jax.default_backend()}); writing {out}", flush=True)
         if resume.in_file or resume.in_parts or resume.others:
             others = f"; keeping {len(resume.others)} other pair(s) of {out}" if resume.others else ""
             print(f"resuming: {resume.in_file + resume.in_parts} of {resume.total} planes already done "
@@ -139,6 +160,8 @@ class _Screen:
                             unit="plane", dynamic_ncols=True)
 
     def pair(self, key: str, res) -> None:
+        if not self.show:
+            return
         if res is None:
             if self.bar is not None:
                 self.bar.set_description(key)

@@ -143,3 +143,17 @@ def map_over_processes(fn, *arrays: jax.Array):
     start, stop, size = process_block(n)
     block = tuple(pad_rows(a[start:stop] if stop > start else a[-1:], size) for a in arrays)
     return gather_blocks(fn(*block), n)
+
+
+def is_main_process() -> bool:
+    """Whether this is process 0 (the one that writes files and prints); True with one process."""
+    return jax.process_index() == 0
+
+
+def sync_processes(name: str) -> None:
+    """Wait here until every process arrives (``multihost_utils.sync_global_devices``); nothing
+    with one process. ``name`` labels the meeting point (the same string on every process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence
 
+from geomlib._src.core.batching import is_main_process, sync_processes
 from geomlib._src.core.checks import check_choice, check_int
 from geomlib._src.core.files import ResultFileError, ResumeError
 from geomlib._src.lca import DICTIONARY_MODELS
@@ -155,10 +156,11 @@ def read_survey_to_resume(plan: Sequence[SurveyPair], out: str | os.PathLike, *,
     """
     out = Path(out)
     parts = parts_folder(out)
-    if restart:
+    if restart and is_main_process():
         for path in (out, times_path(out)):
             path.unlink(missing_ok=True)
         shutil.rmtree(parts, ignore_errors=True)
+    sync_processes("survey: restart")  # several processes: all read what process 0 left
     results: dict = {}
     if out.exists():
         try:
@@ -221,9 +223,12 @@ def survey_to_file(plan: Sequence[SurveyPair], out: str | os.PathLike, *, restar
                 raise ResumeError(str(err), "checkpoint") from err
             res.config["params"] = p.name
             results[p.key] = res
-            save_survey(dict(sorted(results.items())), resume.out)
-        shutil.rmtree(folder, ignore_errors=True)  # for a kept pair: left by a kill after the file was written
+            if is_main_process():  # several processes: process 0 writes, every process holds the results
+                save_survey(dict(sorted(results.items())), resume.out)
+        if is_main_process():
+            shutil.rmtree(folder, ignore_errors=True)  # for a kept pair: left by a kill after the file was written
         if on_pair is not None:
             on_pair(p.key, results[p.key])
-    shutil.rmtree(resume.parts, ignore_errors=True)
+    if is_main_process():
+        shutil.rmtree(resume.parts, ignore_errors=True)
     return results, resume

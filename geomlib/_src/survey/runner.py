@@ -1,5 +1,6 @@
-"""The survey runner: neurons x planes, chunked and sharded over the local devices, each
-finished chunk of neurons optionally checkpointed to a folder so that a killed run resumes."""
+"""The survey runner: neurons x planes, chunked and sharded over the local devices (and split
+over the processes of a multi-process run), each finished chunk of neurons optionally
+checkpointed to a folder so that a killed run resumes."""
 
 from __future__ import annotations
 
@@ -174,6 +175,16 @@ def run_survey(
     ``devices`` along the plane axis (``jax.sharding``; one CPU device works too).
     Planes are built per chunk of neurons (``max(1, chunk_size // planes per neuron)``
     neurons), so memory stays bounded at any survey size.
+
+    Several processes (JAX's multi-process runtime, joined first with
+    ``jax.distributed.initialize``; :func:`geomlib._src.core.batching.initialize_distributed`
+    reads the usual environment variables or SLURM's): every process builds the same
+    planes, computes its block of each chunk's planes (in process order) on its local
+    devices, and the blocks are gathered on every process
+    (``multihost_utils.process_allgather``); each process returns the whole result, equal
+    to one process's within float32 rounding (the products round differently with the batch
+    size). Only process 0 writes ``checkpoint`` chunks, which must then be on a file system
+    every process sees.
 
     Resuming: with ``checkpoint`` (a folder, made if needed), each finished chunk of
     neurons is written there (``chunk-NNNNNN.npz``, atomically, with the run's settings)
