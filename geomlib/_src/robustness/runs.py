@@ -9,7 +9,7 @@ Parts, each saved to one ``.npz`` after every chunk (atomically, with
   standing, a radius only on the images that survived the smaller ones);
 - ``minimal``: per model, on the first ``check_images`` digits, the minimal L2 perturbation
   (:func:`minimal_perturbation`; through BPDA for the LCA models, so the search is adaptive);
-- ``checks``: :func:`robustness_checks` of ``mlp-2`` and ``lca-mlp-2``;
+- ``checks``: :func:`robustness_checks` of ``mlp-2`` and ``lca-mlp-2`` (those in ``models``);
 - ``sweep``: :func:`steps_sweep` on ``lca-mlp-2``.
 """
 
@@ -233,7 +233,7 @@ def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[
 
     if "checks" in parts:
         x, y = jnp.asarray(x_all[:check_images]), jnp.asarray(y_all[:check_images])
-        for name in ("mlp-2", "lca-mlp-2"):
+        for name in [m for m in ("mlp-2", "lca-mlp-2") if m in models]:
             p = f"checks/{name}/"
             if p + "ok" in data:
                 continue
