@@ -173,3 +173,45 @@ def test_minimal_perturbation_misclassified_is_zero_and_bad_methods_rejected():
         geomlib.minimal_perturbation(f, x, jnp.array([1, 1]), "2", methods=("fab",))
     with pytest.raises(ValueError, match="norm"):
         geomlib.minimal_perturbation(f, x, jnp.array([1, 1]), "1")
+
+
+# ---------------------------------------------------------------- the offline run: helpers and command line
+
+
+def test_accuracy_interval_is_paired_and_brackets_the_accuracy():
+    correct = np.array([[True] * 80 + [False] * 20, [True] * 40 + [False] * 60])
+    acc, lo, hi = geomlib.accuracy_interval(correct)
+    np.testing.assert_allclose(acc, [0.8, 0.4])
+    assert np.all(lo < acc) and np.all(acc < hi) and np.all(hi - lo < 0.25)
+    with pytest.raises(ValueError, match="correct"):
+        geomlib.accuracy_interval(np.zeros((2, 0), bool))
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    from geomlib.cli import robustness
+
+    for argv, word in ((["--eps", "0.2,0.1"], "--eps"), (["--models", "nope"], "--models"),
+                       (["--parts", "all"], "--parts"), (["--images", "0"], "--images"), (["--targets", "10"], "--targets")):
+        with pytest.raises(SystemExit) as err:
+            robustness.main(argv)
+        assert err.value.code == 2 and word in capsys.readouterr().err
+
+
+def test_merge_copies_only_missing_parts(tmp_path):
+    import json
+
+    from geomlib._src.core.files import write_npz
+    from geomlib._src.robustness.runs import merge_robustness_runs
+
+    settings = np.asarray(json.dumps({"images": 2}, sort_keys=True))
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    write_npz(a, {"settings": settings, "command": np.asarray("A"), "worst/m/robust": np.array([True, False])})
+    write_npz(b, {"settings": settings, "command": np.asarray("B"), "worst/m/robust": np.array([False, False]),
+                  "checks/m/ok": np.array([1, 0])})
+    assert merge_robustness_runs(a, b) == ["checks/m/ok"]
+    out = geomlib.load_robustness_run(a)
+    assert out["worst/m/robust"].tolist() == [True, False] and out["checks/m/ok"].tolist() == [1, 0]
+    assert str(out["command"]) == "A && B"
+    write_npz(b, {"settings": np.asarray(json.dumps({"images": 3})), "command": np.asarray("B")})
+    with pytest.raises(ValueError, match="other settings"):
+        merge_robustness_runs(a, b)
