@@ -139,8 +139,10 @@ class MechanismExplorer(widgets.VBox):
         if self.schedule.holding:
             return
         loop = kernel_loop()
-        last = self.last_timing
-        action = self.schedule.on_change(time.perf_counter(), loop is not None, None if last is None else last["total"])
+        # the slowest of the last renders: one fast render (a message, a cached view) must not
+        # send the next slow one to a deferred render, which runs while the kernel reports idle
+        last = max((t["total"] for t in self.timings[-5:]), default=None)
+        action = self.schedule.on_change(time.perf_counter(), loop is not None, last)
         if action in (NOW, PROGRESSIVE):
             self._safe_render()
         elif action == DEFER:
