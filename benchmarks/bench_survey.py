@@ -289,7 +289,10 @@ def bench_survey(quick: bool = False) -> BenchResult:
         f"(grid{ng}); sign agreement direct vs grid{nr}: {sign_ar:.0%}.",
     ]
     ratios = {"evaluations grid/direct": ev_ratio, "time per plane grid/direct": speedup}
-    cost_tables, cost_checks, cost_notes = bench_survey_cost(quick, float(np.median(err_grid)) if ok.any() else math.nan)
+    # The full survey's cost and the LCA's levers (issue 19): full size only (the quick form keeps
+    # this benchmark's three tables; tests/test_survey.py runs bench_survey_cost's quick form).
+    cost_tables, cost_checks, cost_notes = ([], [], []) if quick else bench_survey_cost(
+        False, float(np.median(err_grid)) if ok.any() else math.nan)
     return BenchResult(
         f"5. Curvature survey: direct contour bend vs {ng} x {ng} grid contour fit ({s.dictionary} LCA)",
         checks=checks + cost_checks, tables=[cost, agree, kinds_table, *cost_tables], notes=notes + cost_notes,

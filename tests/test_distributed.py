@@ -137,7 +137,8 @@ def test_two_processes_equal_one(tmp_path, env, reference):
         assert int(g["count"]) == 2 and int(g["index"]) == i and int(g["devices"]) == 2
         _assert_same(g, reference)
     assert "2 processes, 2 devices" in printed[0] and "done in" in printed[0]
-    assert printed[1] == ""  # process 1 computes its blocks, prints and writes nothing
+    # process 1 computes its blocks and prints nothing of its own (gloo may print its connections)
+    assert "curvature survey" not in printed[1] and "done in" not in printed[1], printed[1]
     assert not Path(f"{out}.parts").exists()  # process 0 removed the checkpoints once the file was written
 
 

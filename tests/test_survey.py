@@ -635,3 +635,19 @@ def test_lever_arguments_are_checked(small):
             geomlib.dictionary_neuron(params, 0, "lca", **cfg, **kw)
         with pytest.raises((ValueError, TypeError), match=name):
             geomlib.run_survey(params, "lca", 1, 1, 1, progress=False, **cfg, **kw)
+
+
+def test_cost_benchmark_quick():
+    """``make bench``'s survey cost and lever tables (benchmarks/bench_survey.py) at tiny sizes."""
+    from benchmarks import bench_survey as bs
+    from benchmarks._timing import format_checks, format_table
+
+    tables, checks, notes = bs.bench_survey_cost(quick=True, resolution=1e-3)
+    assert len(tables) == 3 and len(checks) == 2 and notes
+    for table in tables:
+        assert table.rows and all(len(row) == len(table.headers) for row in table.rows)
+        assert format_table(table.headers, table.rows)
+    assert all(math.isfinite(c.value) and c.value > 0 for c in checks)
+    assert format_checks(checks)
+    active = [row for row in tables[2].rows if row[1] == "active set"]
+    assert active and active[0][4] < 1e-4 and active[0][5]  # exact up to rounding, NaN where NaN

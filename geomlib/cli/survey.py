@@ -1,7 +1,7 @@
 """Run the full curvature survey and save it for the notebooks; a killed run resumes.
 
     python -m geomlib.cli.survey                  # 100 neurons x (300 + 300) planes,
-                                                  # patches-2x and patches-4x, lca/linear/relu
+                                                  # patches-2x, -4x and -10x, lca/linear/relu
     python -m geomlib.cli.survey --neurons 20 --comparison 20 --random 20 --out small.npz
 
 For every dictionary (``--params``, shipped models, LCA settings lam / steps / eta from
@@ -50,8 +50,8 @@ def __getattr__(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geomlib.cli.survey", description=__doc__.splitlines()[0])
-    ap.add_argument("--params", default="patches-2x,patches-4x",
-                    help="comma-separated shipped dictionaries (default: patches-2x,patches-4x)")
+    ap.add_argument("--params", default="patches-2x,patches-4x,patches-10x",
+                    help="comma-separated shipped dictionaries (default: patches-2x,patches-4x,patches-10x)")
     ap.add_argument("--models", default="lca,linear,relu",
                     help="comma-separated models: lca, linear, relu, divisive (default: lca,linear,relu)")
     ap.add_argument("--neurons", type=int, default=100, help="neurons per dictionary, drawn at random (100)")
