@@ -44,7 +44,8 @@ def test_linear_path_is_a_straight_segment_along_the_weight():
     steps = int(np.ceil((level - x0 @ w) / (alpha * np.linalg.norm(w)) - 1e-6))
     assert len(p.path) == steps + 1
     assert _straightness(p.path, w) < 1e-5
-    np.testing.assert_allclose(np.diff(p.path, axis=0), np.tile(alpha * w / np.linalg.norm(w), (steps, 1)), atol=1e-6)
+    step = alpha * w / np.linalg.norm(w)
+    np.testing.assert_allclose(np.diff(p.path, axis=0), np.tile(step, (steps, 1)), atol=1e-6)
     assert p.length == pytest.approx(p.distance, rel=1e-5) and p.length == pytest.approx(steps * alpha, rel=1e-5)
 
 
@@ -86,7 +87,8 @@ def test_path_curvature_closed_forms():
     np.testing.assert_allclose(k, [0.6, 0.6], atol=1e-5)
     k = geomlib.path_contour_curvature(lambda x: jnp.linalg.norm(x), np.array([[2.0, 0.0], [0.0, 0.5]]))
     np.testing.assert_allclose(k, [-0.5, -2.0], atol=1e-4)
-    lin = geomlib.path_contour_curvature(Partial(_linear, jnp.array([1.0, 2.0])), np.random.default_rng(0).normal(size=(5, 2)))
+    points = np.random.default_rng(0).normal(size=(5, 2))
+    lin = geomlib.path_contour_curvature(Partial(_linear, jnp.array([1.0, 2.0])), points)
     np.testing.assert_allclose(lin, 0.0, atol=1e-6)
 
 
@@ -193,13 +195,15 @@ def test_plane_attacks_geometry(fake_models):
     for name, v in views.items():
         # the plane: origin x, u toward the template, both images in it
         np.testing.assert_allclose(np.asarray(v.plane.origin), x, atol=1e-6)
-        np.testing.assert_allclose(np.asarray(v.plane.embed(jnp.asarray(v.template_ab, jnp.float32))), means[t], atol=1e-5)
+        template = np.asarray(v.plane.embed(jnp.asarray(v.template_ab, jnp.float32)))
+        np.testing.assert_allclose(template, means[t], atol=1e-5)
         # the value map is the target's logit at the embedded grid points
         w = np.asarray(models[name].args[0])
         pts = np.asarray(v.plane.embed(jnp.asarray(v.coords, jnp.float32)))
         np.testing.assert_allclose(v.value, pts @ w[t] + np.asarray(models[name].args[1])[t], rtol=1e-4, atol=1e-4)
         # the path: projected coordinates, cosines as template_cosine, the stop at p_t >= 0.9
-        np.testing.assert_allclose(v.path_ab, np.asarray(geomlib.path_plane_coordinates(v.attack.path, v.plane)), atol=1e-5)
+        ab = np.asarray(geomlib.path_plane_coordinates(v.attack.path, v.plane))
+        np.testing.assert_allclose(v.path_ab, ab, atol=1e-5)
         cos = geomlib.template_cosine(v.attack.path[1:], np.tile(x, (len(v.attack.path) - 1, 1)),
                                       np.full(len(v.attack.path) - 1, s), np.full(len(v.attack.path) - 1, t), means)
         np.testing.assert_allclose(v.cosine, np.asarray(cos), atol=1e-5)

@@ -122,7 +122,8 @@ class MechanismExplorer(widgets.VBox):
         self.timings = [*self.timings[-99:], timing]
         self.schedule.rendered(timing["total"], False, time.perf_counter())
         self.readout.value = text or ""
-        self.status.value = f"<small>update {1e3 * timing['total']:.0f} ms (compute and draw {1e3 * timing['draw']:.0f}, png {1e3 * timing['png']:.0f})</small>"
+        self.status.value = (f"<small>update {1e3 * timing['total']:.0f} ms (compute and draw "
+                             f"{1e3 * timing['draw']:.0f}, png {1e3 * timing['png']:.0f})</small>")
         return timing
 
     def update(self, **values) -> dict:
@@ -159,7 +160,8 @@ class MechanismExplorer(widgets.VBox):
             return True
         except Exception as err:  # shown in the widget instead of vanishing into the kernel log
             self.last_error = err
-            self.status.value = f"<span style='color:#b00'>error: {html.escape(type(err).__name__)}: {html.escape(str(err))}</span>"
+            self.status.value = (f"<span style='color:#b00'>error: {html.escape(type(err).__name__)}: "
+                                 f"{html.escape(str(err))}</span>")
             return False
 
     def _repr_mimebundle_(self, **kwargs):
@@ -263,7 +265,8 @@ def digit_mechanism_explorer(models: Mapping[str, Callable], images: ArrayLike, 
     k = means.shape[0]
     digit = digits[0] if digit is None else int(digit)
     if target is None:  # another class than the digit's
-        target = (int(labels[digit]) + 3) % k if (int(labels[digit]) + 3) % k != int(labels[digit]) else (int(labels[digit]) + 1) % k
+        source = int(labels[digit])
+        target = (source + 3) % k if (source + 3) % k != source else (source + 1) % k
     target = int(target)
 
     def draw(fig, v):

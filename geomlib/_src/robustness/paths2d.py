@@ -29,8 +29,8 @@ from geomlib._src.lca_views import TOY_LCA
 from geomlib._src.models import pointwise_neuron
 from geomlib._src.planes import Plane, plane
 
-__all__ = ["LevelPath", "PlaneAttack", "TOY_LEVEL", "TOY_TEMPERATURE", "ToyAttack", "ascent_to_level", "path_contour_curvature", "plane_attacks",
-           "toy_attacks", "toy_circuits"]
+__all__ = ["LevelPath", "PlaneAttack", "TOY_LEVEL", "TOY_TEMPERATURE", "ToyAttack", "ascent_to_level",
+           "path_contour_curvature", "plane_attacks", "toy_attacks", "toy_circuits"]
 
 #: Softplus temperature of the toy's LCA and ReLU units: smooth, so that the exact curvature
 #: is defined and an attack never stands still on a zero gradient.
@@ -160,7 +160,8 @@ def path_contour_curvature(f: Callable, path: ArrayLike, in_plane: Plane | None 
     if not isinstance(in_plane, Plane):
         raise ValueError(f"in_plane: expected a geomlib.Plane or None, got {type(in_plane).__name__}")
     if in_plane.u.shape[0] != path.shape[1]:
-        raise ValueError(f"in_plane: expected a plane in D = {path.shape[1]} (the path's), got D = {in_plane.u.shape[0]}")
+        raise ValueError(f"in_plane: expected a plane in D = {path.shape[1]} (the path's), "
+                         f"got D = {in_plane.u.shape[0]}")
     d = jnp.asarray(path, in_plane.u.dtype) - in_plane.origin
     coords = jnp.stack([d @ in_plane.u, d @ in_plane.v], axis=-1)
     return np.asarray(plane_geometry(f, in_plane, coords).curvature, dtype=np.float64)
