@@ -173,6 +173,8 @@ class MechanismExplorer(widgets.VBox):
 
     def close(self):
         """Close the widget and its controls (frees their comms)."""
+        if not all(name in self.__dict__ for name in ("sliders", "image", "readout", "status")):
+            return  # __del__ of an instance whose __init__ raised: nothing was opened
         for w in (*self.sliders.values(), self.image, self.readout, self.status):
             w.close()
         super().close()
