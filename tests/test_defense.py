@@ -540,11 +540,38 @@ def test_save_load_round_trip(tmp_path, linear3):
     for name, m0 in results.items():
         for field in d.ClassifierMeasures._fields:
             a, b = getattr(m0, field), getattr(back[name], field)
-            if field == "seconds":
+            if field == "seconds" or a is None:  # worst_correct, worst_broken_by: None when not measured
                 assert a == b
             else:
                 np.testing.assert_array_equal(np.asarray(a), b, err_msg=f"{name}.{field}")
                 assert np.asarray(a).dtype.kind == b.dtype.kind, (name, field)
+
+
+def test_worst_case_columns_closed_form(tmp_path, binary):
+    """Logits [0, w.x + b] at margins -0.2, -1, -2.5, x near 0.5 (the box does not bind): an L-inf
+    attack lowers the margin by exactly eps |w|_1, so the worst case breaks the digits whose margin
+    is below it, as PGD does; the columns are saved and read back, and summarised as worst@EPS."""
+    (w, b, x, means), _ = binary
+    f = _linear(np.stack([np.zeros(DIM), w]), [0.0, b])
+    y, target = np.zeros(BATCH, np.int32), np.ones(BATCH, np.int32)
+    m = geomlib.measure_classifier(f, None, x, y, target, means, survey=None, eps=(0.02, 0.1), msd_steps=5,
+                                   worst_case={"steps": 10, "n_targets": 1, "queries": 20})
+    reach = np.array([0.02, 0.1])[:, None] * np.abs(w).sum()
+    expected = np.array([0.2, 1.0, 2.5])[None] > reach
+    np.testing.assert_array_equal(m.worst_correct, expected)
+    np.testing.assert_array_equal(m.worst_correct, m.pgd_correct)
+    assert m.worst_broken_by.dtype == np.int8 and np.all((m.worst_broken_by >= 0) == ~expected)
+    assert "worst case" in m.seconds
+    s = geomlib.comparison_summary({"a": m})
+    assert s["worst@0.02"]["a"] == pytest.approx(2 / 3) and s["worst@0.1"]["a"] == pytest.approx(1 / 3)
+    back, _ = geomlib.load_comparison(geomlib.save_comparison(tmp_path / "w.npz", {"a": m, "old": fake([1.0] * 3, eps=(0.02, 0.1))}))
+    np.testing.assert_array_equal(back["a"].worst_correct, m.worst_correct)
+    np.testing.assert_array_equal(back["a"].worst_broken_by, m.worst_broken_by)
+    assert back["old"].worst_correct is None and np.isnan(geomlib.comparison_summary(back)["worst@0.1"]["old"])
+    with pytest.raises(ValueError, match="worst_case"):
+        geomlib.measure_classifier(f, None, x, y, target, means, survey=None, worst_case={"queries": 0})
+    with pytest.raises(ValueError, match="worst_case"):
+        geomlib.measure_classifier(f, None, x, y, target, means, survey=None, worst_case={"speed": 1})
 
 
 def test_save_load_errors(tmp_path):

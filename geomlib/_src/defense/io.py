@@ -28,7 +28,7 @@ import numpy as np
 from geomlib._src.core.checks import check_path
 from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz, write_text
 from geomlib._src.core.files import times_path as comparison_times_path
-from geomlib._src.defense.results import FIELDS, PER_IMAGE, ClassifierMeasures
+from geomlib._src.defense.results import FIELDS, OPTIONAL, PER_IMAGE, ClassifierMeasures
 
 #: The command that writes comparison files, named in every error about one.
 COMPARISON_COMMAND = "python -m geomlib.cli.defense"
@@ -82,6 +82,8 @@ def save_comparison(path: str | os.PathLike, results: Mapping[str, ClassifierMea
     arrays = {}
     for name, m in results.items():
         for field in _STORED:
+            if field in OPTIONAL and getattr(m, field) is None:
+                continue
             arrays[f"{name}/{field}"] = np.asarray(getattr(m, field))
     # The model names apart from the metadata, so a metadata key "models" cannot replace them.
     arrays["__models__"] = np.asarray(json.dumps(list(results)))
@@ -179,8 +181,9 @@ def load_comparison(path: str | os.PathLike) -> tuple[dict[str, ClassifierMeasur
     times = _read_times(path)
     out = {}
     for name in names:
-        require(data, [f"{name}/{f}" for f in _STORED], path, what=_WHAT, command=COMPARISON_COMMAND)
-        kw = {f: data[f"{name}/{f}"] for f in _STORED}
+        require(data, [f"{name}/{f}" for f in _STORED if f not in OPTIONAL], path, what=_WHAT,
+                command=COMPARISON_COMMAND)
+        kw = {f: data[f"{name}/{f}"] for f in _STORED if f not in OPTIONAL or f"{name}/{f}" in data}
         n = kw["label"].shape[-1] if kw["label"].ndim == 1 else -1
         if n < 0:
             raise _bad(path, f"{name}/label has shape {kw['label'].shape}, expected (images,)")
@@ -188,9 +191,10 @@ def load_comparison(path: str | os.PathLike) -> tuple[dict[str, ClassifierMeasur
             v = kw[f]
             if v.ndim < 1 or v.dtype.kind not in "biuf" or (v.shape[-1] if f == "pgd_correct" else v.shape[0]) != n:
                 raise _bad(path, f"{name}/{f} is {v.dtype} of shape {v.shape}, expected numbers for {n} images")
-        if kw["pgd_correct"].shape != (kw["eps"].size, n):
-            raise _bad(path, f"{name}/pgd_correct has shape {kw['pgd_correct'].shape}, expected (eps, images) = "
-                             f"({kw['eps'].size}, {n})")
+        for f in ("pgd_correct", *OPTIONAL):
+            if f in kw and kw[f].shape != (kw["eps"].size, n):
+                raise _bad(path, f"{name}/{f} has shape {kw[f].shape}, expected (eps, images) = "
+                                 f"({kw['eps'].size}, {n})")
         # stored before the sidecar existed: a JSON string inside the file
         old = f"{name}/seconds"
         if name in times.get("models", {}):

@@ -35,7 +35,11 @@ of first-layer units: LCA neurons for an LCA front-end, ReLU units (straight con
 - ``msd``: mean squared distance of the targeted sign attack at target confidence 0.9
   (:func:`geomlib.msd_at_confidence`, Paiton et al. 2020);
 - ``pgd_correct``: whether the image is still classified right after L-inf PGD at each
-  radius (:func:`geomlib.pgd`);
+  radius (:func:`geomlib.pgd`, 10 steps, one start: the earlier chapters' attack);
+- ``worst_correct``: whether it is still right under the worst case of several attacks at each
+  radius (:func:`geomlib.robust_accuracy`: APGD-CE, APGD-T and Square, each on the images the
+  earlier ones left standing, every adversarial checked; and PGD-10 above), at a stated budget
+  (:data:`WORST_CASE_BUDGET` by default in the comparisons);
 
 *semantic content*
 
@@ -66,7 +70,13 @@ from geomlib._src.core.checks import (check_array, check_bool, check_callable, c
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 from geomlib._src.defense.bends import decision_contour_bend, first_layer_survey
 from geomlib._src.defense.results import ClassifierMeasures
-from geomlib._src.robustness import correct_under_attack, msd_at_confidence, template_cosine
+from geomlib._src.robustness import correct_under_attack, msd_at_confidence, robust_accuracy, template_cosine
+
+#: The attack budget of the worst case in chapter 8's comparisons, sized to a 2-core CPU: APGD-CE
+#: 100 steps, APGD-T on the 3 runner-up classes (100 steps each), Square 1,000 queries; one restart.
+#: The chapter checks on a subset that a larger budget (APGD-T 9 targets, Square 5,000, 2 restarts)
+#: does not lower the accuracies.
+WORST_CASE_BUDGET = {"steps": 100, "restarts": 1, "n_targets": 3, "queries": 1000}
 
 
 # ----------------------------------------------------------------------------- one classifier
@@ -76,7 +86,7 @@ _INT32_MAX = 2 ** 31 - 1
 
 
 def _checked_settings(smooth_fn, pgd_steps, k, lanczos_iterations, curvature_tol, msd_step, msd_steps, confidence,
-                      survey, key, progress) -> dict:
+                      survey, key, progress, worst_case=None) -> dict:
     """The scalar settings of :func:`measure_classifier` checked (before any image is evaluated)."""
     if smooth_fn is not None:
         smooth_fn = check_callable(smooth_fn, "smooth_fn", "(B, D) -> (B, K) or None")
@@ -104,6 +114,13 @@ def _checked_settings(smooth_fn, pgd_steps, k, lanczos_iterations, curvature_tol
         if survey[1] + survey[2] < 1:
             raise ValueError(f"survey: expected at least one plane (comparison + random >= 1), got {survey!r}")
     out["survey"] = survey
+    if worst_case is not None:
+        if not isinstance(worst_case, Mapping) or set(worst_case) - set(WORST_CASE_BUDGET):
+            raise ValueError(f"worst_case: expected a dict with keys among {sorted(WORST_CASE_BUDGET)} "
+                             f"(robust_accuracy's budget) or None, got {worst_case!r}")
+        worst_case = {k: check_int(worst_case.get(k, v), f"worst_case[{k!r}]", 1, _INT32_MAX)
+                      for k, v in WORST_CASE_BUDGET.items()}
+    out["worst_case"] = worst_case
     if isinstance(key, (bool, np.bool_)) or not (isinstance(key, (int, np.integer)) or hasattr(key, "dtype")):
         raise TypeError(f"key: expected an integer seed in [0, 2**32) or a PRNG key, got {type(key).__name__} {key!r}")
     out["key"] = check_int(key, "key", 0, 2 ** 32 - 1) if isinstance(key, (int, np.integer)) else check_key(key)
@@ -154,7 +171,8 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
                        lanczos_iterations: int = 30, curvature_tol: float = 1e-3,
                        msd_step: float = 0.005, msd_steps: int = 400, confidence: float = 0.9,
                        survey: tuple[int, int, int] = (8, 4, 4), key: int = 0, devices: Sequence | None = None,
-                       progress: Callable[[str], None] | None = None) -> ClassifierMeasures:
+                       progress: Callable[[str], None] | None = None,
+                       worst_case: Mapping[str, int] | None = None) -> ClassifierMeasures:
     r"""Curvature, robustness and semantic content of one classifier on the images ``x``.
 
     Args:
@@ -175,6 +193,10 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
       devices: shard the image batch over these devices (``jax.sharding``; all local
         devices by default; the batch is padded to a multiple of their number).
       progress: called with the name of each measurement as it starts.
+      worst_case: the budget of :func:`geomlib.robust_accuracy` at each radius of ``eps`` (keys
+        among ``steps``, ``restarts``, ``n_targets``, ``queries``; missing ones from
+        :data:`WORST_CASE_BUDGET`), or None to skip it (``worst_correct`` None). Its random
+        starts come from ``key``; it runs on the unsharded batch.
 
     Returns:
       :class:`ClassifierMeasures`.
@@ -187,7 +209,7 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     """
     f = check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
     cfg = _checked_settings(smooth_fn, pgd_steps, k, lanczos_iterations, curvature_tol, msd_step, msd_steps,
-                            confidence, survey, key, progress)
+                            confidence, survey, key, progress, worst_case)
     smooth_fn, survey, key = cfg["smooth_fn"], cfg["survey"], cfg["key"]
     pgd_steps, k, lanczos_iterations, msd_steps = (cfg[a] for a in ("pgd_steps", "k", "lanczos_iterations", "msd_steps"))
     curvature_tol, msd_step, confidence = cfg["curvature_tol"], cfg["msd_step"], cfg["confidence"]
@@ -220,6 +242,18 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     msd = timed("msd", lambda: msd_at_confidence(f, xs, ts, msd_step, msd_steps, confidence))
     correct = timed("pgd", lambda: np.asarray(
         correct_under_attack(f, xs, ys, eps, pgd_steps, PGD_STEP_FACTOR, "inf", None)))
+    worst = broken_by = None
+    if cfg["worst_case"] is not None:
+        base = jax.random.key(key) if isinstance(key, int) else key
+        runs = timed("worst case", lambda: [
+            robust_accuracy(f, x, y, float(e), "inf", key=jax.random.fold_in(base, i), **cfg["worst_case"])
+            for i, e in enumerate(eps)])
+        robust = np.array([r.robust for r in runs], bool).reshape(len(eps), n)
+        broken_by = np.array([r.broken_by for r in runs], np.int8).reshape(len(eps), n)
+        # the worst case includes PGD-10: an image PGD broke and the ensemble missed is broken (index 3)
+        pgd_only = robust & ~correct[:, :n]
+        worst = robust & correct[:, :n]
+        broken_by = np.where(pgd_only, len(runs[0].attack_names) if runs else 3, broken_by).astype(np.int8)
     tmpl_df = np.where(moved, np.asarray(template_cosine(x_df, xs, ys, other, means)), np.nan)
     tmpl_msd = np.where(np.asarray(msd.reached), np.asarray(template_cosine(msd.x_adv, xs, ys, ts, means)), np.nan)
     if smooth_fn is not None:
@@ -239,7 +273,8 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
         deepfool_distance=dist[keep], boundary_distance=bdist[keep], boundary_curvature=curv[keep],
         logit_bend=bend[keep], msd=np.asarray(msd.msd)[keep], msd_reached=np.asarray(msd.reached)[keep],
         pgd_correct=correct[:, keep], template_deepfool=tmpl_df[keep], template_msd=tmpl_msd[keep],
-        first_layer_bend=first, first_layer_kind=kind, eps=eps, seconds=seconds)
+        first_layer_bend=first, first_layer_kind=kind, eps=eps, seconds=seconds, worst_correct=worst,
+        worst_broken_by=broken_by)
 
 
 def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike, target: ArrayLike,

@@ -34,6 +34,12 @@ class ClassifierMeasures(NamedTuple):
       first_layer_kind: ``"comparison"`` / ``"random"`` per plane, ``(planes,)``.
       eps: the PGD radii, ``(E,)``.
       seconds: wall time of each measurement, a dict.
+      worst_correct: bool ``(E, B)``, still right under the worst case of
+        :func:`geomlib.robust_accuracy` (APGD-CE, APGD-T, Square at the budget in the
+        comparison's settings) and of PGD-10 (``pgd_correct``) at each radius of ``eps``; None
+        if not measured.
+      worst_broken_by: int ``(E, B)``, what broke each image at each radius (0 APGD-CE,
+        1 APGD-T, 2 Square, 3 PGD-10 alone), -1 where it stands; None if not measured.
     """
 
     label: np.ndarray
@@ -52,6 +58,8 @@ class ClassifierMeasures(NamedTuple):
     first_layer_kind: np.ndarray
     eps: np.ndarray
     seconds: dict
+    worst_correct: np.ndarray | None = None
+    worst_broken_by: np.ndarray | None = None
 
     @property
     def largest_curvature(self) -> np.ndarray:
@@ -70,3 +78,5 @@ def largest_magnitude(kappa) -> np.ndarray:
 
 #: The fields of :class:`ClassifierMeasures`, in the order of the comparison files.
 FIELDS: tuple[str, ...] = ClassifierMeasures._fields
+#: The fields a comparison may lack (files written before the worst case was measured, or runs without it).
+OPTIONAL: tuple[str, ...] = ("worst_correct", "worst_broken_by")

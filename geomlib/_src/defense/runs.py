@@ -16,7 +16,7 @@ from geomlib._src.defense.results import ClassifierMeasures
 from geomlib._src.defense.statistics import RankCorrelation, comparison_summary, rank_correlation
 
 #: What must match between a file and a run for its models to be reused (keys of :func:`run_settings`).
-RESUME_KEYS = ("data", "seed", "n_images", "eps", "temperature")
+RESUME_KEYS = ("data", "seed", "n_images", "eps", "temperature", "worst_case")
 #: The rank correlations a comparison of at least 3 models reports: (curvature, robustness) statistics.
 CORRELATIONS = tuple((curv, rob) for curv in ("boundary_curvature", "logit_bend", "first_layer_bend")
                      for rob in ("deepfool_distance", "msd"))
@@ -39,7 +39,8 @@ def run_settings(meta: Mapping) -> dict:
     settings = meta.get("settings") or {}
     return {"data": meta.get("data"), "seed": meta.get("seed"), "n_images": len(meta.get("images") or ()),
             "eps": [float(e) for e in settings.get("eps", ())] if isinstance(settings, dict) else None,
-            "temperature": meta.get("temperature")}
+            "temperature": meta.get("temperature"),
+            "worst_case": settings.get("worst_case") if isinstance(settings, dict) else None}
 
 
 def read_comparison_to_resume(out: str | os.PathLike, models: Sequence[str], want: Mapping
@@ -70,7 +71,8 @@ def read_comparison_to_resume(out: str | os.PathLike, models: Sequence[str], wan
 def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24, *,
                        cifar10: str | os.PathLike | None = None, seed: int = 0, eps: Sequence[float] = (0.05, 0.1),
                        restart: bool = False, progress: bool = True, n_boot: int = 1000,
-                       on_start: Callable[[tuple[str, ...] | None], object] | None = None) -> ComparisonRun:
+                       on_start: Callable[[tuple[str, ...] | None], object] | None = None,
+                       worst_case: Mapping[str, int] | None = None) -> ComparisonRun:
     """:func:`mnist_comparison` of ``models`` (or, with ``cifar10`` a folder of the CIFAR-10
     batches, :func:`cifar10_comparison`; ``models`` then only bounds what the file may
     hold) on ``n_images`` images, written to the ``.npz`` ``out``, resuming it.
@@ -85,13 +87,16 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
     Args:
       on_start: called before anything is measured with the models read back from
         ``out`` (None: no file to resume).
+      worst_case: the budget of the worst-case accuracy (:func:`measure_classifier`), or None
+        to skip it; part of the settings a resumed file must share.
 
     Raises:
       ResumeError: ``out`` cannot be resumed (:func:`read_comparison_to_resume`; or its
         images are not this run's: kind ``"foreign"``). Nothing is written then.
     """
     want = {"data": "cifar10-gray" if cifar10 else "mnist", "seed": seed, "n_images": n_images,
-            "eps": [float(e) for e in eps], "temperature": None if cifar10 else 0.05}
+            "eps": [float(e) for e in eps], "temperature": None if cifar10 else 0.05,
+            "worst_case": None if worst_case is None else dict(worst_case)}
     done = None if restart else read_comparison_to_resume(out, models, want)
     before = float(done[1].get("seconds", 0.0)) if done is not None else 0.0
     if on_start is not None:
@@ -103,6 +108,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         save_comparison(out, results, {**meta, "seconds": before + time.perf_counter() - start})
 
     common = dict(seed=seed, eps=tuple(eps), progress=progress, on_model=save, done=done)
+    if worst_case is not None:
+        common["worst_case"] = dict(worst_case)
     try:
         if cifar10:
             results, meta = cifar10_comparison(cifar10, n_images, **common)

@@ -28,12 +28,16 @@ def _statistic(m: ClassifierMeasures, name: str, rows=None):
     """One model-level number from the images ``rows`` (all by default; a bootstrap resample),
     or one per resample for ``rows`` of shape ``(n_boot, n)`` (an array ``(n_boot,)``)."""
     many = rows is not None and np.ndim(rows) == 2
-    if name.startswith("pgd@"):
-        e = float(name[4:])
+    if name.startswith(ACCURACY_PREFIXES):
+        kind, e = name.split("@")
+        e = float(e)
         hit = np.flatnonzero(np.isclose(m.eps, e))
         if not hit.size:
             raise ValueError(f"statistic {name!r}: eps {e:g} was not measured (eps {m.eps.tolist()})")
-        c = m.pgd_correct[hit[0]]
+        if kind == "worst" and m.worst_correct is None:
+            v = np.full(len(rows), np.nan) if many else float("nan")
+            return v
+        c = (m.pgd_correct if kind == "pgd" else m.worst_correct)[hit[0]]
         v = np.mean(c if rows is None else c[rows], axis=-1)
         return v if many else float(v)
     if name not in STATISTICS:
@@ -58,9 +62,15 @@ def _statistic(m: ClassifierMeasures, name: str, rows=None):
     return np.asarray(out, float) if many else float(out)
 
 
+#: Accuracy statistics ``"pgd@EPS"`` (PGD-10) and ``"worst@EPS"`` (the worst case of :func:`geomlib.robust_accuracy`).
+ACCURACY_PREFIXES = ("pgd@", "worst@")
+
+
 def comparison_summary(results: Mapping[str, ClassifierMeasures], statistics: Sequence[str] | None = None
                        ) -> dict[str, dict[str, float]]:
-    """One number per model and statistic (:data:`STATISTICS`, plus ``"pgd@EPS"`` accuracies).
+    """One number per model and statistic (:data:`STATISTICS`, plus ``"pgd@EPS"`` accuracies under
+    PGD-10 and, where the worst case was measured, ``"worst@EPS"`` accuracies under it; a model
+    without it gives NaN there).
 
     Returns:
       statistic -> {model: value}.
@@ -69,6 +79,8 @@ def comparison_summary(results: Mapping[str, ClassifierMeasures], statistics: Se
     first = next(iter(results.values()))
     if statistics is None:
         names = [*STATISTICS, *(f"pgd@{e:g}" for e in first.eps)]
+        if any(r.worst_correct is not None for r in results.values()):
+            names += [f"worst@{e:g}" for e in first.eps]
     else:
         if isinstance(statistics, (str, bytes)) or not isinstance(statistics, (list, tuple)):
             raise ValueError(f"statistics: expected a list of statistic names or None, got {statistics!r}")
@@ -87,14 +99,14 @@ def _check_results(results) -> Mapping[str, ClassifierMeasures]:
 
 def _check_statistic(name, arg: str) -> str:
     """A statistic name of :data:`STATISTICS` or ``"pgd@EPS"`` (EPS a number), else a ValueError naming ``arg``."""
-    ok = isinstance(name, str) and (name in STATISTICS or name.startswith("pgd@"))
-    if ok and name.startswith("pgd@"):
+    ok = isinstance(name, str) and (name in STATISTICS or name.startswith(ACCURACY_PREFIXES))
+    if ok and name.startswith(ACCURACY_PREFIXES):
         try:
-            float(name[4:])
+            float(name.split("@", 1)[1])
         except ValueError:
             ok = False
     if not ok:
-        raise ValueError(f"{arg}: expected one of {sorted(STATISTICS)} or 'pgd@EPS', got {name!r}")
+        raise ValueError(f"{arg}: expected one of {sorted(STATISTICS)}, 'worst@EPS' or 'pgd@EPS', got {name!r}")
     return name
 
 
@@ -150,7 +162,7 @@ def rank_correlation(results: Mapping[str, ClassifierMeasures], x_stat: str, y_s
 
     Args:
       results: name -> :class:`ClassifierMeasures` (same images for all).
-      x_stat, y_stat: statistic names (:data:`STATISTICS` or ``"pgd@EPS"``).
+      x_stat, y_stat: statistic names (:data:`STATISTICS`, ``"pgd@EPS"`` or ``"worst@EPS"``).
       n_boot: bootstrap resamples (>= 1); level: in (0, 1); seed: of the resampling.
       models: a subset of the models (all by default).
 
