@@ -44,7 +44,8 @@ def plot_worst_case_curves(eps: ArrayLike, worst: Mapping[str, tuple], pgd: Mapp
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small", ncol=2)
     if title:
         ax.set_title(title)
     return ax
@@ -74,7 +75,8 @@ def plot_minimal_distances(distances: Mapping[str, ArrayLike], *, ax=None, title
     ax.set_ylabel("fraction of images broken")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
     return ax
