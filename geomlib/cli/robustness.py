@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geomlib.cli.robustness", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=None, help="comma-separated shipped classifiers "
                     "(default: lca-mlp-2,mlp-2,linear,mlp-3,lca-mlp-3)")
-    ap.add_argument("--parts", default="worst,minimal,checks,sweep", help="comma-separated parts to run "
-                    "(worst,minimal,checks,sweep)")
+    ap.add_argument("--parts", default="worst,minimal,checks,sweep,budget", help="comma-separated parts to run "
+                    "(worst,minimal,checks,sweep,budget)")
     ap.add_argument("--images", type=int, default=200, help="held-out digits (200)")
     ap.add_argument("--eps", default="0.05,0.1,0.15", help="comma-separated increasing L-inf radii")
     ap.add_argument("--chunk", type=int, default=100, help="digits per saved chunk (100)")

@@ -349,8 +349,9 @@ class WorstCase(NamedTuple):
 
 
 def _bucket_rows(idx: np.ndarray, smallest: int = 16) -> np.ndarray:
-    """``idx`` padded by repeating its last entry to the next power of two (at least ``smallest``)."""
-    size = max(smallest, 1 << (idx.size - 1).bit_length())
+    """``idx`` padded by repeating its last entry to the next power of two (at least ``smallest``),
+    or to the next multiple of 64 if that is smaller."""
+    size = max(smallest, min(1 << (idx.size - 1).bit_length(), -(-idx.size // 64) * 64))
     return np.concatenate([idx, np.full(size - idx.size, idx[-1])])
 
 

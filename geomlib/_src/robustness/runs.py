@@ -10,7 +10,10 @@ Parts, each saved to one ``.npz`` after every chunk (atomically, with
 - ``minimal``: per model, on the first ``check_images`` digits, the minimal L2 perturbation
   (:func:`minimal_perturbation`; through BPDA for the LCA models, so the search is adaptive);
 - ``checks``: :func:`robustness_checks` of ``mlp-2`` and ``lca-mlp-2`` (those in ``models``);
-- ``sweep``: :func:`steps_sweep` on ``lca-mlp-2``.
+- ``sweep``: :func:`steps_sweep` on ``lca-mlp-2``;
+- ``budget``: the digits left standing by the worst case of ``mlp-2`` and ``lca-mlp-2``,
+  attacked again with four times the steps and two restarts (and BPDA at four times the
+  steps for the LCA): does a larger budget lower the worst case further?
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from geomlib._src.core.files import read_npz, write_npz
 from geomlib._src.data import load_mnist_subset
 from geomlib._src.robustness.adaptive import (
     Attack,
+    apgd_attack,
     bpda_logits,
     default_bpda_temperature,
     lca_implicit_logits,
@@ -44,7 +48,7 @@ from geomlib._src.robustness.minimal_distance import minimal_perturbation
 EVAL_MODELS = ("lca-mlp-2", "mlp-2", "linear", "mlp-3", "lca-mlp-3")
 EVAL_EPS = (0.05, 0.1, 0.15)
 COMMAND = "python -m geomlib.cli.robustness"
-PARTS = ("worst", "minimal", "checks", "sweep")
+PARTS = ("worst", "minimal", "checks", "sweep", "budget")
 
 
 def _apgd(loss: str, steps: int, surrogate=None) -> Attack:
@@ -206,6 +210,28 @@ def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[
                 data[p + "done"][c] = True
                 data[p + "seconds"][c] = time.perf_counter() - t0
                 save()
+
+    if "budget" in parts:
+        for m, name in enumerate([n for n in ("mlp-2", "lca-mlp-2") if n in models]):
+            p = f"budget/{name}/"
+            if p + "robust" in data or f"worst/{name}/robust" not in data:
+                continue
+            t0 = time.perf_counter()
+            f = load_classifier(name)
+            big = {f"apgd-ce-{4 * steps}x2": apgd_attack("ce", 4 * steps, 2)}
+            if name.startswith("lca"):
+                smooth = load_classifier(name, smooth_temperature=default_bpda_temperature(f.args[0]))
+                big[f"bpda-{4 * steps}"] = _apgd("ce", 4 * steps, surrogate=smooth)
+            rows = []
+            for e in tqdm(range(len(eps)), desc=f"budget x4 {name}", disable=not progress):
+                standing = data[f"worst/{name}/robust"][e]
+                if standing.any():
+                    standing = worst_case(f, jnp.asarray(x_all), jnp.asarray(y_all), float(eps[e]), big, "inf",
+                                          jax.random.fold_in(key, 1000 + 10 * m + e), standing=standing).robust
+                rows.append(standing)
+            data[p + "robust"], data[p + "attacks"] = np.stack(rows), np.asarray(list(big))
+            data[p + "seconds"] = np.asarray(time.perf_counter() - t0)
+            save()
 
     if "minimal" in parts:
         for name in models:
