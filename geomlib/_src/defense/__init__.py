@@ -10,13 +10,16 @@
 - :mod:`.mnist`, :mod:`.cifar`: the two comparisons of chapter 8 (shipped MNIST family;
   grayscale CIFAR-10 models trained on the spot);
 - :mod:`.runs`: :func:`comparison_to_file`, either comparison written to one file that an
-  interrupted run resumes (what ``python -m geomlib.cli.defense`` runs).
+  interrupted run resumes (what ``python -m geomlib.cli.defense`` runs);
+- :mod:`.convergence`: :func:`worst_case_convergence`, the worst case at the chapter's budget and a
+  larger one on the same digits (``python -m geomlib.cli.defense --convergence``).
 """
 
 from geomlib._src.defense.bends import CONTOUR_WINDOW, decision_contour_bend, first_layer_survey, logit_bend
+from geomlib._src.defense.convergence import worst_case_convergence
 from geomlib._src.defense.cifar import CIFAR10_SETTINGS, cifar10_comparison, cifar10_models
 from geomlib._src.defense.io import load_comparison, save_comparison
-from geomlib._src.defense.measures import compare_classifiers, measure_classifier
+from geomlib._src.defense.measures import WORST_CASE_BUDGET, compare_classifiers, measure_classifier
 from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
 from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
 from geomlib._src.defense.runs import ComparisonRun, comparison_to_file
@@ -26,5 +29,6 @@ __all__ = [
     "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
     "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers", "comparison_summary",
     "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
-    "mnist_comparison", "pick_images", "rank_correlation", "save_comparison",
+    "mnist_comparison", "pick_images", "rank_correlation", "save_comparison", "WORST_CASE_BUDGET",
+    "worst_case_convergence",
 ]
