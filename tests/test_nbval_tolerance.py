@@ -61,8 +61,9 @@ def _run_nbval(path):
 
 
 def test_nbval_passes_rounding_noise_and_fails_real_changes(tmp_path):
-    """One nbval run (one kernel) on strict cells that all print ``ratio 1.16``: the first four
-    marked by the old comment, the next four by the cell tag only, the last one not marked."""
+    """One nbval run (one kernel) on cells that all print ``ratio 1.16``: four marked strict by
+    the old comment, four by the cell tag only, one unmarked (not compared), one with a
+    tolerance but no marker (fails), and a strict one after it (the kernel went on)."""
     tolerant = {"nbval-tolerance": {"relative": 0.03, "reason": "test"}}
     saved = [("ratio 1.17\n", {}, True),          # one unit in the last digit: passes
              ("ratio 1.18\n", {}, False),         # two units: fails
@@ -74,10 +75,14 @@ def test_nbval_passes_rounding_noise_and_fails_real_changes(tmp_path):
     cells += [new_code_cell(code, metadata={**meta, "tags": [STRICT_TAG]}, outputs=[new_output(
               "stream", name="stdout", text=text)]) for text, meta, _ in saved]
     cells.append(new_code_cell(code, outputs=[new_output("stream", name="stdout", text="ratio 9.99\n")]))
-    expected = [passes for _, _, passes in saved] * 2 + [True]     # an unmarked cell's output is not compared
+    cells.append(new_code_cell(code, metadata=dict(tolerant), outputs=[new_output(   # a tolerance, no marker
+        "stream", name="stdout", text="ratio 1.16\n")]))
+    cells.append(new_code_cell(code + "\n# NBVAL_CHECK_OUTPUT", outputs=[new_output("stream", name="stdout",
+                                                                                  text="ratio 1.16\n")]))
+    expected = [passes for _, _, passes in saved] * 2 + [True, False, True]   # unmarked: not compared
     for i, cell in enumerate(cells):
         cell.execution_count = i + 1
-    assert [is_strict(c) for c in cells] == [True] * 8 + [False]
+    assert [is_strict(c) for c in cells] == [True] * 8 + [False, False, True]
     path = tmp_path / "strict.ipynb"
     nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                       "language": "python"}}), path)
@@ -86,6 +91,7 @@ def test_nbval_passes_rounding_noise_and_fails_real_changes(tmp_path):
         word = "PASSED" if passes else "FAILED"
         # pytest appends " - <message>" to a FAILED line when the terminal is wide enough
         assert re.search(rf"^{word} \S*strict\.ipynb::Cell {i}( - .*)?$", run.stdout, re.M), run.stdout[-3000:]
+    assert "Cell 9: nbval-tolerance is set, but nbval does not compare" in run.stdout, run.stdout[-3000:]
 
 
 def test_is_strict_reads_tag_and_comment_as_nbval_does():

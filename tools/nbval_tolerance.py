@@ -26,7 +26,8 @@ the reason, and is allowed that much (besides the one unit)::
     "metadata": {"nbval-tolerance": {"relative": 0.03, "absolute": 0.05,
                                      "reason": "150 thresholded LCA steps amplify rounding"}}
 
-(``relative``: a fraction of the reference number; ``absolute``: in the printed units.)
+(``relative``: a fraction of the reference number; ``absolute``: in the printed units.) A
+tolerance on a cell that is not strict fails that cell (its outputs would never be compared).
 """
 
 from __future__ import annotations
@@ -194,6 +195,25 @@ def pytest_configure(config):
 
     compare_outputs._last_digit_tolerant = True
     IPyNbCell.compare_outputs = compare_outputs
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``--nbval-lax``, a cell that states an ``nbval-tolerance`` but is not strict
+    (:func:`is_strict`) is a mistake: its outputs are never compared, e.g. after its marker
+    was lost. Such a cell still runs (later cells need it), then fails, naming the fix."""
+    if not getattr(config.option, "nbval_lax", False):
+        return
+    for item in items:
+        cell = getattr(item, "cell", None)
+        if not isinstance(cell, dict) or "nbval-tolerance" not in cell.get("metadata", {}) or is_strict(cell):
+            continue
+
+        def runtest(run=item.runtest, where=item.nodeid):
+            run()
+            raise ValueError(f"{where}: nbval-tolerance is set, but nbval does not compare this cell's outputs: "
+                             f"expected the cell tag {STRICT_TAG!r} (or drop the tolerance)")
+
+        item.runtest = runtest
 
 
 def main(argv: list[str] | None = None) -> int:
