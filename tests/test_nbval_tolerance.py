@@ -11,7 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from tools.nbval_tolerance import STRICT_TAG, _absorb_last_digit_noise, is_strict, main, tag_strict_cells, within_last_digit
+from tools.nbval_tolerance import (STRICT_TAG, _absorb_last_digit_noise, is_strict, main, tag_strict_cells,
+                                   within_last_digit)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,9 @@ way still accepted, by a ``# NBVAL_CHECK_OUTPUT`` comment line in the code.
 need not be executed again).
 
 XLA and the BLAS libraries pick their kernels by CPU (AVX2, AVX-512, AMX ...), so the
-same seeded run on another machine can round a printed number the other way: the saved ``ratio 1.17`` re-runs as ``ratio 1.16`` on a
-Sapphire Rapids CPU. A changed *result* moves a number by more than that.
+same seeded run on another machine can round a printed number the other way: the saved
+``ratio 1.17`` re-runs as ``ratio 1.16`` on a Sapphire Rapids CPU. A changed *result*
+moves a number by more than that.
 
 This pytest plugin (``-p tools.nbval_tolerance``, set in ``pyproject.toml``) makes the
 check exact everywhere except there: before nbval compares a cell's text outputs
