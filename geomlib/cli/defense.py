@@ -4,10 +4,15 @@
     python -m geomlib.cli.defense --images 1000 --out defense-mnist-1000.npz    # the full-size run (resumable)
     python -m geomlib.cli.defense --models mlp-2,lca-mlp-2 --images 64          # a subset
     python -m geomlib.cli.defense --cifar10 PATH --images 200   # grayscale CIFAR-10 (trains its models)
+    python -m geomlib.cli.defense --images 24 --out notebooks/results/defense-mnist-24.npz   # chapter 8's file
+    python -m geomlib.cli.defense --convergence notebooks/results/defense-convergence.json \
+        --models mlp-2,lca-mlp-2 --images 12     # does a larger worst-case budget lower the accuracies?
 
 Every model in ``--models`` (shipped classifiers, :data:`geomlib.DEFENSE_MODELS` by
 default) is measured on the same held-out digits by :func:`geomlib.measure_classifier`:
-DeepFool distance, MSD of the targeted sign attack at confidence 0.9, L-inf PGD accuracy,
+DeepFool distance, MSD of the targeted sign attack at confidence 0.9, L-inf PGD-10 accuracy,
+the worst-case accuracy (``geomlib.robust_accuracy``: APGD-CE, APGD-T, Square at the budget
+``--worst-case``, by default APGD-CE 100 steps, APGD-T 3 targets x 100 steps, Square 1,000 queries),
 boundary principal curvatures at the DeepFool point (smooth twin), the bend of the
 decision contour and of first-layer units (survey code), and the template cosine of the
 perturbations. The image batch is sharded over every local device (``jax.sharding``), so
@@ -44,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--restart", action="store_true",
                     help="measure every model again, overwriting --out (default: resume from the models in it)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--worst-case", default="100,3,1000,1", metavar="STEPS,TARGETS,QUERIES,RESTARTS",
+                    help="budget of the worst case (APGD steps, APGD-T targets, Square queries, restarts; "
+                         "default 100,3,1000,1), or 'none' to skip it")
+    ap.add_argument("--convergence", default=None, metavar="OUT.json",
+                    help="instead of the comparison: the worst case at --worst-case and at --larger on the first "
+                         "--images digits of the comparison, per model of --models, into OUT.json")
+    ap.add_argument("--larger", default="100,9,5000,2", metavar="STEPS,TARGETS,QUERIES,RESTARTS",
+                    help="the larger budget of --convergence (default 100,9,5000,2)")
     args = ap.parse_args(argv)
 
     import jax
@@ -61,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--images: expected a positive integer, got {args.images}")
     if not 0 <= args.seed < 2 ** 32:
         ap.error(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
+    worst_case = _budget(ap, "--worst-case", args.worst_case)
+    larger = _budget(ap, "--larger", args.larger)
     # Checked before anything is printed or loaded: a typo fails at once.
     if args.cifar10 and args.models is not None:
         ap.error("--models: the CIFAR-10 comparison trains its own two models; drop --models or --cifar10")
@@ -78,6 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     if out.is_dir():
         ap.error(f"--out: {out} is a folder; expected a file name")
 
+    if args.convergence:
+        if args.cifar10 or worst_case is None or larger is None:
+            ap.error("--convergence: needs MNIST models and two budgets (--worst-case and --larger, not 'none')")
+        from geomlib._src.defense.convergence import worst_case_convergence
+
+        print(f"worst case of {', '.join(models)} on {args.images} digits at eps {list(eps)}: budget {worst_case} "
+              f"vs {larger}; writing {args.convergence}", flush=True)
+        record = worst_case_convergence(models, args.images, eps=eps, budgets={"stated": worst_case, "larger": larger},
+                                        seed=args.seed, out=args.convergence, progress=not args.no_progress)
+        for m, r in record["models"].items():
+            for i, e in enumerate(record["eps"]):
+                print(f"{m:<17} eps {e:<5g} " + "  ".join(
+                    f"{b}: {np.mean(r['robust'][b][i]):.1%} ({sum(r['seconds'][b]):.0f} s)" for b in record["budgets"]))
+        print(f"done in {record['seconds']:.0f} s; {args.convergence}")
+        return 0
+
     from geomlib._src.core.files import ResumeError
     from geomlib._src.defense.runs import comparison_to_file
 
@@ -86,17 +117,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resuming {out}: {len(kept)} of {len(models)} models done ({', '.join(kept) or 'none'}); "
                   f"measuring {len(models) - len(kept)}", flush=True)
         print(f"{kind}: {args.images} images per model; {len(jax.local_devices())} local device(s) "
-              f"({jax.default_backend()}); writing {out}", flush=True)
+              f"({jax.default_backend()}); worst case {worst_case or 'skipped'}; writing {out}", flush=True)
 
     try:
         run = comparison_to_file(out, models, args.images, cifar10=args.cifar10, seed=args.seed, eps=eps,
-                                 restart=args.restart, progress=not args.no_progress, on_start=start)
+                                 restart=args.restart, progress=not args.no_progress, on_start=start,
+                                 worst_case=worst_case)
     except ResumeError as err:
         hint = "\n(--restart overwrites it)" if err.kind == "damaged" else ". Use another --out, or --restart to overwrite it."
         print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     _print_run(run, out, args.images)
     return 0
+
+
+def _budget(ap, flag: str, text: str) -> dict | None:
+    """``STEPS,TARGETS,QUERIES[,RESTARTS]`` as robust_accuracy's budget, or None for 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (3, 4) or min(values) < 1:
+        ap.error(f"{flag}: expected STEPS,TARGETS,QUERIES[,RESTARTS] (positive integers) or 'none', got {text!r}")
+    values += [1] * (4 - len(values))
+    return dict(zip(("steps", "n_targets", "queries", "restarts"), values))
 
 
 def _print_run(run, out: Path, images: int) -> None:
