@@ -261,9 +261,10 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
             return
         self._cancel_full()
         loop = kernel_loop()
-        last = self.last_timing
-        action = self.schedule.on_change(time.perf_counter(), loop is not None,
-                                         None if last is None else last["total"])
+        # the slowest of the last few renders: one fast render (a cached preview) must not send
+        # the next slow one to a deferred render, which runs while the kernel reports idle
+        last = max((t["total"] for t in list(self.timings)[-5:]), default=None)
+        action = self.schedule.on_change(time.perf_counter(), loop is not None, last)
         if action == NOW:
             self._safe_render()
         elif action == PROGRESSIVE:
