@@ -323,11 +323,11 @@ class CostSizes:
     neurons: int = 4  # neurons x (comparison + random) planes = one full batch (chunk) of planes
     n_comparison: int = 32
     n_random: int = 32
-    active_planes: int = 8  # the active-set lever is timed on a small batch (it is far slower on CPU)
+    active_planes: int = 4  # the active-set lever is timed on a small batch (it is far slower on CPU)
     capacity: tuple = (("patches-2x", 128), ("patches-4x", 160), ("patches-10x", 256), ("patches-test", 16))
     tol: float = 1e-2  # convergence stop: the largest change of the potentials in one step
     fewer: tuple = (("n_b", 7), ("n_edge", 5))  # fewer evaluations per plane (56 instead of 72)
-    repeats: int = 2
+    repeats: int = 1  # one timed round after the warm-up (a full batch of patches-10x LCA planes takes minutes)
     key: int = 0
 
 
@@ -447,7 +447,8 @@ def bench_survey_cost(quick: bool = False, resolution: float = math.nan) -> list
               f"{FULL_PLANES} planes = {full} planes per dictionary and circuit): EXTRAPOLATED, not run",
               ["dictionary", "D x N", "circuit", "evals/plane", "ms per plane", "matmul floor ms", "measured/floor",
                "full survey h (extrap.)"], cost_rows),
-        Table("levers of the LCA, time ratios (unaccelerated / accelerated, > 1 is faster; paired rounds, medians); "
+        Table(f"levers of the LCA, time ratios (unaccelerated / accelerated, > 1 is faster; {s.repeats} timed "
+              f"round(s) after a warm-up, paired); "
               f"active set timed on {2 * small} planes of one neuron (capacity K per dictionary: "
               f"{', '.join(f'{k} {v}' for k, v in s.capacity if k in s.dictionaries)}); GEMM rate measured in the run",
               ["dictionary", "active set (a)", f"tol {s.tol:g} (b)", f"{evals_fewer} evals (c)", "GEMM GFLOP/s"],
