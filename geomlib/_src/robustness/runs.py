@@ -140,7 +140,8 @@ def merge_robustness_runs(out: str | Path, other: str | Path) -> list[str]:
     new = [k for k in b if "/" in k and k.rsplit("/", 1)[0] in prefixes]
     arrays = {k: v for k, v in a.items() if k != "settings"}
     arrays.update({k: b[k] for k in new})
-    arrays["command"] = np.asarray(f"{a['command']} && {b['command']}")
+    commands = [c for c in f"{a['command']} && {b['command']}".split(" && ") if c]
+    arrays["command"] = np.asarray(" && ".join(dict.fromkeys(commands)))  # each command once, in order
     arrays["settings"] = np.asarray(json.dumps(a["settings"], sort_keys=True))
     write_npz(out, arrays)
     return new
