@@ -338,7 +338,8 @@ def plane_attacks(models: Mapping[str, Callable], x: ArrayLike, target: int, tem
     template, direction = check_array(template, "template"), check_array(direction, "direction")
     for name, v in (("x", x), ("template", template), ("direction", direction)):
         if v.ndim != 1 or v.shape != x.shape:
-            raise ValueError(f"{name}: expected shape (D,) = {x.shape[:1]} (one image), got shape {v.shape}")
+            raise ValueError(f"{name}: expected one image of the same shape (D,) as x, {x.shape}, got shape "
+                             f"{v.shape}" if name != "x" else f"x: expected one image (D,), got shape {v.shape}")
     target = check_int(target, "target", 0)
     confidence = check_float(confidence, "confidence", 0.0, 1.0, open_low=True)
     if not confidence < 1.0:
