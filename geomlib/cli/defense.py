@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         for m, r in record["models"].items():
             for i, e in enumerate(record["eps"]):
                 print(f"{m:<17} eps {e:<5g} " + "  ".join(
-                    f"{b}: {np.mean(r['robust'][b][i]):.1%} ({sum(r['seconds'][b]):.0f} s)" for b in record["budgets"]))
+                    f"{b}: {np.mean(r['robust'][b][i]):.1%} ({r['seconds'][b][i]:.0f} s)" for b in record["budgets"]))
         print(f"done in {record['seconds']:.0f} s; {args.convergence}")
         return 0
 
