@@ -7,8 +7,8 @@ Images are in [0, 1] when ``clip=True``. Bind parameters with ``jax.tree_util.Pa
 so that the compiled kernels are reused (plain functions are keyed by identity).
 
 Parts: ``evaluation`` (accuracy under attack, attack size at a target confidence),
-``adaptive`` (BPDA, implicit LCA gradients, steps sweep, transfer, the worst case over
-attacks), ``checks`` (the sanity checks that expose gradient masking),
+``adaptive`` (BPDA, implicit LCA gradients, steps sweep, transfer), ``worst`` (attacks as
+functions, the worst case over them), ``checks`` (the sanity checks that expose gradient masking),
 ``minimal_distance`` (smallest adversarial distance per image over several attacks),
 ``runs`` (chapter 7's resumable evaluation behind ``python -m geomlib.cli.robustness``),
 ``paths`` (responses, gradient-ascent paths and how they cross the contours, plane
@@ -18,21 +18,14 @@ an ensemble of attacks, AutoAttack's way, every adversarial checked).
 """
 
 from geomlib._src.robustness.adaptive import (
-    Attack,
     StepsSweep,
-    WorstCase,
-    apgd_attack,
     bpda_logits,
-    default_attack,
     default_bpda_temperature,
     lca_bpda,
     lca_implicit_logits,
-    pgd_attack,
     steps_sweep,
     surrogate_attack,
     transfer_attack,
-    verified_adversarial,
-    worst_case,
 )
 from geomlib._src.robustness.autoattack import (
     CHECK_BATCH,
@@ -75,6 +68,15 @@ from geomlib._src.robustness.subspaces import (
     gaas_basis,
     gaas_directions,
     orthogonal_adversarial_directions,
+)
+from geomlib._src.robustness.worst import (
+    Attack,
+    WorstCase,
+    apgd_attack,
+    default_attack,
+    pgd_attack,
+    verified_adversarial,
+    worst_case,
 )
 
 __all__ = [

@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, check_class_labels, classes_of, fgsm
 from geomlib._src.core.checks import check_callable, check_float, check_images, check_int, check_key, check_norm
 from geomlib._src.core.checks import check_scalar
-from geomlib._src.robustness.adaptive import Attack, apgd_attack, pgd_attack, verified_adversarial
+from geomlib._src.robustness.worst import Attack, apgd_attack, pgd_attack, verified_adversarial
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, carlini_wagner, check_class_labels, classes_of, deepfool
 from geomlib._src.attacks import pgd_kernel
 from geomlib._src.core.checks import check_callable, check_images, check_int, check_norm, check_scalar
-from geomlib._src.robustness.adaptive import verified_adversarial
+from geomlib._src.robustness.worst import verified_adversarial
 
 #: The methods of :func:`minimal_perturbation`, in the order they run.
 MINIMAL_METHODS = ("deepfool", "cw", "search")

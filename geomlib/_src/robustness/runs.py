@@ -32,15 +32,8 @@ from geomlib._src.attacks.square import square_attack
 from geomlib._src.classifiers import load_classifier
 from geomlib._src.core.files import read_npz, write_npz
 from geomlib._src.data import load_mnist_subset
-from geomlib._src.robustness.adaptive import (
-    Attack,
-    apgd_attack,
-    bpda_logits,
-    default_bpda_temperature,
-    lca_implicit_logits,
-    steps_sweep,
-    worst_case,
-)
+from geomlib._src.robustness.adaptive import bpda_logits, default_bpda_temperature, lca_implicit_logits, steps_sweep
+from geomlib._src.robustness.worst import Attack, apgd_attack, worst_case
 from geomlib._src.robustness.checks import robustness_checks
 from geomlib._src.robustness.evaluation import correct_under_attack
 from geomlib._src.robustness.minimal_distance import minimal_perturbation
