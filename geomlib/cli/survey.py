@@ -23,9 +23,15 @@ it). ``--restart`` discards the file, its sidecar and the parts, and starts afre
 progress bar shows the planes of the whole run, with an ETA (on resume it starts at the
 planes already done).
 
-On 2 CPU cores the LCA takes about 0.023 s per plane on patches-2x and 0.051 s on
-patches-4x, the linear and ReLU models far less, so the default full run (60,000 planes
-per dictionary) takes about 75 minutes; ``--neurons/--comparison/--random`` scale it down.
+Cost (``make bench BENCH_ARGS="--only survey"``, extrapolated): on 2 CPU cores the LCA
+runs near the matrix-product floor of its 72 evaluations per plane, about 6 hours for the
+default full run (60,000 planes per dictionary; patches-10x half of it) at the unloaded
+product rate, the linear and ReLU models under a minute; ``--neurons/--comparison/--random``
+scale it down. Several processes or machines (JAX's multi-process runtime:
+``--coordinator host:port --num-processes n --process-id i``, or the environment variables
+JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID, or a SLURM ``srun`` with nothing
+more) each compute a block of every chunk; process 0 prints and writes (``--out`` and its
+parts folder on a file system they share). The README says how to run it on a cluster or GPUs.
 """
 
 from __future__ import annotations
