@@ -7,7 +7,7 @@ several devices, or on several processes under ``jax.distributed``.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -119,7 +119,7 @@ def pad_rows(x: jax.Array, size: int) -> jax.Array:
     return jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
 
 
-def gather_blocks(tree, n: int):
+def gather_blocks(tree: Any, n: int) -> Any:
     """Every process's block (:func:`process_block` of n; each leaf with a leading axis of
     the block ``size``, padded) concatenated in process order and cut to n rows: the same
     arrays on every process (``multihost_utils.process_allgather``), as NumPy. One process:
@@ -132,7 +132,7 @@ def gather_blocks(tree, n: int):
     return jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], gathered)
 
 
-def map_over_processes(fn, *arrays: jax.Array):
+def map_over_processes(fn: Callable[..., Any], *arrays: jax.Array) -> Any:
     """``fn(*block)`` on this process's block of rows of ``arrays`` (same leading length n;
     the block padded to the common size), the results (a pytree of arrays with a leading
     axis of the block's length) gathered from every process in order, cut to n rows: the
