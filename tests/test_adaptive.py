@@ -131,7 +131,8 @@ def _exact_linf_correct(w, b, x, y, eps):
     return np.where(np.asarray(y) == 1, margin > 0, margin < 0)
 
 
-def test_worst_case_matches_the_closed_form_and_unmasks_a_stopped_gradient():
+def test_custom_attacks_in_robust_accuracy_match_the_closed_form_and_unmask_a_stopped_gradient():
+    """The attack factories as ``(name, fn)`` pairs of :func:`geomlib.robust_accuracy`."""
     rng = np.random.default_rng(3)
     w = jnp.asarray(rng.normal(size=16), jnp.float32)
     x = jnp.asarray(rng.uniform(0, 1, size=(40, 16)), jnp.float32)
@@ -142,47 +143,46 @@ def test_worst_case_matches_the_closed_form_and_unmasks_a_stopped_gradient():
     assert 0 < exact.mean() < 1
     plain = Partial(linear_binary, w, b)
     masked = Partial(masked_binary, w, b)
-    res = geomlib.worst_case(plain, x, y, eps, {"pgd": geomlib.pgd_attack(20)})
+    pgd20 = ("pgd", geomlib.pgd_attack(20))
+    res = geomlib.robust_accuracy(plain, x, y, eps, attacks=[pgd20])
     np.testing.assert_array_equal(res.robust, exact)
     assert set(np.unique(res.broken_by)) <= {-1, 0}
     assert np.all(np.abs(res.x_adv - np.asarray(x)) <= eps + 1e-6) and res.x_adv.min() >= 0 and res.x_adv.max() <= 1
-    only_pgd = geomlib.worst_case(masked, x, y, eps, {"pgd": geomlib.pgd_attack(20)})
+    only_pgd = geomlib.robust_accuracy(masked, x, y, eps, attacks=[pgd20])
     assert only_pgd.robust.mean() == 1.0  # masked: plain PGD moves nothing
-    adaptive = geomlib.worst_case(masked, x, y, eps, {"pgd": geomlib.pgd_attack(20),
-                                                      "bpda": geomlib.surrogate_attack(plain, geomlib.pgd_attack(20)),
-                                                      "transfer": geomlib.transfer_attack(plain, geomlib.pgd_attack(20))})
+    adaptive = geomlib.robust_accuracy(masked, x, y, eps, attacks=[
+        pgd20, ("bpda", geomlib.surrogate_attack(plain, geomlib.pgd_attack(20))),
+        ("transfer", geomlib.transfer_attack(plain, geomlib.pgd_attack(20)))])
     np.testing.assert_array_equal(adaptive.robust, exact)
-    assert adaptive.accuracy["pgd"] == 1.0 and adaptive.accuracy["transfer"] == 1.0  # bpda left only the robust
+    assert adaptive.accuracies[0] == 1.0 and adaptive.accuracies[1] == adaptive.accuracies[2] == exact.mean()
+    assert set(np.unique(adaptive.broken_by)) <= {-1, 1}  # BPDA broke every image that falls; transfer none left
     # images already broken (standing=False) are not attacked and stay broken
-    again = geomlib.worst_case(plain, x, y, eps, {"pgd": geomlib.pgd_attack(20)}, standing=np.zeros(40, bool))
-    assert not again.robust.any() and np.all(again.broken_by < 0)
+    again = geomlib.robust_accuracy(plain, x, y, eps, attacks=[pgd20], standing=np.zeros(40, bool))
+    assert not again.robust.any() and np.all(again.broken_by == -2)
+    np.testing.assert_array_equal(again.x_adv, np.asarray(x))
+    assert set(again.broken_by_name) == {"before"}
 
 
-def test_worst_case_batch_equals_one_by_one():
+def test_custom_attacks_batch_equal_one_by_one():
     rng = np.random.default_rng(4)
     w = jnp.asarray(rng.normal(size=16), jnp.float32)
     x = jnp.asarray(rng.uniform(0, 1, size=(6, 16)), jnp.float32)
     y = jnp.asarray((np.asarray(x @ w) > np.median(np.asarray(x @ w))).astype(np.int32))
     f = Partial(linear_binary, w, -float(np.median(np.asarray(x @ w))))
-    batch = geomlib.worst_case(f, x, y, 0.03, {"pgd": geomlib.pgd_attack(10)}).robust
-    single = [geomlib.worst_case(f, x[i:i + 1], y[i:i + 1], 0.03, {"pgd": geomlib.pgd_attack(10)}).robust[0]
-              for i in range(6)]
+    attacks = [("pgd", geomlib.pgd_attack(10))]
+    batch = geomlib.robust_accuracy(f, x, y, 0.03, attacks=attacks).robust
+    single = [geomlib.robust_accuracy(f, x[i:i + 1], y[i:i + 1], 0.03, attacks=attacks).robust[0] for i in range(6)]
     np.testing.assert_array_equal(batch, single)
 
 
-def test_worst_case_rejects_bad_arguments():
+def test_robust_accuracy_rejects_a_bad_standing_mask():
     f = Partial(linear_binary, jnp.ones(4), 0.0)
     x, y = jnp.full((2, 4), 0.5), jnp.array([0, 1])
-    with pytest.raises(ValueError, match="eps"):
-        geomlib.worst_case(f, x, y, -0.1, {"pgd": geomlib.pgd_attack(2)})
-    with pytest.raises(ValueError, match="attacks"):
-        geomlib.worst_case(f, x, y, 0.1, {})
-    with pytest.raises(ValueError, match="norm"):
-        geomlib.worst_case(f, x, y, 0.1, {"pgd": geomlib.pgd_attack(2)}, norm="1")
-    with pytest.raises(ValueError, match="x: expected pixel values"):
-        geomlib.worst_case(f, x + 1, y, 0.1, {"pgd": geomlib.pgd_attack(2)})
-    with pytest.raises(ValueError, match="y: expected labels"):
-        geomlib.worst_case(f, x, jnp.array([0, 2]), 0.1, {"pgd": geomlib.pgd_attack(2)})
+    attacks = [("pgd", geomlib.pgd_attack(2))]
+    with pytest.raises(ValueError, match="standing"):
+        geomlib.robust_accuracy(f, x, y, 0.1, attacks=attacks, standing=np.ones(3, bool))
+    with pytest.raises(TypeError, match="standing"):
+        geomlib.robust_accuracy(f, x, y, 0.1, attacks=attacks, standing=np.ones(2))
 
 
 def test_steps_sweep_rows(lca_data):
@@ -197,10 +197,3 @@ def test_steps_sweep_rows(lca_data):
     np.testing.assert_array_equal(sweep.correct["unrolled-20"], plain)
     with pytest.raises(ValueError, match="adaptive"):
         geomlib.steps_sweep(params, x, y, 0.1, adaptive=("eot",))
-
-
-def test_verified_adversarial_rejects_out_of_ball_and_box():
-    f = Partial(linear_binary, jnp.array([1.0]), -0.5)
-    x = jnp.array([[0.4], [0.4], [0.4]])
-    x_adv = jnp.array([[0.6], [0.8], [1.2]])
-    assert geomlib.verified_adversarial(f, x_adv, x, jnp.array([0, 0, 0]), 0.25).tolist() == [True, False, False]

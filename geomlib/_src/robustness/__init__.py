@@ -8,7 +8,7 @@ so that the compiled kernels are reused (plain functions are keyed by identity).
 
 Parts: ``evaluation`` (accuracy under attack, attack size at a target confidence),
 ``adaptive`` (BPDA, implicit LCA gradients, steps sweep, transfer), ``worst`` (attacks as
-functions, the worst case over them), ``checks`` (the sanity checks that expose gradient masking),
+functions, for the worst case of ``autoattack``), ``checks`` (the sanity checks that expose gradient masking),
 ``minimal_distance`` (smallest adversarial distance per image over several attacks),
 ``runs`` (chapter 7's resumable evaluation behind ``python -m geomlib.cli.robustness``),
 ``paths`` (responses, gradient-ascent paths and how they cross the contours, plane
@@ -71,12 +71,9 @@ from geomlib._src.robustness.subspaces import (
 )
 from geomlib._src.robustness.worst import (
     Attack,
-    WorstCase,
     apgd_attack,
     default_attack,
     pgd_attack,
-    verified_adversarial,
-    worst_case,
 )
 
 __all__ = [
@@ -98,7 +95,6 @@ __all__ = [
     "MinimalPerturbation",
     "RobustnessChecks",
     "StepsSweep",
-    "WorstCase",
     "apgd_attack",
     "bpda_logits",
     "default_attack",
@@ -111,8 +107,6 @@ __all__ = [
     "steps_sweep",
     "surrogate_attack",
     "transfer_attack",
-    "verified_adversarial",
-    "worst_case",
     "zero_gradient_fraction",
     "accuracy_under_attack",
     "ball_tolerance",

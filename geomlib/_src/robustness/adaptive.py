@@ -15,7 +15,7 @@ judged on the true model.
 - :func:`transfer_attack`, :func:`surrogate_attack`: adversarial images computed on another
   (undefended) model, or on this one with another model's gradient.
 
-The worst case over a list of attacks is :func:`geomlib._src.robustness.worst.worst_case`.
+The worst case over a list of attacks is :func:`geomlib.robust_accuracy`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from geomlib._src.core.checks import check_callable, check_images, check_int, ch
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.models import lca_inhibition, lca_potentials
-from geomlib._src.robustness.worst import Attack, default_attack, verified_adversarial
+from geomlib._src.robustness.autoattack import ball_tolerance, check_adversarials
+from geomlib._src.robustness.worst import Attack, default_attack
 
 
 
@@ -306,7 +307,7 @@ def steps_sweep(params: dict, x: ArrayLike, y: ArrayLike, eps: float, *, attacke
       defender_steps: the defended model's LCA steps.
       adaptive: any of ``"bpda"``, ``"implicit"``.
       attack: the :data:`Attack` (default :func:`default_attack`).
-      norm, key: as in :func:`worst_case`.
+      norm, key: as in :func:`geomlib.robust_accuracy`.
 
     Returns:
       :class:`StepsSweep` with names ``"unrolled-<n>"``, ``"bpda"``, ``"implicit"``.
@@ -333,7 +334,8 @@ def steps_sweep(params: dict, x: ArrayLike, y: ArrayLike, eps: float, *, attacke
     for i, (name, sur) in enumerate(surrogates.items()):
         f = defended if name == f"unrolled-{defender_steps}" else bpda_logits(defended, sur)
         x_adv = run(f, x, y, eps, norm, jax.random.fold_in(key, i))
-        ok = ~np.asarray(verified_adversarial(defended, x_adv, x, y, eps, norm))
+        ok = ~check_adversarials(defended, x, y, x_adv, eps, norm, ball_tolerance(eps, norm, x.dtype),
+                                 name=f"steps_sweep: {name}")
         ok &= np.asarray(jnp.argmax(defended(x), axis=1) == y)
         correct[name], accuracy[name] = ok, float(ok.mean())
     return StepsSweep(accuracy, correct, defender_steps)

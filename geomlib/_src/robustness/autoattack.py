@@ -67,7 +67,8 @@ class RobustAccuracy:
       x_adv: ``(B, D)``, the image that broke each one (checked: within ``eps`` + ``tolerance``
         of x, in [0, 1], misclassified); x itself for robust images and for clean errors.
       broken_by: int ``(B,)``, the index in ``attack_names`` of the attack that broke the image,
-        -1 if it stands (or was wrong at x: see ``clean``).
+        -1 if it stands (or was wrong at x: see ``clean``), -2 if the caller gave it as already
+        broken (``standing``; then ``x_adv`` is x).
       accuracies: ``(n_attacks,)``, the accuracy after each attack, cumulative.
       attack_names: the attacks in the order they ran.
       seconds: wall time of each attack (compilation included).
@@ -94,7 +95,7 @@ class RobustAccuracy:
     @property
     def broken_by_name(self) -> tuple[str, ...]:
         """Per image the name of the attack that broke it, ``""`` if it stands, ``"clean"`` if wrong at x."""
-        return tuple("clean" if not c else ("" if i < 0 else self.attack_names[i])
+        return tuple("clean" if not c else ("before" if i == -2 else "" if i < 0 else self.attack_names[i])
                      for c, i in zip(self.clean.tolist(), self.broken_by.tolist()))
 
     def report(self) -> str:
@@ -192,10 +193,21 @@ def _attack_list(attacks, surrogates) -> list[tuple[str, AttackFn | str]]:
     return out
 
 
+def _standing_mask(standing, n: int) -> np.ndarray:
+    """``standing`` as a bool array ``(n,)`` (a TypeError for non-bools, a ValueError for another shape)."""
+    s = np.asarray(standing)
+    if s.dtype != np.bool_:
+        raise TypeError(f"standing: expected a bool array of shape ({n},), got dtype {s.dtype}")
+    if s.shape != (n,):
+        raise ValueError(f"standing: expected a bool array of shape ({n},), got shape {s.shape}")
+    return s
+
+
 def robust_accuracy(logits_fn: Logits, x: ArrayLike, y: ArrayLike, eps: ArrayLike, norm: Norm = "inf", *,
                     attacks: Sequence = ("apgd-ce", "apgd-t", "square"), surrogates: Mapping | None = None,
                     steps: int = 100, restarts: int = 1, n_targets: int = 9, queries: int = 5000,
-                    key: jax.Array | None = None, image_shape: tuple[int, ...] | None = None) -> RobustAccuracy:
+                    key: jax.Array | None = None, image_shape: tuple[int, ...] | None = None,
+                    standing: ArrayLike | None = None) -> RobustAccuracy:
     r"""Robust accuracy under the worst case of several attacks, AutoAttack's way.
 
     The images classified right at x are attacked by each attack in turn; each attack sees only
@@ -230,6 +242,9 @@ def robust_accuracy(logits_fn: Logits, x: ArrayLike, y: ArrayLike, eps: ArrayLik
       key: PRNG key (attack i gets ``fold_in(key, i)``), or None: deterministic runs (APGD from
         x, Square with ``jax.random.key(i)``).
       image_shape: for Square: (H, W) or (H, W, C); None: square one-channel images.
+      standing: optional bool ``(B,)``; False marks images already known to be broken (e.g. at a
+        smaller eps, whose ball lies inside this one): not attacked again, counted as not robust
+        (``broken_by`` -2).
 
     Returns:
       :class:`RobustAccuracy`; its ``repr`` is the log.
@@ -280,9 +295,10 @@ def robust_accuracy(logits_fn: Logits, x: ArrayLike, y: ArrayLike, eps: ArrayLik
     x_np, y_np = np.asarray(x), np.asarray(labels)
     tolerance = ball_tolerance(eps_value, norm, x.dtype)
     clean = predict_classes(f, x_np) == y_np
-    standing = clean.copy()
+    given = np.ones(len(y_np), bool) if standing is None else _standing_mask(standing, len(y_np))
+    standing = clean & given
     x_adv = x_np.copy()
-    broken_by = np.full(len(y_np), -1, np.int64)
+    broken_by = np.where(clean & ~given, -2, -1).astype(np.int64)
     accuracies, seconds = [], []
     for index, (name, spec) in enumerate(plan):
         start = time.perf_counter()
@@ -305,7 +321,7 @@ def robust_accuracy(logits_fn: Logits, x: ArrayLike, y: ArrayLike, eps: ArrayLik
             standing[hit] = False
         seconds.append(time.perf_counter() - start)
         accuracies.append(float(np.mean(standing)))
-    broken = clean & ~standing
+    broken = broken_by >= 0
     wrong = check_adversarials(f, x_np[broken], y_np[broken], x_adv[broken], eps_value, norm, tolerance)
     if not wrong.all():
         raise RuntimeError("robust_accuracy: a reported adversarial image is classified right on re-evaluation "

@@ -15,7 +15,8 @@ from jax.typing import ArrayLike
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, check_class_labels, classes_of, fgsm
 from geomlib._src.core.checks import check_callable, check_float, check_images, check_int, check_key, check_norm
 from geomlib._src.core.checks import check_scalar
-from geomlib._src.robustness.worst import Attack, apgd_attack, pgd_attack, verified_adversarial
+from geomlib._src.robustness.autoattack import ball_tolerance, check_adversarials
+from geomlib._src.robustness.worst import Attack, apgd_attack, pgd_attack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +162,7 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
 
     def broken(name, run, e=eps, k=0, source=None):
         x_adv = run(f if source is None else source, x, y, e, norm, jax.random.fold_in(key, k))
-        return np.asarray(verified_adversarial(f, jnp.asarray(x_adv, x.dtype), x, y, e, norm)) | ~clean
+        return check_adversarials(f, x, y, jnp.asarray(x_adv, x.dtype), e, norm, ball_tolerance(e, norm, x.dtype)) | ~clean
 
     runs = {"fgsm": broken("fgsm", lambda g, x_, y_, e, nm, _: fgsm(g, x_, y_, e, nm)),
             f"{attack}-{steps}": broken("B", _white_box(attack, steps, 1), k=1),

@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, carlini_wagner, check_class_labels, classes_of, deepfool
 from geomlib._src.attacks import pgd_kernel
 from geomlib._src.core.checks import check_callable, check_images, check_int, check_norm, check_scalar
-from geomlib._src.robustness.worst import verified_adversarial
+from geomlib._src.robustness.autoattack import check_adversarials
 
 #: The methods of :func:`minimal_perturbation`, in the order they run.
 MINIMAL_METHODS = ("deepfool", "cw", "search")
@@ -112,7 +112,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
 
     def offer(i, x_adv):
         x_adv = jnp.asarray(x_adv, x.dtype)
-        ok = np.asarray(verified_adversarial(f, x_adv, x, y, np.inf, norm)) & clean
+        ok = check_adversarials(f, x, y, x_adv, np.inf, norm, 0.0) & clean
         d = np.where(ok, _distance(x_adv, x, norm), np.inf)
         per[i] = np.minimum(per[i], d)
         better = d < best
@@ -136,7 +136,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
                 e = jnp.asarray(eps, x.dtype)[:, None]
                 x_adv = pgd_kernel(f, x, y, jnp.bool_(False), e, 2.5 * e / search_steps, jnp.int32(search_steps),
                                    None, norm, True)
-                ok = np.asarray(verified_adversarial(f, x_adv, x, y, np.inf, norm)) & clean
+                ok = check_adversarials(f, x, y, x_adv, np.inf, norm, 0.0) & clean
                 if r == 0:
                     ok &= first
                     lo = np.where(first & ~ok, hi, lo)   # failed at the top: nothing to bisect

@@ -33,7 +33,8 @@ from geomlib._src.classifiers import load_classifier
 from geomlib._src.core.files import read_npz, write_npz
 from geomlib._src.data import load_mnist_subset
 from geomlib._src.robustness.adaptive import bpda_logits, default_bpda_temperature, lca_implicit_logits, steps_sweep
-from geomlib._src.robustness.worst import Attack, apgd_attack, worst_case
+from geomlib._src.robustness.autoattack import robust_accuracy
+from geomlib._src.robustness.worst import Attack, apgd_attack
 from geomlib._src.robustness.checks import robustness_checks
 from geomlib._src.robustness.evaluation import correct_under_attack
 from geomlib._src.robustness.minimal_distance import minimal_perturbation
@@ -195,8 +196,9 @@ def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[
                 for e in range(len(eps)):
                     by = np.where(standing & ~pgd10[e], 0, by).astype(np.int8)
                     standing = standing & pgd10[e]
-                    res = worst_case(f, x, y, float(eps[e]), attacks, "inf",
-                                     jax.random.fold_in(jax.random.fold_in(key, m), c * 100 + e), standing=standing)
+                    res = robust_accuracy(f, x, y, float(eps[e]), "inf", attacks=list(attacks.items()),
+                                          key=jax.random.fold_in(jax.random.fold_in(key, m), c * 100 + e),
+                                          standing=standing)
                     by = np.where(res.broken_by >= 0, res.broken_by + 1, by).astype(np.int8)
                     standing = res.robust
                     data[p + "pgd10"][e, sl], data[p + "robust"][e, sl], data[p + "broken_by"][e, sl] = \
@@ -220,8 +222,9 @@ def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[
             for e in tqdm(range(len(eps)), desc=f"budget x4 {name}", disable=not progress):
                 standing = data[f"worst/{name}/robust"][e]
                 if standing.any():
-                    standing = worst_case(f, jnp.asarray(x_all), jnp.asarray(y_all), float(eps[e]), big, "inf",
-                                          jax.random.fold_in(key, 1000 + 10 * m + e), standing=standing).robust
+                    standing = robust_accuracy(f, jnp.asarray(x_all), jnp.asarray(y_all), float(eps[e]), "inf",
+                                               attacks=list(big.items()), key=jax.random.fold_in(key, 1000 + 10 * m + e),
+                                               standing=standing).robust
                 rows.append(standing)
             data[p + "robust"], data[p + "attacks"] = np.stack(rows), np.asarray(list(big))
             data[p + "seconds"] = np.asarray(time.perf_counter() - t0)
