@@ -387,6 +387,15 @@ class Ctx:
                            directory=d)
         return d
 
+    def make_lcaparams(self):
+        """A tiny LCA classifier: a 4 x 3 dictionary in front of the 3 -> 5 -> 3 MLP."""
+        np = _np()
+        r = np.random.default_rng(5)
+        phi = r.normal(size=(4, 3)).astype(np.float32)
+        return {"layers": [{"w": r.normal(size=(5, 3)).astype(np.float32), "b": np.zeros(5, np.float32)},
+                           {"w": r.normal(size=(3, 5)).astype(np.float32), "b": np.zeros(3, np.float32)}],
+                "lca": {"phi": phi / np.linalg.norm(phi, axis=0), "lam": np.float32(0.1), "eta": np.float32(0.1)}}
+
     def make_mnist_dir(self):
         return write_idx_dir(self.tmp / "idx-ok", labels=(1, 2, 3))
 
@@ -923,6 +932,52 @@ def catalogue() -> list[Entry]:
                  Bad("attacks", "(('x', 3),) (not a function)", _const((("x", 3),))),
                  Bad("surrogates", "'abc'", _const("abc")),
                  Bad("image_shape", "(3, 3) (not D = 4)", _const((3, 3)), names=("image_shape", "D"))]),
+        E("bpda_logits", R, lambda c: dict(logits_fn=c.logits, surrogate_fn=c.smooth),
+          dict(logits_fn="fn", surrogate_fn="fn")),
+        E("lca_bpda", R, lambda c: dict(params=c.lcaparams, lca_steps=5, temperature=None),
+          dict(lca_steps="steps", temperature="pos?"),
+          extra=[Bad("params", "None", _const(None)), Bad("params", "'abc'", _const("abc")),
+                 Bad("params", "an MLP without 'lca'", lambda v, c: c.cparams, names=("lca",))]),
+        E("lca_implicit_logits", R, lambda c: dict(params=c.lcaparams, lca_steps=5, cg_steps=5),
+          dict(lca_steps="steps", cg_steps="steps"),
+          extra=[Bad("params", "None", _const(None)),
+                 Bad("params", "an MLP without 'lca'", lambda v, c: c.cparams, names=("lca",))]),
+        E("steps_sweep", R, lambda c: dict(params=c.lcaparams, x=c.x, y=c.y, eps=0.1, attacker_steps=(2, 3),
+                                           defender_steps=3, adaptive=("bpda",), attack=c.g.pgd_attack(2),
+                                           norm="inf", key=None),
+          dict(x="x", y="lab", eps="nonneg", defender_steps="steps", norm="name", key="key?"),
+          extra=[Bad("attacker_steps", "(0,)", _const((0,))), Bad("attacker_steps", "'abc'", _const("abc")),
+                 Bad("adaptive", "('eot',)", _const(("eot",))), Bad("attack", "'abc'", _const("abc")),
+                 Bad("params", "an MLP without 'lca'", lambda v, c: c.cparams, names=("lca",))]),
+        E("transfer_attack", R, lambda c: dict(source_fn=c.logits, attack=None), dict(source_fn="fn"),
+          extra=[Bad("attack", "'abc'", _const("abc"))]),
+        E("surrogate_attack", R, lambda c: dict(surrogate_fn=c.smooth, attack=None), dict(surrogate_fn="fn"),
+          extra=[Bad("attack", "'abc'", _const("abc"))]),
+        E("pgd_attack", R, lambda c: dict(steps=3, restarts=1), dict(steps="steps", restarts="count")),
+        E("robustness_checks", R, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, eps=0.1, norm="inf",
+                                                 attack="auto", steps=3, tol=0.01, key=None, verbose=False),
+          dict(logits_fn="fn", x="x", y="lab", eps="pos", norm="name", attack="name", steps="steps", tol="nonneg",
+               key="key?", verbose="flag"),
+          extra=[Bad("transfer_from", "'abc'", _const("abc")), Bad("eps_unbounded", "-1.0", _const(-1.0))]),
+        E("zero_gradient_fraction", R, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y),
+          dict(logits_fn="fn", x="x", y="lab")),
+        E("minimal_perturbation", R, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, norm="2",
+                                                    methods=("deepfool", "cw", "search"), cw_targets=1, cw_steps=3,
+                                                    cw_search_steps=1, search_rounds=2, search_steps=3, eps_max=None),
+          dict(logits_fn="fn", x="x", y="lab", norm="name", cw_targets="count", cw_steps="steps",
+               cw_search_steps="steps", search_rounds="steps", search_steps="steps", eps_max="pos?"),
+          extra=[Bad("methods", "('nonexistent',)", _const(("nonexistent",))), Bad("methods", "() (none)", _const(()))]),
+        E("accuracy_interval", R, lambda c: dict(correct=_np().array([True, False, True, True]), n_boot=20,
+                                                 level=0.95, seed=0),
+          dict(n_boot="count", level="frac", seed="seed"),
+          extra=[Bad("correct", "None", _const(None)), Bad("correct", "'abc'", _const("abc")),
+                 Bad("correct", "[0.5, 0.2] (not bools)", _const([0.5, 0.2])),
+                 Bad("correct", "[] (no image)", _const([]))]),
+        E("load_robustness_run", R, lambda c: dict(path=HERE.parent / "notebooks" / "results"
+                                                   / "robustness-mnist-200.npz"), dict(path="path"),
+          extra=[Bad("path", "a survey file", lambda v, c: c.survey_file)]),
+        E("model_attacks", R, lambda c: dict(name="mlp-2", steps=3, n_targets=1, queries=5),
+          dict(name="name", steps="steps", n_targets="count", queries="steps")),
         E("accuracy_under_attack", R, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, eps_list=[0.0, 0.1], steps=2,
                                                      step_size_factor=2.5, norm="inf", key=None),
           dict(logits_fn="fn", x="x", y="lab", eps_list="floats", steps="steps", step_size_factor="pos",

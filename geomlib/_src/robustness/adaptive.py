@@ -32,8 +32,8 @@ from jax.typing import ArrayLike
 
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, check_class_labels, classes_of
 from geomlib._src.classifiers import bind_classifier, classifier_logits
-from geomlib._src.classifiers.model import check_lca_steps, check_params
-from geomlib._src.core.checks import check_callable, check_images, check_int, check_key, check_norm
+from geomlib._src.classifiers.model import MAX_LCA_STEPS, check_lca_steps, check_params
+from geomlib._src.core.checks import check_callable, check_float, check_images, check_int, check_key, check_norm, check_scalar
 from geomlib._src.core.defaults import LCA_STEPS
 from geomlib._src.core.dtypes import float_dtype
 from geomlib._src.models import lca_inhibition, lca_potentials
@@ -152,7 +152,8 @@ def lca_bpda(params: dict, *, lca_steps: int = LCA_STEPS, temperature: float | N
     """
     _check_lca_params(params)
     lca_steps = check_lca_steps(lca_steps)
-    t = default_bpda_temperature(params) if temperature is None else temperature
+    t = default_bpda_temperature(params) if temperature is None else check_float(temperature, "temperature", 0.0,
+                                                                                    open_low=True)
     hard = bind_classifier(params, lca_steps=lca_steps)
     smooth = bind_classifier(params, lca_steps=lca_steps, smooth_temperature=t)
     return bpda_logits(hard, smooth)
@@ -256,12 +257,18 @@ def lca_implicit_logits(params: dict, *, lca_steps: int = LCA_STEPS, cg_steps: i
     return bpda_logits(bind_classifier(params, lca_steps=lca_steps), surrogate)
 
 
+def _check_attack(attack) -> Attack:
+    if not callable(attack):
+        raise TypeError(f"attack: expected None or an attack(logits_fn, x, y, eps, norm, key), got {attack!r}")
+    return attack
+
+
 def transfer_attack(source_fn: Logits, attack: Attack | None = None) -> Attack:
     """An :data:`Attack` computed entirely on ``source_fn`` (e.g. the undefended ``mlp-2``),
     ignoring the model it is judged on: the transfer attack of Papernot et al. (2016).
     ``attack`` defaults to :func:`default_attack`."""
     src = check_callable(source_fn, "source_fn", BATCHED_LOGITS)
-    run = default_attack() if attack is None else attack
+    run = default_attack() if attack is None else _check_attack(attack)
 
     def transfer(logits_fn, x, y, eps, norm="inf", key=None):
         return run(src, x, y, eps, norm, key)
@@ -272,7 +279,7 @@ def surrogate_attack(surrogate_fn: Logits, attack: Attack | None = None) -> Atta
     """An :data:`Attack` on the judged model with the gradient of ``surrogate_fn``
     (:func:`bpda_logits`): losses and checkpoints are the true model's."""
     sur = check_callable(surrogate_fn, "surrogate_fn", BATCHED_LOGITS)
-    run = default_attack() if attack is None else attack
+    run = default_attack() if attack is None else _check_attack(attack)
 
     def adaptive(logits_fn, x, y, eps, norm="inf", key=None):
         return run(bpda_logits(logits_fn, sur), x, y, eps, norm, key)
@@ -313,14 +320,19 @@ def steps_sweep(params: dict, x: ArrayLike, y: ArrayLike, eps: float, *, attacke
       :class:`StepsSweep` with names ``"unrolled-<n>"``, ``"bpda"``, ``"implicit"``.
     """
     _check_lca_params(params)
-    defender_steps = check_lca_steps(defender_steps)
-    steps = [check_lca_steps(s) for s in attacker_steps]
+    defender_steps = check_int(defender_steps, "defender_steps", 1, MAX_LCA_STEPS)
+    if isinstance(attacker_steps, (str, bytes)) or not isinstance(attacker_steps, Sequence) or not attacker_steps:
+        raise TypeError(f"attacker_steps: expected a non-empty sequence of integers >= 1, got {attacker_steps!r}")
+    steps = [check_int(s, "attacker_steps", 1, MAX_LCA_STEPS) for s in attacker_steps]
+    if attack is not None and not callable(attack):
+        raise TypeError(f"attack: expected None or an attack(logits_fn, x, y, eps, norm, key), got {attack!r}")
     bad = [a for a in adaptive if a not in ("bpda", "implicit")]
     if bad:
         raise ValueError(f"adaptive: expected 'bpda' and/or 'implicit', got {bad}")
     defended = bind_classifier(params, lca_steps=defender_steps)
     x = check_images(x, True)
     y = check_class_labels(y, x.shape[0], classes_of(defended, x, "x"), "y")
+    eps = float(check_scalar(eps, "eps", x.dtype))
     norm = check_norm(norm)
     key = jax.random.key(0) if check_key(key) is None else key
     run = default_attack() if attack is None else attack

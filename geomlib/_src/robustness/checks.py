@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 
 from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, check_class_labels, classes_of, fgsm
 from geomlib._src.core.checks import check_callable, check_float, check_images, check_int, check_key, check_norm
-from geomlib._src.core.checks import check_scalar
+from geomlib._src.core.checks import check_bool, check_scalar
 from geomlib._src.robustness.autoattack import ball_tolerance, check_adversarials
 from geomlib._src.robustness.worst import Attack, apgd_attack, pgd_attack
 
@@ -120,7 +120,7 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
     Args:
       logits_fn: the classifier, ``(B, D) -> (B, K)``.
       x: images ``(B, D)`` in [0, 1]; y: labels ``(B,)``.
-      eps: the radius evaluated, >= 0.
+      eps: the radius evaluated, > 0.
       norm: ``"inf"`` or ``"2"``.
       attack: the white-box attack: ``"apgd"`` (``geomlib.apgd``, CE loss), ``"pgd"``
         (:func:`geomlib.pgd`, step 2.5 eps / steps), or ``"auto"`` (APGD when available).
@@ -140,8 +140,8 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
     x = check_images(x, True)
     n, dim = x.shape
     y = check_class_labels(y, n, classes_of(f, x, "x"), "y")
-    check_scalar(eps, "eps", x.dtype)
-    eps = float(eps)
+    eps = float(check_scalar(eps, "eps", x.dtype, strict=True))
+    verbose = check_bool(verbose, "verbose")
     norm = check_norm(norm)
     if attack not in ("auto", "apgd", "pgd"):
         raise ValueError(f"attack: expected 'auto', 'apgd' or 'pgd', got {attack!r}")

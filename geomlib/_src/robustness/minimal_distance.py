@@ -11,9 +11,21 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, carlini_wagner, check_class_labels, classes_of, deepfool
+from geomlib._src.attacks import (
+    BATCHED_LOGITS,
+    Logits,
+    Norm,
+    carlini_wagner,
+    check_class_labels,
+    check_steps,
+    classes_of,
+    deepfool,
+)
 from geomlib._src.attacks import pgd_kernel
 from geomlib._src.core.checks import check_callable, check_images, check_int, check_norm, check_scalar
+
+#: Most bisection rounds of the radius search: 64 halvings reach float64 resolution, more do nothing.
+MAX_SEARCH_ROUNDS = 64
 from geomlib._src.robustness.autoattack import check_adversarials
 
 #: The methods of :func:`minimal_perturbation`, in the order they run.
@@ -78,7 +90,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
       methods: a non-empty subset of :data:`MINIMAL_METHODS`, in that order.
       cw_targets: runner-up targets of Carlini-Wagner, an int >= 1 (at most K - 1 are used).
       cw_steps, cw_search_steps: Adam steps per round and rounds of its search over c.
-      search_rounds, search_steps: bisection rounds and PGD steps per round.
+      search_rounds, search_steps: bisection rounds (at most 64) and PGD steps per round.
       eps_max: upper end of the search where no method found an adversarial (None: 1 in
         L-inf, :math:`\sqrt D` in L2: the whole box).
 
@@ -99,8 +111,9 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
         raise ValueError(f"methods: expected distinct names among {MINIMAL_METHODS}, got {methods!r}")
     methods = tuple(m for m in MINIMAL_METHODS if m in methods)
     cw_targets = min(check_int(cw_targets, "cw_targets", 1), k - 1)
-    cw_steps, cw_search_steps = check_int(cw_steps, "cw_steps"), check_int(cw_search_steps, "cw_search_steps")
-    search_rounds, search_steps = check_int(search_rounds, "search_rounds"), check_int(search_steps, "search_steps")
+    cw_steps, cw_search_steps = check_steps(cw_steps, "cw_steps"), check_steps(cw_search_steps, "cw_search_steps")
+    search_rounds = check_int(search_rounds, "search_rounds", 1, MAX_SEARCH_ROUNDS)
+    search_steps = check_steps(search_steps, "search_steps")
     top = (1.0 if norm == "inf" else float(np.sqrt(dim))) if eps_max is None else \
         float(check_scalar(eps_max, "eps_max", x.dtype, strict=True))
 

@@ -28,10 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from geomlib._src.attacks.apgd import apgd, apgd_targeted
+from geomlib._src.attacks import check_steps
 from geomlib._src.attacks.square import square_attack
 from geomlib._src.classifiers import load_classifier
-from geomlib._src.core.files import read_npz, write_npz
+from geomlib._src.core.checks import check_choice, check_float, check_int, check_path
+from geomlib._src.core.files import read_npz, require, write_npz
 from geomlib._src.data import load_mnist_subset
+from geomlib._src.params_io import SHIPPED_CLASSIFIERS
 from geomlib._src.robustness.adaptive import bpda_logits, default_bpda_temperature, lca_implicit_logits, steps_sweep
 from geomlib._src.robustness.autoattack import robust_accuracy
 from geomlib._src.robustness.worst import Attack, apgd_attack
@@ -75,6 +78,9 @@ def model_attacks(name: str, *, steps: int = 50, n_targets: int = 2, queries: in
     ``steps``), ``square`` (``queries``); for an LCA model also ``bpda`` (APGD-CE following the
     softplus twin's gradient, T = lambda / 10), ``implicit`` (APGD-CE following the fixed-point
     gradient) and ``transfer-mlp-2`` (APGD-CE computed on ``mlp-2``). Returns name -> Attack."""
+    check_choice(name, "name", SHIPPED_CLASSIFIERS)
+    steps, queries = check_steps(steps, "steps"), check_steps(queries, "queries")
+    n_targets = check_int(n_targets, "n_targets", 1)
     attacks = {"apgd-ce": _apgd("ce", steps), "apgd-t": _apgd_t(steps, n_targets), "square": _square(queries)}
     if name.startswith("lca"):
         f = load_classifier(name)
@@ -99,9 +105,18 @@ def accuracy_interval(correct: np.ndarray, *, n_boot: int = 2000, level: float =
     >>> float(acc), round(float(lo), 2), round(float(hi), 2)
     (0.8, 0.72, 0.88)
     """
-    c = np.asarray(correct, bool)
+    raw = np.asarray(correct) if correct is not None and not isinstance(correct, (str, bytes)) else None
+    if raw is None or raw.dtype != np.bool_:
+        raise TypeError(f"correct: expected a bool array (..., n), got {type(correct).__name__}"
+                        + ("" if raw is None else f" of dtype {raw.dtype}"))
+    c = raw
     if c.ndim < 1 or c.shape[-1] < 1:
         raise ValueError(f"correct: expected a bool array (..., n) with n >= 1, got shape {c.shape}")
+    n_boot = check_int(n_boot, "n_boot", 1, 10 ** 7)
+    level = check_float(level, "level", 0.0, 1.0, open_low=True)
+    if not level < 1:
+        raise ValueError(f"level: expected a finite number in (0, 1), got {level!r}")
+    seed = check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, c.shape[-1], size=(n_boot, c.shape[-1]))
     boot = c[..., idx].mean(axis=-1)  # (..., n_boot)
@@ -117,7 +132,8 @@ def _settings(images, eps, chunk, steps, n_targets, queries, seed) -> dict:
 
 def load_robustness_run(path: str | Path) -> dict:
     """The arrays of a results file of :func:`robustness_run` (``settings`` parsed from JSON)."""
-    data = read_npz(path, what="robustness results", command=COMMAND)
+    data = read_npz(check_path(path), what="robustness results", command=COMMAND)
+    require(data, ("settings", "command"), path, what="robustness results", command=COMMAND)
     data["settings"] = json.loads(str(data["settings"]))
     return data
 

@@ -9,7 +9,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-from geomlib._src.attacks import pgd
+from geomlib._src.attacks import check_steps, pgd
 from geomlib._src.core.checks import check_int
 from geomlib._src.core.defaults import pgd_step_size
 
@@ -21,7 +21,7 @@ def pgd_attack(steps: int = 100, restarts: int = 1) -> Attack:
     r"""An :data:`Attack` running :func:`geomlib.pgd`: ``steps`` steps of size 2.5 eps / steps
     (Madry et al. 2018), the first run from x and each further restart from a random point
     of the ball; per image, the first adversarial found is kept (else the last run)."""
-    steps = check_int(steps, "steps", 1)
+    steps = check_steps(steps, "steps")
     restarts = check_int(restarts, "restarts", 1)
     return functools.partial(_pgd_restarts, steps, restarts)
 
@@ -45,7 +45,7 @@ def apgd_attack(loss: str = "ce", steps: int = 100, restarts: int = 1) -> Attack
     ``"ce"`` or ``"dlr"``."""
     from geomlib._src.attacks.apgd import apgd  # fails early (ImportError) if absent
 
-    steps = check_int(steps, "steps", 1)
+    steps = check_steps(steps, "steps")
     restarts = check_int(restarts, "restarts", 1)
 
     def attack(logits_fn, x, y, eps, norm="inf", key=None):
