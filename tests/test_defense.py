@@ -775,3 +775,36 @@ def test_cli_help_and_bad_models():
     proc = _cli("--models", "nonsense")
     assert proc.returncode == 2 and "--models: expected shipped classifiers" in proc.stderr
     assert "nonsense" in proc.stderr and proc.stdout == ""  # rejected before anything is loaded or printed
+
+
+def test_defense_plots_give_every_model_its_own_style_and_one_legend_entry():
+    """Chapter 8's figures: one (colour, marker) per shipped model, families by colour shade,
+    no text labels by default, and the legend handles name each model once."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    from geomlib import plots
+
+    names = list(geomlib.DEFENSE_MODELS)
+    summary = {"x": {m: float(k) for k, m in enumerate(names)}, "y": {m: float(k % 3) for k, m in enumerate(names)}}
+    fig, ax = plt.subplots()
+    plots.plot_robustness_vs_curvature(summary, "x", "y", ax=ax)
+    styles = [(to_rgb(line.get_color()), line.get_marker()) for line in ax.lines]
+    assert len(styles) == len(names) == len(set(styles))
+    assert not ax.texts
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == names
+    for (rgb, _), m in zip(styles, names):   # LCA front-ends bluish: blue channel above red
+        assert (rgb[2] > rgb[0]) == m.startswith("lca"), m
+    plt.close(fig)
+
+    fig, ax = plt.subplots()
+    rng = np.random.default_rng(0)
+    plots.plot_per_image({m: None for m in names}, {m: rng.random(4) for m in names}, {m: rng.random(4) for m in names},
+                         ax=ax)
+    assert len({(to_rgb(line.get_color()), line.get_marker()) for line in ax.lines}) == len(names)
+    with pytest.raises(ValueError, match="different shapes"):
+        plots.plot_per_image({"a": None}, {"a": np.zeros(3)}, {"a": np.zeros(2)}, ax=ax)
+    plt.close(fig)

@@ -26,9 +26,24 @@ def model_color(name: str) -> str:
     return "tab:orange"
 
 
+#: Per-model colour and marker: shades of the family colour, one marker per model of a family.
+_STYLES = {
+    "linear": ("0.45", "s"), "mlp-2": ("tab:orange", "o"), "mlp-3": ("#a65000", "^"),
+    "mlp-2-cure": ("tab:red", "D"), "mlp-2-pgd": ("#5c0a0a", "P"),
+    "lca-mlp-2": ("tab:blue", "o"), "lca-mlp-2-lam0.1": ("#9ecae1", "v"), "lca-mlp-2-lam0.5": ("#08306b", "^"),
+    "lca-mlp-2-t25": ("#6baed6", "<"), "lca-mlp-2-t150": ("#2171b5", ">"), "lca1568-mlp-2": ("#4292c6", "s"),
+    "lca-mlp-3": ("#08519c", "D"),
+}
+
+
+def _style(name: str) -> tuple[str, str]:
+    """(colour, marker) of a model: its own entry, else the family colour and a circle."""
+    return _STYLES.get(name, (model_color(name), "o"))
+
+
 def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_stat: str, y_stat: str, *,
                                  correlation=None, ax=None, xlabel: str | None = None, ylabel: str | None = None,
-                                 logy: bool = False, annotate: bool = True, models: Sequence[str] | None = None):
+                                 logy: bool = False, annotate: bool = False, models: Sequence[str] | None = None):
     """One point per model: a curvature statistic (x) against a robustness statistic (y).
 
     Args:
@@ -38,7 +53,10 @@ def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_s
       ax: Axes, or None.
       xlabel, ylabel: axis labels (the statistic names by default).
       logy: logarithmic y axis.
-      annotate: write each model's name next to its point.
+      annotate: write each model's name next to its point (off by default: the points carry
+        one colour and marker per model, labelled with the model names, so that
+        ``ax.legend()`` or ``fig.legend(*ax.get_legend_handles_labels())`` names them without
+        overlapping text).
       models: the models to draw (all in ``summary[x_stat]`` by default).
 
     Returns:
@@ -53,7 +71,8 @@ def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_s
         x, y = summary[x_stat][name], summary[y_stat][name]
         if not (np.isfinite(x) and np.isfinite(y)):
             continue
-        ax.plot(x, y, "o", color=model_color(name), ms=6, mec="k", mew=0.4, zorder=3)
+        color, marker = _style(name)
+        ax.plot(x, y, marker, color=color, ms=6.5, mec="k", mew=0.4, zorder=3, label=name)
         if annotate:
             ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, color="0.2")
     if logy:
@@ -69,7 +88,9 @@ def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_s
 def plot_per_image(results: Mapping, x_values: Mapping[str, ArrayLike], y_values: Mapping[str, ArrayLike], *,
                    ax=None, xlabel: str = "", ylabel: str = "", logx: bool = False, logy: bool = False,
                    title: str | None = None):
-    """Per-image scatter, one colour per model (the same images for every model).
+    """Per-image scatter, one colour and marker per model (the same images for every model);
+    the colour shade says the family (LCA front-ends in blues, plain MLPs in oranges and
+    grey, trained defenses in reds).
 
     Args:
       results: model name -> anything (fixes the order and the colours).
@@ -80,12 +101,13 @@ def plot_per_image(results: Mapping, x_values: Mapping[str, ArrayLike], y_values
     Returns:
       the Axes.
     """
-    ax = new_axes(ax, (5.2, 4))
+    ax = new_axes(ax, (6.6, 4))
     for name in results:
         x, y = np.asarray(x_values[name], float), np.asarray(y_values[name], float)
         if x.shape != y.shape:
             raise ValueError(f"{name}: x and y values of different shapes {x.shape} and {y.shape}")
-        ax.plot(x, y, ".", color=model_color(name), alpha=0.55, ms=5, label=name)
+        color, marker = _style(name)
+        ax.plot(x, y, marker, color=color, alpha=0.7, ms=4.5, mec="none", label=name)
     if logx:
         ax.set_xscale("log")
     if logy:
