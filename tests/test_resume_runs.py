@@ -51,7 +51,11 @@ def test_survey_to_file_keeps_reruns_and_refuses(tmp_path):
 
 def test_comparison_resume_check(tmp_path):
     meta = {"data": "mnist", "seed": 0, "images": [3, 4], "settings": {"eps": [0.1]}, "temperature": 0.05}
-    assert run_settings(meta) == {"data": "mnist", "seed": 0, "n_images": 2, "eps": [0.1], "temperature": 0.05}
+    assert run_settings(meta) == {"data": "mnist", "seed": 0, "n_images": 2, "eps": [0.1], "temperature": 0.05,
+                                  "worst_case": None}
+    budget = {"steps": 100, "n_targets": 3, "queries": 1000, "restarts": 1}   # the worst case's budget decides too
+    with_budget = {**meta, "settings": {"eps": [0.1], "worst_case": budget}}
+    assert run_settings(with_budget)["worst_case"] == budget and run_settings(with_budget) != run_settings(meta)
     assert read_comparison_to_resume(tmp_path / "none.npz", ["linear"], run_settings(meta)) is None
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(b"garbage")
