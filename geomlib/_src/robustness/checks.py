@@ -16,7 +16,7 @@ from geomlib._src.attacks import BATCHED_LOGITS, Logits, Norm, check_class_label
 from geomlib._src.core.checks import check_callable, check_float, check_images, check_int, check_key, check_norm
 from geomlib._src.core.checks import check_bool, check_scalar
 from geomlib._src.robustness.autoattack import ball_tolerance, check_adversarials
-from geomlib._src.robustness.worst import Attack, apgd_attack, pgd_attack
+from geomlib._src.robustness.worst import Attack, apgd_attack, pgd_attack, square_attack_fn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,25 +56,8 @@ class RobustnessChecks:
 
 
 def _white_box(kind: str, steps: int, restarts: int) -> Attack:
-    if kind == "apgd":
-        return apgd_attack("ce", steps, restarts)
-    if kind == "auto":
-        try:
-            return apgd_attack("ce", steps, restarts)
-        except ImportError:
-            pass
-    return pgd_attack(steps, restarts)
-
-
-def _square() -> Attack | None:
-    try:
-        from geomlib._src.attacks.square import square_attack
-    except ImportError:
-        return None
-
-    def attack(logits_fn, x, y, eps, norm="inf", key=None):
-        return square_attack(logits_fn, x, y, eps, norm=norm, key=key)
-    return attack
+    """``"pgd"``: :func:`pgd_attack`; ``"apgd"`` and ``"auto"``: APGD-CE (:func:`apgd_attack`)."""
+    return pgd_attack(steps, restarts) if kind == "pgd" else apgd_attack("ce", steps, restarts)
 
 
 def zero_gradient_fraction(logits_fn: Logits, x: ArrayLike, y: ArrayLike) -> float:
@@ -123,7 +106,7 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
       eps: the radius evaluated, > 0.
       norm: ``"inf"`` or ``"2"``.
       attack: the white-box attack: ``"apgd"`` (``geomlib.apgd``, CE loss), ``"pgd"``
-        (:func:`geomlib.pgd`, step 2.5 eps / steps), or ``"auto"`` (APGD when available).
+        (:func:`geomlib.pgd`, step 2.5 eps / steps), or ``"auto"`` (the same as ``"apgd"``).
       steps: its budget B (an int >= 1); it also runs 2B, and 2B with 2 restarts.
       transfer_from: a source model for the transfer check, or None (skipped).
       gradient_free: an attack ``(logits_fn, x, y, eps, norm, key) -> x_adv``; None for
@@ -191,7 +174,7 @@ def robustness_checks(logits_fn: Logits, x: ArrayLike, y: ArrayLike, *, eps: flo
         checks.append(Check("white-box beats transfer", extra <= within, extra,
                             f"share broken by transfer (acc {acc['transfer']:.3f}) but by no white-box run, "
                             f"must be <= {slack:.3f}"))
-    free = _square() if gradient_free is None else (None if gradient_free is False else gradient_free)
+    free = square_attack_fn() if gradient_free is None else (None if gradient_free is False else gradient_free)
     if free is None:
         checks.append(Check("gradient-free does not beat white-box", None, float("nan"), "no gradient-free attack"))
     else:

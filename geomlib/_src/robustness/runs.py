@@ -29,15 +29,20 @@ import numpy as np
 
 from geomlib._src.attacks.apgd import apgd, apgd_targeted
 from geomlib._src.attacks import check_steps
-from geomlib._src.attacks.square import square_attack
 from geomlib._src.classifiers import load_classifier
 from geomlib._src.core.checks import check_choice, check_float, check_int, check_path
 from geomlib._src.core.files import read_npz, require, write_npz
 from geomlib._src.data import load_mnist_subset
 from geomlib._src.params_io import SHIPPED_CLASSIFIERS
-from geomlib._src.robustness.adaptive import bpda_logits, default_bpda_temperature, lca_implicit_logits, steps_sweep
+from geomlib._src.robustness.adaptive import (
+    bpda_logits,
+    default_bpda_temperature,
+    lca_implicit_logits,
+    steps_sweep,
+    transfer_attack,
+)
 from geomlib._src.robustness.autoattack import robust_accuracy
-from geomlib._src.robustness.worst import Attack, apgd_attack
+from geomlib._src.robustness.worst import Attack, apgd_attack, square_attack_fn
 from geomlib._src.robustness.checks import robustness_checks
 from geomlib._src.robustness.evaluation import correct_under_attack
 from geomlib._src.robustness.minimal_distance import minimal_perturbation
@@ -60,18 +65,6 @@ def _apgd_t(steps: int, n_targets: int) -> Attack:
     return attack
 
 
-def _square(queries: int) -> Attack:
-    def attack(f, x, y, eps, norm, key):
-        return square_attack(f, x, y, eps, norm=norm, queries=queries, key=key)
-    return attack
-
-
-def _transfer(source, steps: int) -> Attack:
-    def attack(f, x, y, eps, norm, key):
-        return apgd(source, x, y, eps, norm=norm, loss="ce", steps=steps, key=key)
-    return attack
-
-
 def model_attacks(name: str, *, steps: int = 50, n_targets: int = 2, queries: int = 500) -> dict:
     r"""The attacks of the worst case for the shipped classifier ``name``, in the order they run:
     ``apgd-ce`` (``steps``), ``apgd-t`` (targeted DLR, ``n_targets`` runner-up classes x
@@ -81,14 +74,14 @@ def model_attacks(name: str, *, steps: int = 50, n_targets: int = 2, queries: in
     check_choice(name, "name", SHIPPED_CLASSIFIERS)
     steps, queries = check_steps(steps, "steps"), check_steps(queries, "queries")
     n_targets = check_int(n_targets, "n_targets", 1)
-    attacks = {"apgd-ce": _apgd("ce", steps), "apgd-t": _apgd_t(steps, n_targets), "square": _square(queries)}
+    attacks = {"apgd-ce": _apgd("ce", steps), "apgd-t": _apgd_t(steps, n_targets), "square": square_attack_fn(queries)}
     if name.startswith("lca"):
         f = load_classifier(name)
         params, lca_steps = f.args[0], f.func.lca_steps
         smooth = load_classifier(name, smooth_temperature=default_bpda_temperature(params))
         attacks["bpda"] = _apgd("ce", steps, surrogate=smooth)
         attacks["implicit"] = _apgd("ce", steps, surrogate=lca_implicit_logits(params, lca_steps=lca_steps))
-        attacks["transfer-mlp-2"] = _transfer(load_classifier("mlp-2"), steps)
+        attacks["transfer-mlp-2"] = transfer_attack(load_classifier("mlp-2"), _apgd("ce", steps))
     return attacks
 
 
@@ -280,7 +273,7 @@ def robustness_run(out, *, models: Sequence[str] = EVAL_MODELS, parts: Sequence[
             print(f"checks {name} ({check_images} digits, eps 0.1) ...", flush=True)
             res = robustness_checks(load_classifier(name), x, y, eps=0.1, attack="apgd", steps=25,
                                     transfer_from=load_classifier("mlp-3" if name == "mlp-2" else "mlp-2"),
-                                    gradient_free=_square(queries), key=jax.random.fold_in(key, 7))
+                                    gradient_free=square_attack_fn(queries), key=jax.random.fold_in(key, 7))
             data[p + "names"] = np.asarray([c.name for c in res.checks])
             data[p + "ok"] = np.asarray([-1 if c.ok is None else int(c.ok) for c in res.checks], np.int8)
             data[p + "value"] = np.asarray([c.value for c in res.checks], np.float64)

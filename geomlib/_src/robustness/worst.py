@@ -9,7 +9,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-from geomlib._src.attacks import check_steps, pgd
+from geomlib._src.attacks import apgd, check_steps, pgd, square_attack
 from geomlib._src.core.checks import check_int
 from geomlib._src.core.defaults import pgd_step_size
 
@@ -26,12 +26,11 @@ def pgd_attack(steps: int = 100, restarts: int = 1) -> Attack:
     return functools.partial(_pgd_restarts, steps, restarts)
 
 
-def _pgd_restarts(steps, restarts, logits_fn, x, y, eps, norm="inf", key=None):
-    key = jax.random.key(0) if key is None else key
+def _first_success(logits_fn, y, runs):
+    """Per image, the first of ``runs`` (adversarial images, computed one after another)
+    that ``logits_fn`` misclassifies, else the last run's image."""
     best = None
-    for r in range(restarts):
-        x_adv = pgd(logits_fn, x, y, eps, steps, pgd_step_size(eps, steps), norm,
-                    key=None if r == 0 else jax.random.fold_in(key, r))
+    for x_adv in runs:
         if best is None:
             best = x_adv
         else:
@@ -40,31 +39,36 @@ def _pgd_restarts(steps, restarts, logits_fn, x, y, eps, norm="inf", key=None):
     return best
 
 
+def _pgd_restarts(steps, restarts, logits_fn, x, y, eps, norm="inf", key=None):
+    key = jax.random.key(0) if key is None else key
+    return _first_success(logits_fn, y, (pgd(logits_fn, x, y, eps, steps, pgd_step_size(eps, steps), norm,
+                                             key=None if r == 0 else jax.random.fold_in(key, r))
+                                         for r in range(restarts)))
+
+
 def apgd_attack(loss: str = "ce", steps: int = 100, restarts: int = 1) -> Attack:
     """An :data:`Attack` running ``geomlib.apgd`` (Auto-PGD, Croce & Hein 2020) with ``loss``
     ``"ce"`` or ``"dlr"``."""
-    from geomlib._src.attacks.apgd import apgd  # fails early (ImportError) if absent
-
     steps = check_steps(steps, "steps")
     restarts = check_int(restarts, "restarts", 1)
 
     def attack(logits_fn, x, y, eps, norm="inf", key=None):
         key = jax.random.key(0) if key is None else key
-        best = None
-        for r in range(restarts):  # each restart from its own random start; the first success kept
-            x_adv = apgd(logits_fn, x, y, eps, norm=norm, loss=loss, steps=steps, key=jax.random.fold_in(key, r))
-            if best is None:
-                best = x_adv
-            else:
-                done = jnp.argmax(logits_fn(best), axis=1) != y
-                best = jnp.where(done[:, None], best, x_adv)
-        return best
+        # each restart from its own random start; the first success kept
+        return _first_success(logits_fn, y, (apgd(logits_fn, x, y, eps, norm=norm, loss=loss, steps=steps,
+                                                  key=jax.random.fold_in(key, r)) for r in range(restarts)))
     return attack
 
 
 def default_attack(steps: int = 100) -> Attack:
-    """APGD-CE with ``steps`` steps if ``geomlib.apgd`` exists, else PGD with ``steps`` steps."""
-    try:
-        return apgd_attack("ce", steps)
-    except ImportError:
-        return pgd_attack(steps)
+    """APGD-CE with ``steps`` steps (:func:`apgd_attack`)."""
+    return apgd_attack("ce", steps)
+
+
+def square_attack_fn(queries: int = 5000) -> Attack:
+    """An :data:`Attack` running :func:`geomlib.square_attack` with ``queries`` queries per image."""
+    queries = check_steps(queries, "queries")
+
+    def attack(logits_fn, x, y, eps, norm="inf", key=None):
+        return square_attack(logits_fn, x, y, eps, norm=norm, queries=queries, key=key)
+    return attack
