@@ -267,6 +267,53 @@ def test_digit_linear_decision_field_in_closed_form(dex, digit_setup):
     assert np.ptp(dex.field) > 0.1  # not a constant field
 
 
+def test_digit_decision_map_draws_its_zero_contour_in_red(dex, digit_setup):
+    """The red line is the decision boundary: on the linear model every point of it has
+    f_c - f_r = 0 in closed form; the logit map draws none."""
+    models, images, _ = digit_setup
+    w = np.asarray(models["linear"].args[0]["w"], np.float64)
+    b = np.asarray(models["linear"].args[0]["b"], np.float64)
+    digit, cls = DIGITS[3], 2
+    z = w @ images[digit] + b
+    rival = int(np.argmax(np.where(np.arange(DIGIT_K) == cls, -np.inf, z)))
+    dex.update(neuron="linear", digit=digit, cls=cls, function="decision", theta=120.0, origin_a=-0.3)
+    assert dex.boundary_level() == 0.0 and "red line" in dex.readout.value
+    if not dex.field.min() < 0 < dex.field.max():  # move the window over the boundary
+        dex.update(origin_a=float(np.clip(-dex.field[N // 2, N // 2] / np.ptp(dex.field) * 4, -1, 1)))
+    assert dex.field.min() < 0 < dex.field.max()
+    segments = dex._boundary.get_segments()
+    assert segments and sum(len(seg) for seg in segments) >= N // 2
+    p = dex.plane
+    ab = np.concatenate(segments)
+    x = (np.asarray(p.origin, np.float64) + ab[:, :1] * np.asarray(p.u, np.float64)
+         + ab[:, 1:] * np.asarray(p.v, np.float64))
+    np.testing.assert_allclose(x @ (w[cls] - w[rival]) + (b[cls] - b[rival]), 0.0, atol=1e-4)
+    red = np.asarray(dex._boundary.get_color())[0, :3]
+
+    def red_pixels():  # the origin marker is red too: count, and compare with the logit map
+        png = np.asarray(dex.figure.canvas.buffer_rgba())[..., :3] / 255.0
+        return int(np.sum(np.all(np.abs(png - red) < 0.02, axis=-1)))
+
+    painted = red_pixels()
+    dex.update(function="logit")
+    assert dex.boundary_level() is None and dex._boundary.get_segments() == []
+    assert "red line" not in dex.readout.value
+    assert painted > red_pixels() + 20  # the line was painted
+
+
+@pytest.mark.parametrize("boundary", [True, float("nan"), "0", [0.0]])
+def test_boundary_must_be_a_level_or_a_function(boundary):
+    u, v1, v2 = np.eye(3)
+    with pytest.raises(ValueError, match="boundary"):
+        widgets.PlaneExplorer({"norm": lambda x: x @ x}, u, v1, v2, n=N, dpi=40, boundary=boundary)
+    ex = widgets.PlaneExplorer({"norm": lambda x: x @ x}, u, v1, v2, n=N, dpi=40, boundary=1.0)
+    try:  # a fixed level: the unit circle of |x|^2
+        ab = np.concatenate(ex._boundary.get_segments())
+        np.testing.assert_allclose(np.hypot(ab[:, 0], ab[:, 1]), 1.0, atol=0.02)
+    finally:
+        ex.close()
+
+
 @pytest.mark.parametrize("reference", ["linear", "mlp"])
 def test_digit_u_is_the_adversarial_direction_of_the_reference(digit_setup, reference):
     models, images, _ = digit_setup

@@ -199,7 +199,7 @@ def test_one_figure_updated_in_place(explorer):
         explorer.update(view=view, theta=20.0)
     assert explorer.figure is fig and explorer._image is image and explorer._quiver is quiver
     assert len(fig.axes) == 2  # main axes + colorbar (D = 50: no side panels), nothing accumulates
-    assert len(explorer._ax.collections) <= 2  # quiver + contour lines
+    assert len(explorer._ax.collections) <= 3  # quiver, contour lines, boundary line
 
 
 def test_png_encoder_is_lossless():

@@ -91,6 +91,9 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
       parameter_values: initial value per parameter (default: the first of its values).
       parameter_labels: slider label per parameter (default: its name).
       preview: grid points per axis of the coarse preview of slow neurons (None: never).
+      boundary: a response level drawn as a thick red contour over the others, e.g. 0 for
+        a decision function f_i - f_j (its decision boundary); or a function of the
+        parameter values returning that level, or None where there is none; None: no line.
 
     Drive it from code with :meth:`update` (renders at once). Setting a control's
     ``.value`` inside a running kernel renders ``COALESCE_SECONDS`` later, after the cell
@@ -132,6 +135,7 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
         parameter_values: Mapping[str, object] | None = None,
         parameter_labels: Mapping[str, str] | None = None,
         preview: int | None = 16,
+        boundary: float | Callable[[Mapping[str, object]], float | None] | None = None,
     ):
         if (not isinstance(neurons, Mapping) or not neurons
                 or not all(callable(f) or isinstance(f, Tunable) for f in neurons.values())):
@@ -147,6 +151,11 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
             raise ValueError(f"neuron: expected one of {tuple(neurons)}, got {neuron!r}")
         if not np.ndim(extent) == 0 or not float(extent) > 0:
             raise ValueError(f"extent: expected a positive half-width, got {extent!r}")
+        if not (boundary is None or callable(boundary) or (isinstance(boundary, (int, float, np.number))
+                                                          and not isinstance(boundary, bool) and np.isfinite(boundary))):
+            raise ValueError(f"boundary: expected None, a finite level or a function of the parameter values, "
+                             f"got {boundary!r:.80}")
+        self.boundary = boundary
         self.neurons = dict(neurons)
         self.parameters = parameters
         self._parameter_values = initial  # until the sliders exist
@@ -169,6 +178,11 @@ class PlaneExplorer(PlaneState, PlaneFigure, widgets.VBox):
                                              continuous_update, figsize))
         self.add_class("rg-plane-explorer")
         self.render()
+
+    def boundary_level(self) -> float | None:
+        """The level drawn as the red boundary line for the current parameters, or None."""
+        level = self.boundary(self.parameter_values) if callable(self.boundary) else self.boundary
+        return None if level is None else float(level)
 
     def _set_axes(self, u, v1, v2, origin):
         """u, the menus of v1 and v2, and the base origin; ValueError for directions that are

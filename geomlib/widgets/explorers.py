@@ -146,7 +146,7 @@ def digit_explorer(
     planes are the same for every model of the neuron menu. Sliders choose the digit,
     the class c and the function drawn: the logit f_c, or the decision function
     f_c - f_r, with r the strongest rival of c at the digit for that model (its zero
-    contour is the boundary between the two). Menus choose the vertical axes: v1 among
+    contour is the boundary between the two, drawn in red). Menus choose the vertical axes: v1 among
     random directions, v2 between the direction to the nearest digit of another class
     and the adversarial direction of another model.
 
@@ -199,7 +199,8 @@ def digit_explorer(
         labels=(f"adversarial ({reference}) at digit #{{digit}}", "random", "other"),
         parameters={"digit": digits, "cls": list(range(n_classes)), "function": list(DIGIT_FUNCTIONS)},
         parameter_values={"digit": first, "cls": int(labels[first]), "function": "decision"},
-        parameter_labels={"digit": "digit #", "cls": "class c", "function": "map"}, **kwargs)
+        parameter_labels={"digit": "digit #", "cls": "class c", "function": "map"},
+        boundary=lambda values: 0.0 if values["function"] == "decision" else None, **kwargs)
 
 
 def _check_classifiers(models, images, labels, digits, reference):

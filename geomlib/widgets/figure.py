@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from geomlib import plots
+from geomlib.plots.deep import BOUNDARY_COLOR
 from geomlib.widgets.cache import LRU
 from geomlib.widgets.controls import ORIGIN_SPAN
 from geomlib.widgets.png import encode_png
@@ -79,6 +80,10 @@ class PlaneFigure:
         cax.set_animated(True)
         self._contours = LineCollection([], colors="k", linewidths=0.8, zorder=2, animated=True)
         ax.add_collection(self._contours, autolim=False)
+        # the boundary level (e.g. 0 of a decision function f_c - f_r), thick and red as
+        # in plots.plot_decision, over the other contours
+        self._boundary = LineCollection([], colors=BOUNDARY_COLOR, linewidths=2.2, zorder=3, animated=True)
+        ax.add_collection(self._boundary, autolim=False)
         X, Y, U, V = plots.arrow_field(self.coords, np.zeros(self.coords.shape), self.arrows)
         self._quiver = ax.quiver(X, Y, U, V, angles="xy", scale_units="xy", scale=1.0, color="w", edgecolor="k",
                                  linewidth=0.4, width=0.006, minlength=0, zorder=4, animated=True)
@@ -180,6 +185,8 @@ class PlaneFigure:
         self._contours.set_segments(plots.contour_lines(values, coords, levels))
         self._contours.set_color(color)
         self._contours.set_linewidth(width)
+        level = self.boundary_level()
+        self._boundary.set_segments([] if level is None else plots.contour_lines(values, coords, [level]))
         if self._side:
             v = self.v
             m = float(np.max(np.abs(v))) or 1.0
@@ -197,8 +204,10 @@ class PlaneFigure:
         else:  # no panels: the title says where the plane is
             self._title.set_text(self._readout())
         tuned = " &nbsp; " + html.escape(self._parameters_text().strip()) if self._tuned() else ""
+        line = (f" &nbsp; <span style='color:{BOUNDARY_COLOR}'>red line</span>: response = {level:g}"
+                if level is not None else "")
         self.readout.value = (f"<b>{html.escape(self._name())}</b> &nbsp; θ = {self.theta:.0f}° &nbsp; "
-                              f"origin = x₀ + {self.origin_a:.2f} u + {self.origin_b:.2f} v(θ){tuned}")
+                              f"origin = x₀ + {self.origin_a:.2f} u + {self.origin_b:.2f} v(θ){tuned}{line}")
 
     def _background_key(self):
         """Everything in the cached background that can change: colours, colorbar label and,
@@ -234,9 +243,10 @@ class PlaneFigure:
         if self._side:  # the title changes with the neuron only
             base = self._layer(self._titled, key[-1], base, self._title)
         canvas.restore_region(self._layer(self._backgrounds, key, base, self._cax))
-        # the order of a full draw (zorder): field, contours, frame, arrows, origin marker
+        # the order of a full draw (zorder): field, contours, boundary, frame, arrows, origin marker
         ax.draw_artist(self._image)
         ax.draw_artist(self._contours)
+        ax.draw_artist(self._boundary)
         for spine in ax.spines.values():
             ax.draw_artist(spine)
         if self._quiver.get_visible():
