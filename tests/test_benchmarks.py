@@ -148,6 +148,11 @@ def test_autoattack_benchmark_quick(capsys):
     assert all(math.isfinite(v) and v > 0 for v in res.ratios.values())
     assert len(res.tables) == 3 and all(t.rows and all(len(r) == len(t.headers) for r in t.rows) for t in res.tables)
     assert "EXTRAPOLATED" in res.tables[2].caption
+    measured = baa.run("autoattack", quick=True, lca_images=baa.QUICK.images)  # as many as mlp-2: no extrapolation
+    assert "MEASURED" in measured.tables[2].caption and "EXTRAPOLATED" not in measured.tables[2].caption
+    assert len(measured.tables[2].rows[0]) == len(measured.tables[2].headers)
+    with pytest.raises(SystemExit):
+        main(["--lca-images", "0"])
     assert all(math.isfinite(c.value) and c.value >= 0 for c in res.checks) and format_checks(res.checks)
     with pytest.raises(SystemExit):
         main(["--help"])
