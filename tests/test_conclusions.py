@@ -124,5 +124,5 @@ def test_robustness_findings():
            "minimal/mlp-2/distance": np.array([1.0, 2.0, np.inf]), "minimal/lca-mlp-2/distance": np.array([3.0, np.inf])}
     acc, dist = plots.robustness_findings(run, "t")
     assert "ε = 0.05" in acc.claim and "lca-mlp-2 100% → 50%, mlp-2 50% → 25%" in acc.ours  # the smaller radius
-    assert "lca-mlp-2 3.00 vs mlp-2 1.50" in dist.ours and acc.verdict == dist.verdict == "new here"
+    assert "lca-mlp-2 3.00 vs mlp-2 1.50" in dist.ours and "1-2 digits per model" in dist.ours and acc.verdict == dist.verdict == "new here"
     assert plots.robustness_findings({"settings": {"eps": [0.1]}}, "t") == []

@@ -255,7 +255,7 @@ def robustness_findings(run: Mapping, basis: str) -> list[Finding]:
     For each published (MLP, LCA) pair evaluated: accuracy at the smallest radius under PGD-10
     and under the worst case of the run's attacks (``worst/NAME/pgd10`` and ``.../robust``),
     and, where measured, the median minimal L2 perturbation (``minimal/NAME/distance``,
-    finite values). Both are new here: the paper reports the sign attack's MSD.
+    finite values, with how many digits that is). Both are new here: the paper reports the sign attack's MSD.
 
     Args:
       run: the arrays of a robustness run (``settings`` with ``eps`` among them).
@@ -277,14 +277,16 @@ def robustness_findings(run: Mapping, basis: str) -> list[Finding]:
                                      f"{acc[a]['robust']:.0%}" for a, b in worst), basis, "new here"))
     minimal = _pairs({k.split("/")[1] for k in run if k.startswith("minimal/") and k.endswith("/distance")})
     if minimal:
-        med = {}
+        med, counts = {}, set()
         for m in {m for pair in minimal for m in pair}:
             d = np.asarray(run[f"minimal/{m}/distance"], dtype=np.float64)
             med[m] = float(np.median(d[np.isfinite(d)])) if np.isfinite(d).any() else float("nan")
+            counts.add(int(np.isfinite(d).sum()))
+        measured = f"{min(counts)}" if len(counts) == 1 else f"{min(counts)}-{max(counts)}"
         out.append(Finding(7, "LCA layer enlarges the minimal L2 perturbation (adaptive attacks)",
                            "not reported (sign-attack MSD only)",
                            ", ".join(f"{b} {med[b]:.2f} vs {a} {med[a]:.2f}" for a, b in minimal)
-                           + " (median L2 distance)", basis, "new here"))
+                           + f" (median L2 distance, {measured} digits per model)", basis, "new here"))
     return out
 
 
