@@ -56,7 +56,10 @@ PUBLIC = {
                    "plane_attacks", "toy_attacks", "toy_circuits"],
     "defense": ["ClassifierMeasures", "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers",
                 "comparison_summary", "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend",
-                "measure_classifier", "mnist_comparison", "rank_correlation", "save_comparison"],
+                "measure_classifier", "mnist_comparison", "rank_correlation", "save_comparison",
+                "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PredictionTest", "SeedSpread",
+                "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
+                "prediction_test", "quadric_distance", "seed_spread"],
     None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA", "TOY_LEVEL", "TOY_TEMPERATURE"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)

@@ -5,7 +5,12 @@
 - :mod:`.measures`: one classifier (:func:`measure_classifier`) and many on the same
   images (:func:`compare_classifiers`);
 - :mod:`.statistics`: one number per model (:func:`comparison_summary`) and the rank
-  correlation across models (:func:`rank_correlation`);
+  correlation across models (:func:`rank_correlation`); with several seeds per configuration
+  their spread (:func:`seed_spread`) and :func:`hierarchical_rank_correlation`; across the
+  images of one model, :func:`per_image_correlation`;
+- :mod:`.prediction`: the per-image prediction of the minimal adversarial distance from the
+  boundary's second-order geometry (:func:`quadric_distance`, :func:`prediction_test`) and
+  robustness to random noise (:func:`noise_robustness`, :func:`noise_distance`);
 - :mod:`.io`: :func:`save_comparison` / :func:`load_comparison`;
 - :mod:`.mnist`, :mod:`.cifar`: the two comparisons of chapter 8 (shipped MNIST family;
   grayscale CIFAR-10 models trained on the spot);
@@ -23,7 +28,27 @@ from geomlib._src.defense.measures import WORST_CASE_BUDGET, compare_classifiers
 from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
 from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
 from geomlib._src.defense.runs import ComparisonRun, comparison_to_file
-from geomlib._src.defense.statistics import STATISTICS, RankCorrelation, comparison_summary, rank_correlation
+from geomlib._src.defense.prediction import (
+    NoiseDistance,
+    PredictionTest,
+    noise_distance,
+    noise_robustness,
+    prediction_test,
+    quadric_distance,
+)
+from geomlib._src.defense.statistics import (
+    PER_IMAGE_QUANTITIES,
+    STATISTICS,
+    HierarchicalCorrelation,
+    ImageCorrelation,
+    RankCorrelation,
+    SeedSpread,
+    comparison_summary,
+    hierarchical_rank_correlation,
+    per_image_correlation,
+    rank_correlation,
+    seed_spread,
+)
 
 __all__ = [
     "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
@@ -31,4 +56,7 @@ __all__ = [
     "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
     "mnist_comparison", "pick_images", "rank_correlation", "save_comparison", "WORST_CASE_BUDGET",
     "worst_case_convergence",
+    "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PER_IMAGE_QUANTITIES", "PredictionTest",
+    "SeedSpread", "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
+    "prediction_test", "quadric_distance", "seed_spread",
 ]
