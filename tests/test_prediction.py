@@ -78,13 +78,13 @@ def test_quadric_distance_shapes_and_nan():
     kappa = np.zeros((2, 2, 4))
     assert g.quadric_distance(r, kappa).shape == (2, 2)
     assert np.isnan(g.quadric_distance(r, kappa)[1, 1])
-    assert g.quadric_distance(np.ones(3), [[0.0, 2.0]]).shape == (3,)            # broadcast kappa
     assert np.isnan(g.quadric_distance(1.0, [np.nan, np.nan]))                    # none converged
     assert g.quadric_distance(1.0, [np.nan, 0.5]) == 1.0                          # one did
 
 
 @pytest.mark.parametrize("r, kappa, name", [(-1.0, [0.1], "r"), ("a", [0.1], "r"), (1.0, 0.5, "kappa"),
                                              (1.0, [np.inf], "kappa"), (np.ones(3), np.ones((2, 1)), "kappa"),
+                                             (np.ones(3), np.ones((1, 2)), "r"),
                                              (1.0, None, "kappa"), (1.0, [1j], "kappa")])
 def test_quadric_distance_bad_arguments(r, kappa, name):
     with pytest.raises((ValueError, TypeError), match=name):

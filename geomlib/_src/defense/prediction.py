@@ -62,13 +62,13 @@ def quadric_distance(r: ArrayLike, kappa: ArrayLike) -> np.ndarray:
     Args:
       r: distances from the images to their boundary points, ``(...)``, >= 0 (NaN allowed:
         NaN out).
-      kappa: principal curvatures at those points along the last axis, ``(..., k)`` with
-        ``(...)`` broadcasting against r's shape (one curvature per point: ``kappa[..., None]``).
-        NaN curvatures (not converged) are ignored; all NaN gives NaN. With the top k by
+      kappa: principal curvatures at those points along a last axis, ``(..., k)`` with
+        ``(...)`` the shape of r (one curvature per point: ``kappa[..., None]``). NaN
+        curvatures (not converged) are ignored; all NaN gives NaN. With the top k by
         magnitude, a positive curvature smaller than the k-th magnitude is not seen.
 
     Returns:
-      predicted distances, ``(...)`` (the broadcast shape), float64, <= r.
+      predicted distances, ``(...)``, float64, <= r.
 
     >>> quadric_distance([1.0, 1.0, 3.0, 3.0], [[0.5], [-2.0], [0.5], [0.0]])  # sqrt(2 * 3 * 2 - 4) = sqrt(8)
     array([1.        , 1.        , 2.82842712, 3.        ])
@@ -84,12 +84,10 @@ def quadric_distance(r: ArrayLike, kappa: ArrayLike) -> np.ndarray:
     if np.any(np.isinf(kappa)):
         raise ValueError(f"kappa: expected finite curvatures (NaN for not converged), got "
                          f"{int(np.sum(np.isinf(kappa)))} infinite")
+    if kappa.shape[:-1] != r.shape:
+        raise ValueError(f"r, kappa: expected kappa of shape r.shape + (k,) = {r.shape + ('k',)}, got r of shape "
+                         f"{r.shape} and kappa of shape {kappa.shape}".replace("'k'", "k"))
     top = _max_positive(kappa)
-    try:
-        r, top = np.broadcast_arrays(r, top)
-    except ValueError:
-        raise ValueError(f"kappa: expected shape (..., k) with (...) broadcasting against r's shape {r.shape}, "
-                         f"got {kappa.shape}") from None
     with np.errstate(divide="ignore", invalid="ignore"):
         beyond = r * top > 1
         rho = 1.0 / np.where(beyond, top, 1.0)
@@ -153,11 +151,13 @@ def prediction_test(r: ArrayLike, kappa: ArrayLike, found: ArrayLike) -> Predict
     (0.999, 0.619, 3, 1)
     """
     check_array(r, "r", ndim=1, finite=False)
-    b = np.shape(r)[0]
-    check_array(kappa, "kappa", shape=(b, None), finite=False)
-    check_array(found, "found", shape=(b,), finite=False)
-    r = np.asarray(r, np.float64)
-    found = np.asarray(found, np.float64)
+    check_array(kappa, "kappa", ndim=2, finite=False)
+    check_array(found, "found", ndim=1, finite=False)
+    r, kappa, found = (np.asarray(v, np.float64) for v in (r, kappa, found))
+    b = r.shape[0]
+    if kappa.shape[0] != b or found.shape != (b,):
+        raise ValueError(f"r, kappa, found: expected shapes (B,), (B, k), (B,) for one B, got r {r.shape}, "
+                         f"kappa {kappa.shape}, found {found.shape}")
     if np.any(found < 0):
         raise ValueError(f"found: expected distances >= 0, got {int(np.sum(found < 0))} negative")
     predicted = quadric_distance(r, kappa)
