@@ -133,6 +133,10 @@ def prediction_test(r: ArrayLike, kappa: ArrayLike, found: ArrayLike) -> Predict
     error, a few far images do not dominate, and the score does not depend on the unit.
     Images with a NaN, infinite or zero value of r, the prediction or ``found`` (a failed
     measurement, an attack that found nothing, an image misclassified already) are dropped.
+    Compare like with like: :func:`geomlib.boundary_curvatures` measures the function's
+    boundary without the pixel box (``clip=False``), while :func:`geomlib.minimal_perturbation`
+    keeps its adversarials in [0, 1], so its distances can exceed r; and take r, kappa and
+    ``found`` on the same (smooth) model.
 
     Args:
       r: distance from each image to its boundary point ``(B,)`` (e.g.
