@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -113,7 +114,43 @@ def params_path(name: str, directory: str | os.PathLike | None = None) -> Path:
     return Path(PARAMS_DIR if directory is None else directory) / f"{name}.npz"
 
 
-def how_to_rebuild(name: str) -> str:
+def split_seeded_name(name: str) -> tuple[str, int] | None:
+    """``(shipped name, seed)`` of a seeded model name ``"<shipped>-s<k>"`` (k >= 1, written by
+    ``python -m geomlib.cli.train seeds``), or None for any other name.
+
+    >>> split_seeded_name("lca-mlp-2-s2"), split_seeded_name("mlp-2")
+    (('lca-mlp-2', 2), None)
+    """
+    match = re.fullmatch(r"(.+)-s([1-9][0-9]*)", name) if isinstance(name, str) else None
+    if match is None or match[1] not in {**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}:
+        return None
+    return match[1], int(match[2])
+
+
+def seeded_name(name: str, seed: int) -> str:
+    """The file name of seed ``seed`` of the shipped model ``name``: ``name`` itself for seed
+    0 (the shipped file), ``"<name>-s<seed>"`` otherwise.
+
+    >>> seeded_name("mlp-2", 0), seeded_name("mlp-2", 3)
+    ('mlp-2', 'mlp-2-s3')
+    """
+    if name not in SHIPPED_MODELS and name not in SHIPPED_CLASSIFIERS:
+        raise ValueError(f"name: expected a shipped model ({', '.join({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS})}), "
+                         f"got {name!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        raise ValueError(f"seed: expected an integer in [0, 2**32), got {seed!r}")
+    return name if seed == 0 else f"{name}-s{int(seed)}"
+
+
+def seeds_command(name: str, seed: int, directory: str | os.PathLike | None = None) -> str:
+    """The shell command that trains seed ``seed`` of the shipped model ``name`` into ``directory``."""
+    return f"python -m geomlib.cli.train seeds --names {name} --seeds {seed} --out {directory or 'DIR'}"
+
+
+def how_to_rebuild(name: str, directory: str | os.PathLike | None = None) -> str:
+    seeded = split_seeded_name(name)
+    if seeded is not None:
+        return f"Train it with `{seeds_command(*seeded, directory)}`."
     if name in SHIPPED_MODELS or name in SHIPPED_CLASSIFIERS:
         return f"Rebuild it with `{rebuild_command(name)}` (or `make models` to rebuild every shipped model)."
     return (f"{name!r} is not a shipped model (shipped: {', '.join(sorted({**SHIPPED_MODELS, **SHIPPED_CLASSIFIERS}))}); train one with "
@@ -188,7 +225,10 @@ def _json_ok(value) -> bool:
         return False
 
 
-def _rebuild_command_for(name: str) -> str:
+def _rebuild_command_for(name: str, directory=None) -> str:
+    seeded = split_seeded_name(name)
+    if seeded is not None:
+        return seeds_command(*seeded, directory)
     if name in SHIPPED_MODELS or name in SHIPPED_CLASSIFIERS:
         return rebuild_command(name)
     return f"python -m geomlib.cli.train lca --data patches|mnist --neurons N --name {name} --out DIR"
@@ -199,16 +239,16 @@ def _read(name: str, directory) -> tuple[Path, dict, dict, dict]:
         raise TypeError(f"directory: expected None or a folder path, got {type(directory).__name__} {directory!r}")
     path = params_path(name, directory)
     if path.parent.exists() and not path.parent.is_dir():
-        raise ValueError(f"directory: expected a folder, got the file {path.parent}. {how_to_rebuild(name)}")
+        raise ValueError(f"directory: expected a folder, got the file {path.parent}. {how_to_rebuild(name, directory)}")
     if not path.exists():
-        raise FileNotFoundError(f"parameter file {path} not found. {how_to_rebuild(name)}")
+        raise FileNotFoundError(f"parameter file {path} not found. {how_to_rebuild(name, directory)}")
 
     def bad(reason: str) -> ResultFileError:
         return ResultFileError(f"parameter file {path} is corrupt or not a parameter file ({reason}). "
-                               f"{how_to_rebuild(name)}")
+                               f"{how_to_rebuild(name, directory)}")
 
     try:
-        contents = read_npz(path, what="parameter", command=_rebuild_command_for(name))
+        contents = read_npz(path, what="parameter", command=_rebuild_command_for(name, directory))
     except ResultFileError as err:
         cause = err.__cause__
         reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(err).split(": ", 1)[-1].split(";")[0]

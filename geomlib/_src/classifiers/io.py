@@ -14,7 +14,7 @@ from jax.typing import ArrayLike
 
 from geomlib._src.classifiers.model import bind_classifier, check_params
 from geomlib._src.core.defaults import LCA_STEPS
-from geomlib._src.params_io import how_to_rebuild, load_metadata, load_params, params_path
+from geomlib._src.params_io import how_to_rebuild, load_metadata, load_params, params_path, split_seeded_name
 
 MNIST_PIXELS, MNIST_CLASSES = 784, 10
 
@@ -89,21 +89,23 @@ def load_classifier(name: str, *, smooth_temperature: float | None = None,
             dict_name = lca["dictionary"]
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"parameter file {path} is not a classifier ({type(err).__name__}: {err}). "
-                         f"{how_to_rebuild(name)}") from err
+                         f"{how_to_rebuild(name, directory)}") from err
     if lca is not None:
-        here = directory is not None and params_path(dict_name, directory).is_file()
+        # A seeded dictionary ("mnist-768-s1") lives beside its seeded classifiers only.
+        here = directory is not None and (params_path(dict_name, directory).is_file()
+                                          or split_seeded_name(dict_name) is not None)
         dict_dir = directory if here else None
         stored = load_params(dict_name, dict_dir)
         if "phi" not in stored:
             raise ValueError(f"parameter file {params_path(dict_name, dict_dir)} (the LCA dictionary of {name!r}) has "
-                             f"no 'phi', got keys {sorted(stored)}. {how_to_rebuild(dict_name)}")
+                             f"no 'phi', got keys {sorted(stored)}. {how_to_rebuild(dict_name, dict_dir)}")
         phi = stored["phi"]
         if config.get("data") == "mnist" and np.shape(phi)[0] != MNIST_PIXELS:
             raise ValueError(f"parameter file {params_path(dict_name, dict_dir)} (the LCA dictionary of {name!r}): "
                              f"expected phi of shape ({MNIST_PIXELS}, N) for an MNIST classifier, got "
-                             f"{tuple(np.shape(phi))}. {how_to_rebuild(dict_name)}")
+                             f"{tuple(np.shape(phi))}. {how_to_rebuild(dict_name, dict_dir)}")
         if dictionary_fingerprint(phi) != lca["phi_sha256"]:
             raise ValueError(f"parameter file {path} was trained on another {dict_name!r} dictionary than "
-                             f"{params_path(dict_name, directory if here else None)}. {how_to_rebuild(name)}")
+                             f"{params_path(dict_name, directory if here else None)}. {how_to_rebuild(name, directory)}")
         params["lca"] = {"phi": phi, "lam": jnp.asarray(lca["lam"], phi.dtype), "eta": jnp.asarray(lca["eta"], phi.dtype)}
     return bind_classifier(params, lca_steps=steps, smooth_temperature=smooth_temperature)

@@ -117,8 +117,12 @@ def classifier_from_config(config: dict, directory=None, progress: bool = True) 
     return params, history, metrics
 
 
-def train_classifier_and_save(name: str, config: dict, directory=None, progress: bool = True) -> tuple[Path, dict]:
-    """Train a classifier from ``config`` and write ``<directory>/<name>.npz``; returns the path and metadata."""
+def train_classifier_and_save(name: str, config: dict, directory=None, progress: bool = True, *,
+                              rebuild: str | None = None) -> tuple[Path, dict]:
+    """Train a classifier from ``config`` and write ``<directory>/<name>.npz``; returns the path and metadata.
+
+    ``rebuild``: the command that remakes the file, stored in its metadata (None: the
+    ``shipped`` command for a shipped name and config, else none)."""
     from geomlib._src.classifiers import flatten_classifier
 
     params, history, metrics = classifier_from_config(config, directory, progress)
@@ -128,8 +132,8 @@ def train_classifier_and_save(name: str, config: dict, directory=None, progress:
         "lca": history["lca"],
         "train_seconds": round(history["seconds"], 1),
         "versions": package_versions(),
-        "rebuild": (rebuild_command(name) if name in SHIPPED_CLASSIFIERS and SHIPPED_CLASSIFIERS[name] == config
-                    else None),
+        "rebuild": rebuild if rebuild is not None else (
+            rebuild_command(name) if name in SHIPPED_CLASSIFIERS and SHIPPED_CLASSIFIERS[name] == config else None),
     }
     path = save_params(name, flatten_classifier(params), meta, {"loss": history["loss"]},
                        PARAMS_DIR if directory is None else directory, storage=config["storage"])

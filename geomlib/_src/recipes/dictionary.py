@@ -66,8 +66,12 @@ def dictionary_config(data: str, neurons: int, **settings) -> dict:
     return dict(DICTIONARY_DEFAULTS[data], neurons=neurons, **{k: v for k, v in settings.items() if v is not None})
 
 
-def train_and_save(name: str, config: dict, directory=None, progress: bool = True) -> tuple[Path, dict]:
-    """Train from ``config`` and write ``<directory>/<name>.npz``; returns the path and the metadata."""
+def train_and_save(name: str, config: dict, directory=None, progress: bool = True, *,
+                   rebuild: str | None = None) -> tuple[Path, dict]:
+    """Train from ``config`` and write ``<directory>/<name>.npz``; returns the path and the metadata.
+
+    ``rebuild``: the command that remakes the file, stored in its metadata (None: the
+    ``shipped`` command for a shipped name and config, else none)."""
     params, history, metrics = train_from_config(config, progress)
     usage = metrics.pop("usage")
     tail = history["loss"][-max(1, len(history["loss"]) // 10):]
@@ -77,7 +81,8 @@ def train_and_save(name: str, config: dict, directory=None, progress: bool = Tru
                     "train_dead_neurons": history["dead_neurons"]},
         "train_seconds": round(history["seconds"], 1),
         "versions": package_versions(),
-        "rebuild": rebuild_command(name) if name in SHIPPED_MODELS and SHIPPED_MODELS[name] == config else None,
+        "rebuild": rebuild if rebuild is not None else (
+            rebuild_command(name) if name in SHIPPED_MODELS and SHIPPED_MODELS[name] == config else None),
     }
     hist = {"loss": history["loss"], "active_fraction": history["active_fraction"], "eval_usage": usage}
     path = save_params(name, params, meta, hist, PARAMS_DIR if directory is None else directory)
