@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 import geomlib  # noqa: E402
@@ -126,3 +127,17 @@ def test_robustness_findings():
     assert "ε = 0.05" in acc.claim and "lca-mlp-2 100% → 50%, mlp-2 50% → 25%" in acc.ours  # the smaller radius
     assert "lca-mlp-2 3.00 vs mlp-2 1.50" in dist.ours and "1-2 digits per model" in dist.ours and acc.verdict == dist.verdict == "new here"
     assert plots.robustness_findings({"settings": {"eps": [0.1]}}, "t") == []
+
+
+def test_comparison_findings_on_the_shipped_comparison():
+    """The chapter-9 findings of chapter 8's committed file: the rank correlation carries its
+    interval over digits and the permutation test over models."""
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "defense-mnist-24.npz"
+    results, meta = geomlib.load_comparison(path)
+    found = plots.comparison_findings(results, "t", n_boot=50)
+    (corr,) = [f for f in found if f.claim == "more curved boundary, farther boundary"]
+    assert f"over {len(results)} models" in corr.ours and "permutation test over models p = " in corr.ours
+    p = float(corr.ours.rsplit("p = ", 1)[1].rstrip(")"))
+    want = geomlib.hierarchical_rank_correlation({m: {"s": r} for m, r in results.items()}, "boundary_curvature",
+                                                 "deepfool_distance", n_boot=1).p_value
+    assert 0 < p <= 1 and abs(p - want) <= 0.005

@@ -27,6 +27,7 @@ from geomlib import (
     ClassifierMeasures,
     SurveyResult,
     comparison_summary,
+    hierarchical_rank_correlation,
     load_comparison,
     load_robustness_run,
     load_survey,
@@ -177,8 +178,9 @@ def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *
     present, their accuracy at the smallest radius measured under PGD-10 and, where the file
     has it, under the worst case of strong attacks (:func:`accuracy_findings`),
     their decision-boundary curvature at the DeepFool point, and Spearman's rho across models
-    between the boundary curvature and the DeepFool distance with its bootstrap CI
-    (:func:`geomlib.rank_correlation`; new here).
+    between the boundary curvature and the DeepFool distance with its bootstrap CI over digits
+    (:func:`geomlib.rank_correlation`) and the p-value of a permutation test over models
+    (:func:`geomlib.hierarchical_rank_correlation`; new here).
 
     Args:
       results: model name -> :class:`ClassifierMeasures`, the same images for every model.
@@ -204,9 +206,11 @@ def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *
                                f"{b} {kappa[b]:.2f} vs {a} {kappa[a]:.2f}" for a, b in pairs), basis, "new here"))
     if len(results) >= 3:
         rc = rank_correlation(results, "boundary_curvature", "deepfool_distance", seed=seed, n_boot=n_boot)
+        p = hierarchical_rank_correlation({m: {"seed 0": r} for m, r in results.items()}, "boundary_curvature",
+                                          "deepfool_distance", n_boot=1, seed=seed).p_value
         out.append(Finding(8, "more curved boundary, farther boundary", "not reported",
-                           f"Spearman rho {rc.rho:+.2f} [{rc.low:+.2f}, {rc.high:+.2f}] over {len(results)} models",
-                           basis, "new here"))
+                           f"Spearman rho {rc.rho:+.2f} [{rc.low:+.2f}, {rc.high:+.2f}] over {len(results)} models "
+                           f"(interval over digits; permutation test over models p = {p:.2g})", basis, "new here"))
     return out
 
 
