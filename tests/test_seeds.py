@@ -22,9 +22,9 @@ from geomlib.cli.train import main
 
 pytestmark = pytest.mark.usefixtures("read_mnist_once")
 
-# A classifier head and a dictionary that train in about a second each.
-TINY = {"n_train": 200, "hidden": [16], "epochs": 1, "copies": 0, "batch_size": 50}
-TINY_DICT = {"neurons": 32, "batches": 5, "batch_size": 32, "steps": 20}
+# A classifier head and a dictionary that train in about a second each (evaluated on 100 digits).
+TINY = {"n_train": 200, "n_test": 100, "hidden": [16], "epochs": 1, "copies": 0, "batch_size": 50}
+TINY_DICT = {"neurons": 32, "batches": 5, "batch_size": 32, "steps": 20, "n_test": 100}
 FLAGS = [f"--set={k}={v}" for k, v in {**TINY, "hidden": "[16]"}.items()] + \
         [f"--set-dictionary={k}={v}" for k, v in TINY_DICT.items()]
 

@@ -7,6 +7,7 @@
     python -m geomlib.cli.defense --images 24 --out notebooks/results/defense-mnist-24.npz   # chapter 8's file
     python -m geomlib.cli.defense --convergence notebooks/results/defense-convergence.json \
         --models mlp-2,lca-mlp-2 --images 12     # does a larger worst-case budget lower the accuracies?
+    python -m geomlib.cli.defense --seeds 0,1,2 --seed-dir seeds --images 1000   # every model x 3 seeds, one file
 
 Every model in ``--models`` (shipped classifiers, :data:`geomlib.DEFENSE_MODELS` by
 default) is measured on the same held-out digits by :func:`geomlib.measure_classifier`:
@@ -28,6 +29,14 @@ bytes as an uninterrupted one: measured times are not in the file but in a sidec
 (``OUT.times.json``) that ``geomlib.load_comparison(path)`` merges back. Chapter 8 loads the
 file and draws the same plots. On 2 CPU cores the default 24 digits x 12 models take a few
 minutes, most of it compiling; the time per digit and model is printed at the end.
+
+Seeds: ``--seeds 0,1,2`` measures every configuration of ``--models`` at each seed, seed 0
+being the shipped model and seed k >= 1 the file ``<name>-s<k>`` in ``--seed-dir`` (default
+``seeds``) that ``python -m geomlib.cli.train seeds --seeds 1,2 --out seeds`` trains; such
+names may also be listed in ``--models``. One file holds every seed, keyed by model name
+(default ``defense-mnist-N-seeds.npz``), resumable as above. The digits are those every
+measured model classifies right, so they depend on the set of models: a seeded file is its
+own comparison, not an extension of the shipped-only one.
 """
 
 from __future__ import annotations
@@ -57,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                          "--images digits of the comparison, per model of --models, into OUT.json")
     ap.add_argument("--larger", default="100,9,5000,2", metavar="STEPS,TARGETS,QUERIES,RESTARTS",
                     help="the larger budget of --convergence (default 100,9,5000,2)")
+    ap.add_argument("--seeds", default=None, metavar="0,1,2",
+                    help="measure every configuration of --models at these seeds (0: the shipped model; "
+                         "k >= 1: <name>-s<k> from --seed-dir)")
+    ap.add_argument("--seed-dir", default=None, metavar="DIR",
+                    help="folder of the extra seeds <name>-s<k> (python -m geomlib.cli.train seeds; default: seeds)")
     args = ap.parse_args(argv)
 
     import jax
@@ -80,16 +94,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.cifar10 and args.models is not None:
         ap.error("--models: the CIFAR-10 comparison trains its own two models; drop --models or --cifar10")
     models = d.DEFENSE_MODELS if args.models is None else tuple(m.strip() for m in args.models.split(",") if m.strip())
+    seed_dir = None
+    if args.cifar10 and (args.seeds is not None or args.seed_dir is not None):
+        ap.error("--seeds/--seed-dir: extra seeds are MNIST classifiers; the CIFAR-10 comparison trains its own")
     if not args.cifar10:
-        from geomlib._src.params_io import SHIPPED_CLASSIFIERS
+        from geomlib._src.params_io import SHIPPED_CLASSIFIERS, split_seeded_name
 
-        bad = [m for m in models if m not in SHIPPED_CLASSIFIERS]
+        if args.seeds is not None:
+            models = _expand_seeds(ap, models, args.seeds)
+        seeded = [m for m in models if m not in SHIPPED_CLASSIFIERS and split_seeded_name(m) is not None
+                  and split_seeded_name(m)[0] in SHIPPED_CLASSIFIERS]
+        bad = [m for m in models if m not in SHIPPED_CLASSIFIERS and m not in seeded]
         if bad or not models:
             ap.error(f"--models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {bad or models}")
         if len(set(models)) != len(models):
             ap.error(f"--models: expected distinct names, got {','.join(models)}")
+        if seeded or args.seed_dir is not None:
+            from geomlib._src.recipes import SEEDS_DIR, seed_file_problems
+
+            seed_dir = args.seed_dir or SEEDS_DIR
+            if seeded and args.convergence:
+                ap.error("--convergence: runs on shipped models only; drop the seeds <name>-s<k>")
+            problems = seed_file_problems(seeded, seed_dir)
+            if problems:
+                ap.error("--seed-dir: the extra seeds are not all there:\n  " + "\n  ".join(problems))
     kind = "cifar10" if args.cifar10 else "mnist"
-    out = Path(args.out or f"defense-{kind}-{args.images}.npz")
+    out = Path(args.out or f"defense-{kind}-{args.images}{'-seeds' if args.seeds is not None else ''}.npz")
     if out.is_dir():
         ap.error(f"--out: {out} is a folder; expected a file name")
 
@@ -116,19 +146,36 @@ def main(argv: list[str] | None = None) -> int:
         if kept is not None:
             print(f"resuming {out}: {len(kept)} of {len(models)} models done ({', '.join(kept) or 'none'}); "
                   f"measuring {len(models) - len(kept)}", flush=True)
+        if seed_dir is not None:
+            print(f"{len(models)} models; extra seeds from {seed_dir}", flush=True)
         print(f"{kind}: {args.images} images per model; {len(jax.local_devices())} local device(s) "
               f"({jax.default_backend()}); worst case {worst_case or 'skipped'}; writing {out}", flush=True)
 
     try:
         run = comparison_to_file(out, models, args.images, cifar10=args.cifar10, seed=args.seed, eps=eps,
                                  restart=args.restart, progress=not args.no_progress, on_start=start,
-                                 worst_case=worst_case)
+                                 worst_case=worst_case, **({} if seed_dir is None else {"seed_dir": seed_dir}))
     except ResumeError as err:
         hint = "\n(--restart overwrites it)" if err.kind == "damaged" else ". Use another --out, or --restart to overwrite it."
         print(f"error: {err}{hint}", file=sys.stderr)
         return 2
     _print_run(run, out, args.images)
     return 0
+
+
+def _expand_seeds(ap, models: tuple[str, ...], text: str) -> tuple[str, ...]:
+    """``--seeds``: every configuration of ``models`` at each seed (0: the shipped name)."""
+    from geomlib._src.recipes import seeded_names
+
+    try:
+        seeds = [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        ap.error(f"--seeds: expected comma-separated integers >= 0, got {text!r}")
+    try:
+        return seeded_names(list(models), seeds)
+    except ValueError as err:
+        arg = str(err).split(":", 1)[0]
+        ap.error(f"{'--models' if arg == 'names' else '--seeds'}{str(err)[len(arg):]}")
 
 
 def _budget(ap, flag: str, text: str) -> dict | None:

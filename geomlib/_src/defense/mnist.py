@@ -46,7 +46,8 @@ def predict_in_batches(f, x: ArrayLike, batch: int = 500) -> np.ndarray:
 def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24, *, seed: int = 0,
                      temperature: float = 0.05, directory: str | os.PathLike | None = None, progress: bool = True,
                      on_model: Callable[[dict, dict], None] | None = None,
-                     done: tuple[Mapping[str, ClassifierMeasures], Mapping] | None = None, **kwargs
+                     done: tuple[Mapping[str, ClassifierMeasures], Mapping] | None = None,
+                     seed_dir: str | os.PathLike | None = None, **kwargs
                      ) -> tuple[dict[str, ClassifierMeasures], dict]:
     """Measure the shipped MNIST classifiers ``models`` on the same held-out digits.
 
@@ -57,7 +58,8 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     model's softplus twin at ``temperature``.
 
     Args:
-      models: shipped classifier names (or files in ``directory``).
+      models: shipped classifier names (or files in ``directory``); with ``seed_dir``, also
+        extra seeds ``"<shipped>-s<k>"`` (``python -m geomlib.cli.train seeds``).
       n_images: digits measured.
       seed: of the targets (and of the random planes, unless ``key`` is given).
       on_model: called with ``(results so far, metadata)`` after each model measured.
@@ -65,6 +67,8 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
         :func:`load_comparison` returns for an interrupted run's file): its models are not
         measured again (see :func:`compare_classifiers`); its digits and targets must be
         this call's.
+      seed_dir: None, or the folder of the extra seeds: every ``"<shipped>-s<k>"`` of
+        ``models`` is loaded from there (the others as without it).
       kwargs: passed to :func:`measure_classifier` (eps, survey, msd_steps, devices, ...).
 
     Returns:
@@ -75,13 +79,23 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     from geomlib._src.data import load_mnist_subset
     from geomlib._src.robustness import class_means
 
-    models = check_model_names(models)
-    if directory is None:
-        from geomlib._src.params_io import SHIPPED_CLASSIFIERS
+    from geomlib._src.params_io import SHIPPED_CLASSIFIERS, split_seeded_name
 
-        unknown = [m for m in models if m not in SHIPPED_CLASSIFIERS]
+    models = check_model_names(models)
+    if seed_dir is not None and (isinstance(seed_dir, bool) or not isinstance(seed_dir, (str, os.PathLike))
+                                 or not str(seed_dir)):
+        raise ValueError(f"seed_dir: expected None or a folder path, got {seed_dir!r}")
+
+    def seeded(m: str) -> bool:
+        base = split_seeded_name(m) if seed_dir is not None else None
+        return base is not None and base[0] in SHIPPED_CLASSIFIERS
+
+    if directory is None:
+        unknown = [m for m in models if m not in SHIPPED_CLASSIFIERS and not seeded(m)]
         if unknown:
-            raise ValueError(f"models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {unknown}")
+            also = " or their seeds <name>-s<k> (seed_dir)" if seed_dir is not None else ""
+            raise ValueError(f"models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}){also}, "
+                             f"got {unknown}")
     n_images = check_int(n_images, "n_images")
     seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     temperature = check_float(temperature, "temperature", 0.0, open_low=True)
@@ -90,8 +104,9 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     data = load_mnist_subset(seed=0)
     if n_images > len(data.y_test):
         raise ValueError(f"n_images: expected at most the {len(data.y_test)} held-out digits, got {n_images}")
-    nets = {m: (load_classifier(m, directory=directory),
-                load_classifier(m, smooth_temperature=temperature, directory=directory)) for m in models}
+    where = {m: seed_dir if seeded(m) else directory for m in models}
+    nets = {m: (load_classifier(m, directory=where[m]),
+                load_classifier(m, smooth_temperature=temperature, directory=where[m])) for m in models}
     idx, target, n_right = pick_images(nets, data.x_test, data.y_test, int(n_images), seed)
     kwargs.setdefault("key", seed)
     meta = {"data": "mnist", "images": idx.tolist(), "targets": target.tolist(), "n_right_all": n_right,

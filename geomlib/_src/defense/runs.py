@@ -72,7 +72,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
                        cifar10: str | os.PathLike | None = None, seed: int = 0, eps: Sequence[float] = (0.05, 0.1),
                        restart: bool = False, progress: bool = True, n_boot: int = 1000,
                        on_start: Callable[[tuple[str, ...] | None], object] | None = None,
-                       worst_case: Mapping[str, int] | None = None) -> ComparisonRun:
+                       worst_case: Mapping[str, int] | None = None,
+                       seed_dir: str | os.PathLike | None = None) -> ComparisonRun:
     """:func:`mnist_comparison` of ``models`` (or, with ``cifar10`` a folder of the CIFAR-10
     batches, :func:`cifar10_comparison`; ``models`` then only bounds what the file may
     hold) on ``n_images`` images, written to the ``.npz`` ``out``, resuming it.
@@ -89,11 +90,15 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         ``out`` (None: no file to resume).
       worst_case: the budget of the worst-case accuracy (:func:`measure_classifier`), or None
         to skip it; part of the settings a resumed file must share.
+      seed_dir: None, or the folder of extra seeds ``"<shipped>-s<k>"`` among ``models``
+        (:func:`mnist_comparison`); one file then holds every seed, keyed by model name.
 
     Raises:
       ResumeError: ``out`` cannot be resumed (:func:`read_comparison_to_resume`; or its
         images are not this run's: kind ``"foreign"``). Nothing is written then.
     """
+    if seed_dir is not None and cifar10:
+        raise ValueError("seed_dir: extra seeds are MNIST classifiers; the CIFAR-10 comparison trains its own")
     want = {"data": "cifar10-gray" if cifar10 else "mnist", "seed": seed, "n_images": n_images,
             "eps": [float(e) for e in eps], "temperature": None if cifar10 else 0.05,
             "worst_case": None if worst_case is None else dict(worst_case)}
@@ -110,6 +115,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
     common = dict(seed=seed, eps=tuple(eps), progress=progress, on_model=save, done=done)
     if worst_case is not None:
         common["worst_case"] = dict(worst_case)
+    if seed_dir is not None:
+        common["seed_dir"] = seed_dir
     try:
         if cifar10:
             results, meta = cifar10_comparison(cifar10, n_images, **common)
