@@ -127,6 +127,9 @@ def test_command_line_resumes_and_retrains_what_changed(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["seeds", "--names", "mlp-9", "--out", out])
     assert "--names: expected shipped models" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["seeds", "--names", "mlp-2", "--out", str(tmp_path / "mlp-2-s1.npz")])
+    assert "--out: expected a folder, got the file" in capsys.readouterr().err
 
 
 def test_missing_seed_files_name_the_command_that_trains_them(tmp_path):

@@ -141,14 +141,19 @@ def _seeds(parser, args) -> int:
         what = "kept (its file holds this configuration)" if status == "done" else f"training ({status})"
         print(f"[{i + 1}/{len(plan)}] {job.name}: {what}", flush=True)
 
+    from pathlib import Path
+
+    from geomlib._src.params_io import PARAMS_DIR
+
+    if Path(out).exists() and not Path(out).is_dir():
+        parser.error(f"--out: expected a folder, got the file {out}")
+    if Path(out).resolve() == PARAMS_DIR.resolve():
+        parser.error(f"--out: expected a folder other than the shipped {PARAMS_DIR}")
     begin, trained = time.perf_counter(), 0
-    try:
-        for step in train_seeds(plan, out, progress=not args.quiet, on_job=start):
-            if step.seconds is not None:
-                trained += 1
-                print(f"    {step.summary}; {step.seconds:.0f} s wall time", flush=True)
-    except ValueError as err:
-        parser.error(str(err))
+    for step in train_seeds(plan, out, progress=not args.quiet, on_job=start):
+        if step.seconds is not None:
+            trained += 1
+            print(f"    {step.summary}; {step.seconds:.0f} s wall time", flush=True)
     print(f"{trained} trained, {len(plan) - trained} kept, in {time.perf_counter() - begin:.0f} s; load one with "
           f"geomlib.load_classifier({plan[-1].name!r}, directory={str(out)!r})")
     return 0

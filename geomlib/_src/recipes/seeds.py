@@ -135,7 +135,7 @@ def seeded_config(name: str, seed: int) -> SeededModel:
     return SeededModel(seeded_name(name, seed), name, seed, "classifier", config, dictionary, dict_config)
 
 
-def check_seeds(seeds, allow_zero: bool = True) -> tuple[int, ...]:
+def check_seeds(seeds: Sequence[int], allow_zero: bool = True) -> tuple[int, ...]:
     """``seeds`` as a non-empty tuple of distinct integers >= 0 (>= 1 unless ``allow_zero``)."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (tuple, list, range)) or not len(seeds):
         raise ValueError(f"seeds: expected a non-empty list of integers >= {0 if allow_zero else 1}, got {seeds!r}")
