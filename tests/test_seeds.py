@@ -154,6 +154,17 @@ def test_comparison_seeds_expand_to_every_configuration_at_every_seed():
     assert len(names) == 36 and names[:3] == ("linear", "linear-s1", "linear-s2") and set(DEFENSE_MODELS) < set(names)
 
 
+def test_seed_groups_gather_each_configuration_s_seeds():
+    from geomlib._src.defense.mnist import seed_groups
+
+    names = seeded_names(["mlp-2", "lca-mlp-2"], [0, 1, 2])
+    assert seed_groups({n: i for i, n in enumerate(names)}) == {"mlp-2": {0: 0, 1: 1, 2: 2},
+                                                                "lca-mlp-2": {0: 3, 1: 4, 2: 5}}
+    assert seed_groups({"custom-s1": 7}) == {"custom-s1": {0: 7}}  # not a shipped configuration's seed
+    with pytest.raises(ValueError, match=r"^results: "):
+        seed_groups(["mlp-2"])
+
+
 def test_comparison_command_passes_the_seeds_and_their_folder(tmp_path, monkeypatch, capsys):
     import geomlib._src.defense.runs as runs
     import geomlib._src.recipes as recipes

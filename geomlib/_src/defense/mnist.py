@@ -121,6 +121,26 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     return results, meta
 
 
+def seed_groups(results: Mapping[str, ClassifierMeasures]) -> dict[str, dict[int, ClassifierMeasures]]:
+    """A seeded comparison's results (keyed ``name`` for seed 0, ``"<name>-s<k>"`` for seed k,
+    see ``mnist_comparison(seed_dir=...)``) grouped by configuration: ``{name: {seed: measures}}``,
+    in the order of the results (what :func:`geomlib.seed_spread` takes). A name that is
+    neither a shipped classifier nor one of its seeds is a configuration of its own (seed 0).
+
+    >>> seed_groups({"mlp-2": 1, "mlp-2-s1": 2, "linear": 3})
+    {'mlp-2': {0: 1, 1: 2}, 'linear': {0: 3}}
+    """
+    from geomlib._src.params_io import split_seeded_name
+
+    if not isinstance(results, Mapping):
+        raise ValueError(f"results: expected a dict of model name -> measures, got {type(results).__name__}")
+    groups: dict[str, dict[int, ClassifierMeasures]] = {}
+    for name, measures in results.items():
+        base, seed = split_seeded_name(name) or (name, 0)
+        groups.setdefault(base, {})[seed] = measures
+    return groups
+
+
 def check_model_names(models) -> tuple[str, ...]:
     """``models`` as a non-empty tuple of names (a single string is refused: it is not a list)."""
     if isinstance(models, (str, bytes)) or not isinstance(models, (tuple, list)) or not models:
