@@ -4,10 +4,12 @@
 - :mod:`.results`: :class:`ClassifierMeasures`, what one classifier's measurement gives;
 - :mod:`.measures`: one classifier (:func:`measure_classifier`) and many on the same
   images (:func:`compare_classifiers`);
+- :mod:`.ranks`: Spearman's rho, its permutation test and bootstrap intervals (numpy pieces);
 - :mod:`.statistics`: one number per model (:func:`comparison_summary`) and the rank
-  correlation across models (:func:`rank_correlation`); with several seeds per configuration
-  their spread (:func:`seed_spread`) and :func:`hierarchical_rank_correlation`; across the
-  images of one model, :func:`per_image_correlation`;
+  correlation across models (:func:`rank_correlation`);
+- :mod:`.significance`: with several seeds per configuration their spread (:func:`seed_spread`)
+  and :func:`hierarchical_rank_correlation`; across the images of one model,
+  :func:`per_image_correlation`;
 - :mod:`.prediction`: the per-image prediction of the minimal adversarial distance from the
   boundary's second-order geometry (:func:`quadric_distance`, :func:`prediction_test`) and
   robustness to random noise (:func:`noise_robustness`, :func:`noise_distance`);
@@ -36,19 +38,16 @@ from geomlib._src.defense.prediction import (
     prediction_test,
     quadric_distance,
 )
-from geomlib._src.defense.statistics import (
+from geomlib._src.defense.significance import (
     PER_IMAGE_QUANTITIES,
-    STATISTICS,
     HierarchicalCorrelation,
     ImageCorrelation,
-    RankCorrelation,
     SeedSpread,
-    comparison_summary,
     hierarchical_rank_correlation,
     per_image_correlation,
-    rank_correlation,
     seed_spread,
 )
+from geomlib._src.defense.statistics import STATISTICS, RankCorrelation, comparison_summary, rank_correlation
 
 __all__ = [
     "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
