@@ -59,7 +59,9 @@ PUBLIC = {
                 "measure_classifier", "mnist_comparison", "rank_correlation", "save_comparison",
                 "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PredictionTest", "SeedSpread",
                 "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
-                "prediction_test", "quadric_distance", "seed_spread"],
+                "prediction_test", "quadric_distance", "seed_spread",
+                "TemperatureCurvatures", "TemperatureSummary", "load_temperatures", "smooth_temperatures",
+                "temperature_curvatures", "temperature_summary"],
     None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA", "TOY_LEVEL", "TOY_TEMPERATURE"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)

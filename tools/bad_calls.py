@@ -365,6 +365,25 @@ class Ctx:
         m = self.measures
         return {"a": m, "b": m._replace(msd=m.msd * 2), "c": m._replace(msd=m.msd * 3)}
 
+    def make_temperature_curvatures(self):
+        np = _np()
+        from geomlib._src.defense.temperatures import TemperatureCurvatures
+        return {n: TemperatureCurvatures(np.array([0.05, 0.025]), np.full((2, 3, 1), s), np.ones((2, 3)), 0.25)
+                for n, s in (("a", 1.0), ("b", 2.0), ("c", 3.0))}
+
+    def make_temperatures_file(self):
+        """A temperatures file as the command writes it (one model, two temperatures, three digits)."""
+        np = _np()
+        import json as _json
+        from geomlib._src.core.files import write_npz
+        p = self.tmp / "temperatures.npz"
+        c = self.temperature_curvatures["a"]
+        write_npz(p, {"settings": np.asarray(_json.dumps({"images": [0, 1, 2]})), "models": np.asarray(["a"]),
+                      "command": np.asarray("python -m geomlib.cli.temperatures"), "seconds": np.asarray(1.0),
+                      "a/temperatures": c.temperatures, "a/curvatures": c.curvatures, "a/distances": c.distances,
+                      "a/lam": np.asarray(c.lam), "a/seconds": np.asarray(1.0)})
+        return p
+
     def make_comparison_file(self):
         p = self.tmp / "comparison.npz"
         self.g.save_comparison(p, self.results, {"note": "tiny"})
@@ -1155,6 +1174,33 @@ def catalogue() -> list[Entry]:
                                        "none converged is dropped",
                                        lambda out, base: None if out.n_dropped == 1 else f"n_dropped {out.n_dropped}")},
           extra=[Bad("found", "[-1, 2, 2.5] (negative)", _const(np.array([-1.0, 2.0, 2.5])))]),
+        E("smooth_temperatures", F, lambda c: dict(lam=0.25, factors=(5, 10, 20)), dict(lam="pos?", factors="floats"),
+          extra=[Bad("factors", "() (none)", _const(())), Bad("factors", "(5, 5) (repeated)", _const((5, 5))),
+                 Bad("factors", "(0,)", _const((0,)))]),
+        E("temperature_curvatures", F, lambda c: dict(model=lambda t, c=c: c.g.bind_classifier(c.cparams,
+                                                                                            smooth_temperature=t),
+                                                      x=c.x, lam=0.25, factors=(5, 10), k=1, iterations=3, tol=1e-3),
+          dict(x="x", lam="pos?", factors="floats", k="size", iterations="steps", tol="pos"),
+          accept={"iterations:2**31": ("documented: Lanczos steps are capped at D - 1 (boundary_curvatures); "
+                                       "here D - 1 = 3, the base call's count", same_as_base)},
+          extra=[Bad("model", "3 (not a name or callable)", _const(3)), Bad("model", "'' (empty name)", _const("")),
+                 Bad("model", "'nonexistent' (no such classifier)", _const("nonexistent")),
+                 Bad("k", "3 (> D - 2)", _const(3)), Bad("iterations", "0 (< k)", _const(0)),
+                 Bad("model", "T -> 'abc' (not a classifier)", _const(lambda t: "abc"))]),
+        E("temperature_summary", F, lambda c: dict(curvatures=c.temperature_curvatures, bend=None,
+                                                   factors=(5, 10), n_perm=19, seed=0),
+          dict(factors="floats", n_perm="count", seed="seed"),
+          extra=[Bad("curvatures", "None", _const(None)), Bad("curvatures", "{}", _const({})),
+                 Bad("curvatures", "two models", lambda v, c: dict(list(v.items())[:2])),
+                 Bad("curvatures", "{'a': 1, ...} (not TemperatureCurvatures)",
+                     lambda v, c: {k: 1 for k in v}),
+                 Bad("bend", "{'a': 0.1} (models missing)", _const({"a": 0.1})),
+                 Bad("bend", "a bend 'abc'", lambda v, c: {k: "abc" for k in c.temperature_curvatures}),
+                 Bad("bend", "a bend inf", lambda v, c: {k: float("inf") for k in c.temperature_curvatures}),
+                 Bad("bend", "'abc'", _const("abc")),
+                 Bad("factors", "(5,) (one short)", _const((5,)))]),
+        E("load_temperatures", F, lambda c: dict(path=c.temperatures_file), dict(path="path"),
+          extra=[Bad("path", "a comparison file", lambda v, c: c.comparison_file, names=("comparison.npz",))]),
         E("noise_robustness", F, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, radii=np.array([0.1, 1.0]),
                                                 n_directions=3, key=c.key),
           dict(logits_fn="fn", x="x", y="lab", radii="floats", n_directions="count", key="key"),

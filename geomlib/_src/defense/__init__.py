@@ -18,6 +18,9 @@
   grayscale CIFAR-10 models trained on the spot);
 - :mod:`.runs`: :func:`comparison_to_file`, either comparison written to one file that an
   interrupted run resumes (what ``python -m geomlib.cli.defense`` runs);
+- :mod:`.temperatures`: the boundary curvature at T = lambda / 5, / 10, / 20 (:func:`temperature_curvatures`),
+  whether the ranking of models survives the temperature (:func:`temperature_summary`), and the
+  resumable file of chapter 8 (:func:`temperatures_to_file`, ``python -m geomlib.cli.temperatures``);
 - :mod:`.convergence`: :func:`worst_case_convergence`, the worst case at the chapter's budget and a
   larger one on the same digits (``python -m geomlib.cli.defense --convergence``).
 """
@@ -48,6 +51,15 @@ from geomlib._src.defense.significance import (
     seed_spread,
 )
 from geomlib._src.defense.statistics import STATISTICS, RankCorrelation, comparison_summary, rank_correlation
+from geomlib._src.defense.temperatures import (
+    TemperatureCurvatures,
+    TemperatureSummary,
+    load_temperatures,
+    smooth_temperatures,
+    temperature_curvatures,
+    temperature_summary,
+    temperatures_to_file,
+)
 
 __all__ = [
     "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
@@ -58,4 +70,6 @@ __all__ = [
     "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PER_IMAGE_QUANTITIES", "PredictionTest",
     "SeedSpread", "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
     "prediction_test", "quadric_distance", "seed_spread",
+    "TemperatureCurvatures", "TemperatureSummary", "load_temperatures", "smooth_temperatures",
+    "temperature_curvatures", "temperature_summary", "temperatures_to_file",
 ]
