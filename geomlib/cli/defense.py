@@ -30,6 +30,14 @@ bytes as an uninterrupted one: measured times are not in the file but in a sidec
 file and draws the same plots. On 2 CPU cores the default 24 digits x 12 models take a few
 minutes, most of it compiling; the time per digit and model is printed at the end.
 
+Several processes (JAX's multi-process runtime, ``jax.distributed.initialize``): start the
+same command once per process (or per host, or under ``srun``) with ``--coordinator
+host:port --num-processes n --process-id i`` (or the ``JAX_COORDINATOR_ADDRESS``,
+``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID`` variables, or nothing inside a SLURM job); the
+models are shared out, n at a time, every process gets every result, and process 0 alone
+prints and writes ``--out`` (on a file system it can read back to resume): the same bytes
+as one process.
+
 Seeds: ``--seeds 0,1,2`` measures every configuration of ``--models`` at each seed, seed 0
 being the shipped model and seed k >= 1 the file ``<name>-s<k>`` in ``--seed-dir`` (default
 ``seeds``) that ``python -m geomlib.cli.train seeds --seeds 1,2 --out seeds`` trains; such
@@ -58,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--restart", action="store_true",
                     help="measure every model again, overwriting --out (default: resume from the models in it)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                    help="JAX multi-process runtime: address of process 0 (with --num-processes, --process-id; "
+                         "default: JAX_COORDINATOR_ADDRESS, or a SLURM/Open MPI job detected by JAX)")
+    ap.add_argument("--num-processes", type=int, default=None, help="processes in the run (JAX_NUM_PROCESSES)")
+    ap.add_argument("--process-id", type=int, default=None, help="this process, 0..n-1 (JAX_PROCESS_ID)")
     ap.add_argument("--worst-case", default="100,3,1000,1", metavar="STEPS,TARGETS,QUERIES,RESTARTS",
                     help="budget of the worst case (APGD steps, APGD-T targets, Square queries, restarts; "
                          "default 100,3,1000,1), or 'none' to skip it")
@@ -72,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-dir", default=None, metavar="DIR",
                     help="folder of the extra seeds <name>-s<k> (python -m geomlib.cli.train seeds; default: seeds)")
     args = ap.parse_args(argv)
+
+    from geomlib._src.core.batching import initialize_distributed, is_main_process
+
+    try:  # first, before any JAX computation
+        processes = initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as err:
+        ap.error(f"{err} (from --coordinator, --num-processes, --process-id or the environment)")
 
     import jax
     import numpy as np
@@ -142,7 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     from geomlib._src.core.files import ResumeError
     from geomlib._src.defense.runs import comparison_to_file
 
+    main_process = is_main_process()
+    if processes > 1 and (args.convergence or args.cifar10):
+        ap.error("--coordinator: the multi-process run shares out the MNIST models of a comparison; "
+                 "--convergence and --cifar10 run in one process")
+
     def start(kept: tuple[str, ...] | None) -> None:
+        if not main_process:
+            return
+        if processes > 1:
+            print(f"{processes} processes ({len(jax.devices())} devices): the models shared out, process 0 writes",
+                  flush=True)
         if kept is not None:
             print(f"resuming {out}: {len(kept)} of {len(models)} models done ({', '.join(kept) or 'none'}); "
                   f"measuring {len(models) - len(kept)}", flush=True)
@@ -159,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         hint = "\n(--restart overwrites it)" if err.kind == "damaged" else ". Use another --out, or --restart to overwrite it."
         print(f"error: {err}{hint}", file=sys.stderr)
         return 2
-    _print_run(run, out, args.images)
+    if main_process:
+        _print_run(run, out, args.images)
     return 0
 
 

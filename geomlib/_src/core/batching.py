@@ -157,3 +157,23 @@ def sync_processes(name: str) -> None:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(name)
+
+
+def allgather_objects(obj: Any) -> list:
+    """Every process's ``obj`` (any picklable Python object, e.g. one model's measurements),
+    in process order, on every process: pickled to bytes and exchanged as ``uint8`` arrays with
+    ``multihost_utils.process_allgather`` (padded to the longest), so the transport is JAX's
+    multi-process runtime. One process: ``[obj]``. Every process must call it, in the same
+    order."""
+    if jax.process_count() == 1:
+        return [obj]
+    import pickle
+
+    from jax.experimental import multihost_utils
+
+    data = np.frombuffer(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), np.uint8)
+    sizes = np.asarray(multihost_utils.process_allgather(np.asarray([data.size], np.int64))).reshape(-1)
+    padded = np.zeros(int(sizes.max()), np.uint8)
+    padded[:data.size] = data
+    rows = np.asarray(multihost_utils.process_allgather(padded)).reshape(len(sizes), -1)
+    return [pickle.loads(row[:int(size)].tobytes()) for row, size in zip(rows, sizes)]

@@ -131,6 +131,9 @@ def first_layer_survey(logits_fn: Callable[[jax.Array], jax.Array], neurons: int
       logits_fn: a classifier from :func:`geomlib.load_classifier` / :func:`geomlib.bind_classifier`.
       neurons, n_comparison, n_random, key: of :func:`geomlib.run_survey`.
 
+    It runs in this process alone (``run_survey(..., distribute=False)``): a model's
+    measurement is one process's task when a comparison runs on several.
+
     Returns:
       :class:`geomlib.SurveyResult`.
     """
@@ -141,10 +144,10 @@ def first_layer_survey(logits_fn: Callable[[jax.Array], jax.Array], neurons: int
     if "lca" in params:
         lca = params["lca"]
         return run_survey({"phi": lca["phi"]}, "lca", neurons, n_comparison, n_random, key, lam=float(lca["lam"]),
-                          steps=steps, eta=float(lca["eta"]), progress=progress)
+                          steps=steps, eta=float(lca["eta"]), progress=progress, distribute=False)
     w = params["layers"][0]["w"]
     return run_survey({"phi": jnp.asarray(w).T}, "relu", neurons, n_comparison, n_random, key, lam=0.0,
-                      progress=progress)
+                      progress=progress, distribute=False)
 
 
 def _classifier_parts(logits_fn) -> tuple[dict, int]:

@@ -64,7 +64,7 @@ from jax.typing import ArrayLike
 
 from geomlib._src.attacks import deepfool
 from geomlib._src.boundary import bisect_boundary, boundary_curvatures, image_logits_of
-from geomlib._src.core.batching import shard_batch
+from geomlib._src.core.batching import allgather_objects, shard_batch
 from geomlib._src.core.checks import (check_array, check_bool, check_callable, check_float, check_images,
                                       check_int, check_key, check_labels, num_classes)
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
@@ -285,6 +285,11 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
     """:func:`measure_classifier` for every model on the same images, with a tqdm progress bar
     over models (its ETA from the models measured in this call).
 
+    Under JAX's multi-process runtime (``jax.distributed.initialize``, e.g. through
+    :func:`geomlib._src.core.batching.initialize_distributed`) the models are shared out over
+    the processes, P at a time, and every process returns every result: the same as one
+    process (each model is measured on the same images with the same key).
+
     Each model is measured independently of the others (its random directions come from
     ``key`` alone; nothing carries over between models), so a model's results are the same
     whether it is measured first, last or alone; that is what makes a resumed comparison
@@ -323,20 +328,32 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
         _check_done(done, y, target, kwargs.get("eps", (0.05, 0.1)))
     from tqdm.auto import tqdm
 
-    out = {}
-    bar = tqdm(total=len(models), initial=len(done), desc="models", unit="model", disable=not progress)
-    for name, pair in models.items():
-        if name in done:
-            out[name] = done[name]
-            continue
-        out[name] = measure_classifier(pair[0], pair[1], x, y, target, means,
-                                       progress=lambda step, name=name: bar.set_postfix_str(f"{name}: {step}"),
-                                       **kwargs)
-        bar.update()
-        if on_model is not None:
-            on_model(dict(out))
+    processes, index = jax.process_count(), jax.process_index()
+    bar = tqdm(total=len(models), initial=len(done), desc="models", unit="model",
+               disable=not progress or index != 0)
+
+    def measure(name):
+        pair = models[name]
+        return measure_classifier(pair[0], pair[1], x, y, target, means,
+                                  progress=lambda step: bar.set_postfix_str(f"{name}: {step}"), **kwargs)
+
+    out = dict(done)
+    todo = [name for name in models if name not in done]
+    names = list(models)
+    # One process: the models in turn. Several (JAX's multi-process runtime): in rounds, model
+    # r * P + p of the round on process p, then every process gets the round's results
+    # (allgather_objects); each model is measured as it would be alone, so the results are
+    # the same. A process without a model in the last round waits.
+    for start in range(0, len(todo), processes):
+        round_ = todo[start:start + processes]
+        mine = measure(round_[index]) if index < len(round_) else None
+        out.update(zip(round_, allgather_objects(mine)) if processes > 1 else [(round_[0], mine)])
+        for name in round_:
+            bar.update()
+            if on_model is not None:  # what one process has after measuring `name`, in the order of models
+                on_model({n: out[n] for n in names[:names.index(name) + 1] if n in out})
     bar.close()
-    return out
+    return {name: out[name] for name in models}
 
 
 def _check_done(done: Mapping[str, ClassifierMeasures], y, target, eps) -> None:

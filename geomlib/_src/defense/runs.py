@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple, Sequence
 
+from geomlib._src.core.batching import allgather_objects, is_main_process
 from geomlib._src.core.files import ResumeError
 from geomlib._src.defense.cifar import cifar10_comparison
 from geomlib._src.defense.io import load_comparison, save_comparison
@@ -93,6 +94,10 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
       seed_dir: None, or the folder of extra seeds ``"<shipped>-s<k>"`` among ``models``
         (:func:`mnist_comparison`); one file then holds every seed, keyed by model name.
 
+    Under JAX's multi-process runtime the models are shared out over the processes
+    (:func:`geomlib.compare_classifiers`); process 0 reads the file to resume and writes it,
+    the same bytes as one process would.
+
     Raises:
       ResumeError: ``out`` cannot be resumed (:func:`read_comparison_to_resume`; or its
         images are not this run's: kind ``"foreign"``). Nothing is written then.
@@ -102,7 +107,18 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
     want = {"data": "cifar10-gray" if cifar10 else "mnist", "seed": seed, "n_images": n_images,
             "eps": [float(e) for e in eps], "temperature": None if cifar10 else 0.05,
             "worst_case": None if worst_case is None else dict(worst_case)}
-    done = None if restart else read_comparison_to_resume(out, models, want)
+    # Process 0 reads the file to resume and every process takes its reading (JAX's
+    # multi-process runtime; one process: as is), so all agree on what is left to measure.
+    read, error = None, None
+    if is_main_process() and not restart:
+        try:
+            read = read_comparison_to_resume(out, models, want)
+        except ResumeError as err:
+            error = (str(err), err.kind)
+    read, error = allgather_objects((read, error))[0]
+    if error is not None:
+        raise ResumeError(*error)
+    done = read
     before = float(done[1].get("seconds", 0.0)) if done is not None else 0.0
     if on_start is not None:
         on_start(None if done is None else tuple(m for m in models if m in done[0]))
@@ -110,7 +126,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
 
     def save(results: dict, meta: dict) -> None:
         measured.append(next(reversed(results)))
-        save_comparison(out, results, {**meta, "seconds": before + time.perf_counter() - start})
+        if is_main_process():  # process 0 writes; the others hold the same results
+            save_comparison(out, results, {**meta, "seconds": before + time.perf_counter() - start})
 
     common = dict(seed=seed, eps=tuple(eps), progress=progress, on_model=save, done=done)
     if worst_case is not None:
@@ -128,7 +145,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         raise ResumeError(f"{out}: {err}", "foreign") from err
     elapsed = time.perf_counter() - start
     meta["seconds"] = before + elapsed
-    save_comparison(out, results, meta)
+    if is_main_process():
+        save_comparison(out, results, meta)
     correlations = {} if len(results) < 3 else {
         (c, r): rank_correlation(results, c, r, n_boot=n_boot, seed=seed) for c, r in CORRELATIONS}
     return ComparisonRun(results, meta, tuple(m for m in results if m not in measured), tuple(measured), elapsed,

@@ -18,7 +18,7 @@ from jax.typing import ArrayLike
 from jax.tree_util import Partial
 
 from geomlib._src.core.batching import batch_sharding, map_over_processes
-from geomlib._src.core.checks import check_array, check_choice, check_float, check_int
+from geomlib._src.core.checks import check_array, check_bool, check_choice, check_float, check_int
 from geomlib._src.core.defaults import LCA_ETA, LCA_STEPS
 from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz
 from geomlib._src.lca import DICTIONARY_MODELS, dictionary_neuron, dictionary_phi
@@ -164,6 +164,7 @@ def run_survey(
     checkpoint: str | os.PathLike | None = None,
     capacity: int | None = None,
     tol: float | None = None,
+    distribute: bool = True,
 ) -> SurveyResult:
     """The curvature survey: :func:`contour_bend` of neurons x (comparison + random) planes.
 
@@ -223,6 +224,9 @@ def run_survey(
         plain loop): the active-set capacity K >= 1 (exact up to the order of sums; hard
         threshold only) and the convergence tolerance > 0 (not exact). Recorded in
         ``config`` when set.
+      distribute: with several processes, share the planes out over them (True, above);
+        False: this process computes every plane alone, with no collective (a survey that
+        is itself one process's task, e.g. a model of a comparison run by several).
 
     Returns:
       :class:`SurveyResult`; ``config["seconds"]`` is the compute time, summed over the
@@ -241,18 +245,22 @@ def run_survey(
                chunk_size=chunk_size, devices=devices, capacity=capacity, tol=tol)
     if not (isinstance(progress, (bool, np.bool_)) or callable(progress)):
         raise TypeError(f"progress: expected True, False or a callable, got {type(progress).__name__} {progress!r}")
+    distribute = check_bool(distribute, "distribute")
+    processes = jax.process_count() if distribute else 1
+    if not distribute:
+        s.config["devices"] = int(s.sharding.mesh.size)
     folder = None if checkpoint is None else _checkpoint_folder(checkpoint)
     n_planes = s.n_comparison + s.n_random
     starts = list(range(0, len(s.idx), s.per_chunk))
     done = {} if folder is None else _load_chunks(folder, s, n_planes)
-    if jax.process_count() > 1:
+    if processes > 1:
         _same_everywhere(np.array([first in done for first in starts]), folder)
     loaded_seconds = sum(float(c["seconds"]) for c in done.values())
     n_total = len(s.idx) * n_planes
     n_done = sum(c["c2"].size for c in done.values())
     bar, tick = _progress(progress, n_total, n_done, f"survey {s.model_kw['model']} N={s.phi.shape[1]}")
-    if tick is not None and jax.process_count() > 1:  # this process's planes stand for every process's
-        tick = (lambda n, t=tick, k=jax.process_count(): t(n * k)) if jax.process_index() == 0 else None
+    if tick is not None and processes > 1:  # this process's planes stand for every process's
+        tick = (lambda n, t=tick, k=processes: t(n * k)) if jax.process_index() == 0 else None
     f0 = dictionary_neuron(params, 0, **s.model_kw)
     level_arr = None
     setup_seconds = time.perf_counter() - start
@@ -277,7 +285,8 @@ def run_survey(
                                        sharding=s.sharding, progress=tick, **s.static)
                 return tuple(out[:4])
 
-            out = map_over_processes(bend, *flat, index)
+            out = (map_over_processes(bend, *flat, index) if processes > 1
+                   else tuple(np.asarray(o) for o in bend(*flat, index)))
             k = len(sp.neurons)
             chunk = {name: np.asarray(x).reshape((k, n_planes)) for name, x in zip(("c2", "c0", "c1", "n_valid"), out)}
             chunk.update(angle=np.asarray(sp.angle), partner=np.asarray(sp.partner), neurons=np.asarray(sp.neurons))
