@@ -141,3 +141,15 @@ def test_comparison_findings_on_the_shipped_comparison():
     want = geomlib.hierarchical_rank_correlation({m: {"s": r} for m, r in results.items()}, "boundary_curvature",
                                                  "deepfool_distance", n_boot=1).p_value
     assert 0 < p <= 1 and abs(p - want) <= 0.005
+
+
+def test_find_result_files_classifies_the_committed_results():
+    """notebooks/results: two robustness runs and one comparison; the temperature file (settings
+    and a command too, but not a robustness run's) is neither."""
+    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    files = plots.find_result_files(folder)
+    assert sorted(files.robustness) == ["results/robustness-mnist-1000.npz", "results/robustness-mnist-200.npz"]
+    assert list(files.comparisons) == ["results/defense-mnist-24.npz"] and not files.surveys
+    assert all(isinstance(r["settings"]["images"], int) for r in files.robustness.values())
+    with pytest.raises(ValueError, match="not a robustness results file"):
+        geomlib.load_robustness_run(folder / "results" / "defense-temperatures-24.npz")

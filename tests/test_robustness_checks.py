@@ -203,7 +203,8 @@ def test_merge_copies_only_missing_parts(tmp_path):
     from geomlib._src.core.files import write_npz
     from geomlib._src.robustness.runs import merge_robustness_runs
 
-    settings = np.asarray(json.dumps({"images": 2}, sort_keys=True))
+    base = {"images": 2, "eps": [0.1], "chunk": 2, "steps": 5, "n_targets": 1, "queries": 10, "seed": 0, "data": "x"}
+    settings = np.asarray(json.dumps(base, sort_keys=True))
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     write_npz(a, {"settings": settings, "command": np.asarray("A"), "worst/m/robust": np.array([True, False])})
     write_npz(b, {"settings": settings, "command": np.asarray("B"), "worst/m/robust": np.array([False, False]),
@@ -212,6 +213,6 @@ def test_merge_copies_only_missing_parts(tmp_path):
     out = geomlib.load_robustness_run(a)
     assert out["worst/m/robust"].tolist() == [True, False] and out["checks/m/ok"].tolist() == [1, 0]
     assert str(out["command"]) == "A && B"
-    write_npz(b, {"settings": np.asarray(json.dumps({"images": 3})), "command": np.asarray("B")})
+    write_npz(b, {"settings": np.asarray(json.dumps({**base, "images": 3})), "command": np.asarray("B")})
     with pytest.raises(ValueError, match="other settings"):
         merge_robustness_runs(a, b)

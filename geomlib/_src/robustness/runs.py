@@ -31,7 +31,7 @@ from geomlib._src.attacks.apgd import apgd, apgd_targeted
 from geomlib._src.attacks import check_steps
 from geomlib._src.classifiers import load_classifier
 from geomlib._src.core.checks import check_choice, check_float, check_int, check_path
-from geomlib._src.core.files import read_npz, require, write_npz
+from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz
 from geomlib._src.data import load_mnist_subset
 from geomlib._src.params_io import SHIPPED_CLASSIFIERS
 from geomlib._src.robustness.adaptive import (
@@ -124,10 +124,25 @@ def _settings(images, eps, chunk, steps, n_targets, queries, seed) -> dict:
 
 
 def load_robustness_run(path: str | Path) -> dict:
-    """The arrays of a results file of :func:`robustness_run` (``settings`` parsed from JSON)."""
+    """The arrays of a results file of :func:`robustness_run` (``settings`` parsed from JSON).
+
+    Raises:
+      ResultFileError (a ValueError): not such a file, e.g. another command's results with
+        ``settings`` and ``command`` too (its settings lack a robustness run's keys).
+    """
     data = read_npz(check_path(path), what="robustness results", command=COMMAND)
     require(data, ("settings", "command"), path, what="robustness results", command=COMMAND)
-    data["settings"] = json.loads(str(data["settings"]))
+    try:
+        settings = json.loads(str(data["settings"]))
+    except ValueError:
+        settings = None
+    want = _settings(0, (), 0, 0, 0, 0, 0)
+    if (not isinstance(settings, dict) or set(want) - set(settings) or isinstance(settings["images"], bool)
+            or not isinstance(settings["images"], int)):
+        raise ResultFileError(f"{path}: not a robustness results file (its settings lack "
+                              f"{sorted(set(want) - set(settings)) if isinstance(settings, dict) else 'a JSON dict'}"
+                              f" or have no digit count); write it with `{COMMAND}`")
+    data["settings"] = settings
     return data
 
 
