@@ -251,7 +251,9 @@ def test_digit_decision_field_is_f_c_minus_the_rival(dex, digit_setup, model):
             np.testing.assert_allclose(dex.field, np.asarray(want), rtol=1e-5, atol=1e-5)
 
 
-def test_digit_linear_decision_field_in_closed_form(dex, digit_setup):
+def _linear_decision_view(dex, digit_setup):
+    """Show the linear model's decision map of class 2 against its rival at digit DIGITS[3];
+    return the closed form of that map: (w_c - w_r, b_c - b_r)."""
     models, images, _ = digit_setup
     w = np.asarray(models["linear"].args[0]["w"], np.float64)
     b = np.asarray(models["linear"].args[0]["b"], np.float64)
@@ -259,10 +261,15 @@ def test_digit_linear_decision_field_in_closed_form(dex, digit_setup):
     z = w @ images[digit] + b
     rival = int(np.argmax(np.where(np.arange(DIGIT_K) == cls, -np.inf, z)))
     dex.update(neuron="linear", digit=digit, cls=cls, function="decision", theta=120.0, origin_a=-0.3)
+    return w[cls] - w[rival], b[cls] - b[rival]
+
+
+def test_digit_linear_decision_field_in_closed_form(dex, digit_setup):
+    dw, db = _linear_decision_view(dex, digit_setup)
     p = dex.plane
     x = (np.asarray(p.origin, np.float64) + dex.coords[..., :1] * np.asarray(p.u, np.float64)
          + dex.coords[..., 1:] * np.asarray(p.v, np.float64))
-    want = x @ (w[cls] - w[rival]) + (b[cls] - b[rival])
+    want = x @ dw + db
     np.testing.assert_allclose(dex.field, want, rtol=1e-4, atol=1e-4)
     assert np.ptp(dex.field) > 0.1  # not a constant field
 
@@ -270,13 +277,7 @@ def test_digit_linear_decision_field_in_closed_form(dex, digit_setup):
 def test_digit_decision_map_draws_its_zero_contour_in_red(dex, digit_setup):
     """The red line is the decision boundary: on the linear model every point of it has
     f_c - f_r = 0 in closed form; the logit map draws none."""
-    models, images, _ = digit_setup
-    w = np.asarray(models["linear"].args[0]["w"], np.float64)
-    b = np.asarray(models["linear"].args[0]["b"], np.float64)
-    digit, cls = DIGITS[3], 2
-    z = w @ images[digit] + b
-    rival = int(np.argmax(np.where(np.arange(DIGIT_K) == cls, -np.inf, z)))
-    dex.update(neuron="linear", digit=digit, cls=cls, function="decision", theta=120.0, origin_a=-0.3)
+    dw, db = _linear_decision_view(dex, digit_setup)
     assert dex.boundary_level() == 0.0 and "red line" in dex.readout.value
     if not dex.field.min() < 0 < dex.field.max():  # move the window over the boundary
         dex.update(origin_a=float(np.clip(-dex.field[N // 2, N // 2] / np.ptp(dex.field) * 4, -1, 1)))
@@ -287,7 +288,7 @@ def test_digit_decision_map_draws_its_zero_contour_in_red(dex, digit_setup):
     ab = np.concatenate(segments)
     x = (np.asarray(p.origin, np.float64) + ab[:, :1] * np.asarray(p.u, np.float64)
          + ab[:, 1:] * np.asarray(p.v, np.float64))
-    np.testing.assert_allclose(x @ (w[cls] - w[rival]) + (b[cls] - b[rival]), 0.0, atol=1e-4)
+    np.testing.assert_allclose(x @ dw + db, 0.0, atol=1e-4)
     red = np.asarray(dex._boundary.get_color())[0, :3]
 
     def red_pixels():  # the origin marker is red too: count, and compare with the logit map

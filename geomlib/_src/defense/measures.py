@@ -347,7 +347,7 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
     for start in range(0, len(todo), processes):
         round_ = todo[start:start + processes]
         mine = measure(round_[index]) if index < len(round_) else None
-        out.update(zip(round_, allgather_objects(mine)) if processes > 1 else [(round_[0], mine)])
+        out.update(zip(round_, allgather_objects(mine)))  # one process: [mine]
         for name in round_:
             bar.update()
             if on_model is not None:  # what one process has after measuring `name`, in the order of models
