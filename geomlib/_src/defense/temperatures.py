@@ -30,9 +30,7 @@ without an LCA front-end has no threshold; it gets the family's default
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple, Sequence
 
@@ -41,8 +39,9 @@ from jax.typing import ArrayLike
 
 from geomlib._src.boundary import boundary_curvatures
 from geomlib._src.core.checks import check_bool, check_callable, check_float, check_images, check_int, check_path
-from geomlib._src.core.files import ResultFileError, read_npz, require, write_npz
+from geomlib._src.core.files import ResultFileError
 from geomlib._src.defense.mnist import DEFENSE_MODELS, check_model_names
+from geomlib._src.defense.per_model import per_model_file, read_per_model
 from geomlib._src.defense.ranks import spearman, spearman_permutation_test, tie_zero
 from geomlib._src.defense.results import largest_magnitude
 
@@ -337,22 +336,15 @@ def load_temperatures(path: str | os.PathLike) -> tuple[dict[str, TemperatureCur
       FileNotFoundError: no file (the message names the command that writes it);
       ResultFileError (a ValueError): a file that is not a complete temperatures file.
     """
-    path = check_path(path)
-    data = read_npz(path, what="temperatures", command=COMMAND)
-    require(data, ("settings", "models", "command", "seconds"), path, what="temperatures", command=COMMAND)
+    arrays, meta = read_per_model(path, what="temperatures", command=COMMAND)
     try:
-        settings = json.loads(str(data["settings"]))
-        models = [str(m) for m in np.asarray(data["models"]).reshape(-1)]
-        out = {m: TemperatureCurvatures(np.asarray(data[f"{m}/temperatures"], np.float64),
-                                        np.asarray(data[f"{m}/curvatures"], np.float64),
-                                        np.asarray(data[f"{m}/distances"], np.float64),
-                                        float(data[f"{m}/lam"])) for m in models}
-        model_seconds = {m: float(data[f"{m}/seconds"]) for m in models}
+        out = {m: TemperatureCurvatures(np.asarray(a["temperatures"], np.float64),
+                                        np.asarray(a["curvatures"], np.float64),
+                                        np.asarray(a["distances"], np.float64), float(a["lam"]))
+               for m, a in arrays.items()}
     except (KeyError, ValueError, TypeError) as err:
         raise ResultFileError(f"{path}: not a complete temperatures file ({type(err).__name__}: {err}); "
                               f"write it again with `{COMMAND}`") from err
-    meta = {"settings": settings, "models": models, "command": str(data["command"]),
-            "seconds": float(data["seconds"]), "model_seconds": model_seconds}
     return out, meta
 
 
@@ -378,8 +370,6 @@ def temperatures_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE
       ValueError: other settings in ``out``, unknown models, a bad count; FileNotFoundError:
         no ``comparison`` file.
     """
-    from tqdm.auto import tqdm
-
     from geomlib._src.data import load_mnist_subset
     from geomlib._src.defense.io import load_comparison
 
@@ -387,9 +377,7 @@ def temperatures_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE
     models = check_model_names(models)
     comparison = check_path(comparison, "comparison")
     factors = _check_factors(factors)
-    restart, progress = check_bool(restart, "restart"), check_bool(progress, "progress")
-    if not isinstance(command, str) or not command:
-        raise ValueError(f"command: expected the command line that runs this (a non-empty str), got {command!r}")
+    check_bool(restart, "restart"), check_bool(progress, "progress")
     for m in models:                     # every name is a classifier file (FileNotFoundError otherwise), up front
         model_threshold(m)
     _, cmeta = load_comparison(comparison)
@@ -397,44 +385,13 @@ def temperatures_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE
     if n_images is not None:
         n_images = check_int(n_images, "n_images", 1, len(images))
         images = images[:n_images]
-    settings = _settings(images, factors, comparison.name)
-    done: dict[str, TemperatureCurvatures] = {}
-    seconds: dict[str, float] = {}
-    before, commands = 0.0, [command]
-    if out.exists() and not restart:
-        done, meta = load_temperatures(out)
-        if meta["settings"] != settings:
-            raise ValueError(f"out: {out} was written with other settings {meta['settings']}; pass restart "
-                             f"(--restart) or another file to run with {settings}")
-        seconds, before = meta["model_seconds"], meta["seconds"]
-        commands = list(dict.fromkeys(meta["command"].split(" && ") + [command]))
     x = np.asarray(load_mnist_subset(seed=0).x_test[np.asarray(images)], np.float32)
-    start = time.perf_counter()
 
-    def save() -> None:
-        names = [m for m in models if m in done] + [m for m in done if m not in models]
-        arrays = {"settings": np.asarray(json.dumps(settings, sort_keys=True)), "models": np.asarray(names),
-                  "command": np.asarray(" && ".join(commands)),
-                  "seconds": np.asarray(before + time.perf_counter() - start)}
-        for m in names:
-            c = done[m]
-            arrays.update({f"{m}/temperatures": c.temperatures, f"{m}/curvatures": c.curvatures,
-                           f"{m}/distances": c.distances, f"{m}/lam": np.asarray(c.lam),
-                           f"{m}/seconds": np.asarray(seconds[m])})
-        write_npz(out, arrays)
+    def measure(m: str) -> dict:
+        c = temperature_curvatures(m, x, factors=factors)
+        return {"temperatures": c.temperatures, "curvatures": c.curvatures, "distances": c.distances,
+                "lam": np.asarray(c.lam)}
 
-    bar = tqdm(total=len(models), initial=sum(m in done for m in models), desc="models", unit="model",
-               disable=not progress)
-    for m in models:
-        if m in done:
-            continue
-        bar.set_postfix_str(m)
-        t0 = time.perf_counter()
-        done[m] = temperature_curvatures(m, x, factors=factors)
-        seconds[m] = time.perf_counter() - t0
-        save()
-        bar.update()
-    bar.close()
-    if not out.exists():
-        save()
+    per_model_file(out, models, _settings(images, factors, comparison.name), measure, what="temperatures",
+                   command=command, restart=restart, progress=progress)
     return load_temperatures(out)

@@ -133,13 +133,15 @@ def predict_classes(logits_fn: Logits, x: ArrayLike, batch: int = CHECK_BATCH) -
 
 
 def check_adversarials(logits_fn: Logits, x: ArrayLike, y: ArrayLike, x_adv: ArrayLike, eps: float, norm: str,
-                       tolerance: float, name: str = "x_adv") -> np.ndarray:
+                       tolerance: float, name: str = "x_adv", *, box: bool = True) -> np.ndarray:
     """Which rows of ``x_adv`` are misclassified; a ValueError if any misclassified row lies
-    outside the eps-ball (by more than ``tolerance``) or outside [0, 1]: such a row is a bug of
-    the attack that made it, never an adversarial example.
+    outside the eps-ball (by more than ``tolerance``) or, with ``box``, outside [0, 1]: such a
+    row is a bug of the attack that made it, never an adversarial example.
 
     Args:
       logits_fn: ``(B, D) -> (B, K)``; x, x_adv: ``(B, D)``; y: labels ``(B,)``.
+      box: whether adversarials must lie in the pixel box [0, 1] (False: the function's
+        geometry, points anywhere in R^D).
 
     Returns:
       bool ``(B,)``.
@@ -152,7 +154,7 @@ def check_adversarials(logits_fn: Logits, x: ArrayLike, y: ArrayLike, x_adv: Arr
     finite = np.all(np.isfinite(a64), axis=1)
     wrong = finite & (predict_classes(logits_fn, np.where(finite[:, None], x_adv, np.asarray(x))) != np.asarray(y))
     outside = wrong & (size > eps + tolerance)
-    off_box = wrong & ((a64.min(axis=1) < 0) | (a64.max(axis=1) > 1))
+    off_box = wrong & ((a64.min(axis=1) < 0) | (a64.max(axis=1) > 1)) & box
     if outside.any() or off_box.any():
         i = int(np.flatnonzero(outside | off_box)[0])
         raise ValueError(f"{name}: a misclassified image is not a valid adversarial: row {i} has L{norm} distance "

@@ -22,7 +22,7 @@ from geomlib._src.attacks import (
     deepfool,
 )
 from geomlib._src.attacks import pgd_kernel
-from geomlib._src.core.checks import check_callable, check_images, check_int, check_norm, check_scalar
+from geomlib._src.core.checks import check_bool, check_callable, check_images, check_int, check_norm, check_scalar
 
 #: Most bisection rounds of the radius search: 64 halvings reach float64 resolution, more do nothing.
 MAX_SEARCH_ROUNDS = 64
@@ -62,7 +62,7 @@ def _distance(x_adv, x, norm):
 def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: Norm = "2", *,
                          methods: Sequence[str] = MINIMAL_METHODS, cw_targets: int = 2, cw_steps: int = 100,
                          cw_search_steps: int = 4, search_rounds: int = 8, search_steps: int = 50,
-                         eps_max: float | None = None) -> MinimalPerturbation:
+                         eps_max: float | None = None, box: bool = True) -> MinimalPerturbation:
     r"""Smallest adversarial distance per image, over DeepFool, Carlini-Wagner and a radius search.
 
     For each image (correctly classified; a misclassified one has distance 0):
@@ -76,7 +76,9 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
       ``search_rounds`` rounds; ``hi`` starts at the best distance found by the methods
       before it (else ``eps_max``), so the search can only improve on them.
 
-    Every candidate is verified on ``logits_fn`` (misclassified, in [0, 1]) and measured in
+    Every candidate is verified on ``logits_fn`` (misclassified; in [0, 1] unless ``box`` is
+    False, which measures the distance to the function's decision boundary anywhere in
+    :math:`R^D`, as :func:`geomlib.boundary_curvatures` does; every method then runs unclipped) and measured in
     ``norm``: DeepFool and Carlini-Wagner minimise L2, so in L-inf their distance is an upper
     bound that the search tightens. Each distance is an upper bound on the image's true
     minimal distance; the minimum over methods is the tightest we found. For a linear
@@ -93,6 +95,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
       search_rounds, search_steps: bisection rounds (at most 64) and PGD steps per round.
       eps_max: upper end of the search where no method found an adversarial (None: 1 in
         L-inf, :math:`\sqrt D` in L2: the whole box).
+      box: keep adversarials in the pixel box [0, 1] (a bool; default True).
 
     Returns:
       :class:`MinimalPerturbation`.
@@ -114,6 +117,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
     cw_steps, cw_search_steps = check_steps(cw_steps, "cw_steps"), check_steps(cw_search_steps, "cw_search_steps")
     search_rounds = check_int(search_rounds, "search_rounds", 1, MAX_SEARCH_ROUNDS)
     search_steps = check_steps(search_steps, "search_steps")
+    box = check_bool(box, "box")
     top = (1.0 if norm == "inf" else float(np.sqrt(dim))) if eps_max is None else \
         float(check_scalar(eps_max, "eps_max", x.dtype, strict=True))
 
@@ -125,7 +129,7 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
 
     def offer(i, x_adv):
         x_adv = jnp.asarray(x_adv, x.dtype)
-        ok = check_adversarials(f, x, y, x_adv, np.inf, norm, 0.0) & clean
+        ok = check_adversarials(f, x, y, x_adv, np.inf, norm, 0.0, box=box) & clean
         d = np.where(ok, _distance(x_adv, x, norm), np.inf)
         per[i] = np.minimum(per[i], d)
         better = d < best
@@ -134,11 +138,11 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
 
     for i, name in enumerate(methods):
         if name == "deepfool":
-            offer(i, deepfool(f, x))
+            offer(i, deepfool(f, x, clip=box))
         elif name == "cw":
             ranked = jnp.argsort(jnp.where(jax.nn.one_hot(y, k, dtype=bool), -jnp.inf, z), axis=1)[:, ::-1]
             for r in range(cw_targets):
-                offer(i, carlini_wagner(f, x, ranked[:, r], steps=cw_steps, search_steps=cw_search_steps))
+                offer(i, carlini_wagner(f, x, ranked[:, r], steps=cw_steps, search_steps=cw_search_steps, clip=box))
         else:
             lo, hi = np.zeros(n), np.where(np.isfinite(best), best, top)
             first = ~np.isfinite(best)  # nothing found yet: try the top of the range first
@@ -148,8 +152,8 @@ def minimal_perturbation(logits_fn: Logits, x: ArrayLike, y: ArrayLike, norm: No
                 eps = hi if r == 0 else (lo + hi) / 2
                 e = jnp.asarray(eps, x.dtype)[:, None]
                 x_adv = pgd_kernel(f, x, y, jnp.bool_(False), e, 2.5 * e / search_steps, jnp.int32(search_steps),
-                                   None, norm, True)
-                ok = check_adversarials(f, x, y, x_adv, np.inf, norm, 0.0) & clean
+                                   None, norm, box)
+                ok = check_adversarials(f, x, y, x_adv, np.inf, norm, 0.0, box=box) & clean
                 if r == 0:
                     ok &= first
                     lo = np.where(first & ~ok, hi, lo)   # failed at the top: nothing to bisect
