@@ -61,8 +61,10 @@ PUBLIC = {
                 "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
                 "prediction_test", "quadric_distance", "seed_spread",
                 "TemperatureCurvatures", "TemperatureSummary", "load_temperatures", "smooth_temperatures",
-                "temperature_curvatures", "temperature_summary"],
-    None: ["CIFAR10_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA", "TOY_LEVEL", "TOY_TEMPERATURE"],
+                "temperature_curvatures", "temperature_summary",
+                "PredictionMeasures", "PredictionSummary", "flat_noise_ratio", "load_predictions",
+                "prediction_measures", "prediction_summary", "predictions_to_file"],
+    None: ["CIFAR10_SETTINGS", "PREDICTION_SETTINGS", "DEFENSE_MODELS", "DICTIONARY_MODELS", "NONLINEARITIES", "PHOTOGRAPHS", "SHIPPED_CLASSIFIERS", "SHIPPED_MODELS", "TOY_LCA", "TOY_LEVEL", "TOY_TEMPERATURE"],
 }
 ALL_PUBLIC = sorted(name for names in PUBLIC.values() for name in names)
 

@@ -13,6 +13,9 @@
 - :mod:`.prediction`: the per-image prediction of the minimal adversarial distance from the
   boundary's second-order geometry (:func:`quadric_distance`, :func:`prediction_test`) and
   robustness to random noise (:func:`noise_robustness`, :func:`noise_distance`);
+- :mod:`.prediction_run`: both measured on chapter 8's models and digits (:func:`prediction_measures`,
+  :func:`prediction_summary`, the resumable file of :func:`predictions_to_file`, ``python -m geomlib.cli.prediction``);
+- :mod:`.per_model`: the resumable per-model results file behind it and :mod:`.temperatures`;
 - :mod:`.io`: :func:`save_comparison` / :func:`load_comparison`;
 - :mod:`.mnist`, :mod:`.cifar`: the two comparisons of chapter 8 (shipped MNIST family;
   grayscale CIFAR-10 models trained on the spot);
@@ -40,6 +43,16 @@ from geomlib._src.defense.prediction import (
     noise_robustness,
     prediction_test,
     quadric_distance,
+)
+from geomlib._src.defense.prediction_run import (
+    PREDICTION_SETTINGS,
+    PredictionMeasures,
+    PredictionSummary,
+    flat_noise_ratio,
+    load_predictions,
+    prediction_measures,
+    prediction_summary,
+    predictions_to_file,
 )
 from geomlib._src.defense.significance import (
     PER_IMAGE_QUANTITIES,
@@ -70,6 +83,8 @@ __all__ = [
     "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PER_IMAGE_QUANTITIES", "PredictionTest",
     "SeedSpread", "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
     "prediction_test", "quadric_distance", "seed_spread",
+    "PREDICTION_SETTINGS", "PredictionMeasures", "PredictionSummary", "flat_noise_ratio", "load_predictions",
+    "prediction_measures", "prediction_summary", "predictions_to_file",
     "TemperatureCurvatures", "TemperatureSummary", "load_temperatures", "smooth_temperatures",
     "temperature_curvatures", "temperature_summary", "temperatures_to_file",
 ]
