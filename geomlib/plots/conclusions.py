@@ -31,7 +31,6 @@ from geomlib import (
     load_comparison,
     load_robustness_run,
     load_survey,
-    rank_correlation,
 )
 
 __all__ = ["PUBLISHED", "Finding", "ResultFiles", "accuracy_findings", "comparison_findings", "find_result_files",
@@ -179,8 +178,8 @@ def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *
     has it, under the worst case of strong attacks (:func:`accuracy_findings`),
     their decision-boundary curvature at the DeepFool point, and Spearman's rho across models
     between the boundary curvature and the DeepFool distance with its bootstrap CI over digits
-    (:func:`geomlib.rank_correlation`) and the p-value of a permutation test over models
-    (:func:`geomlib.hierarchical_rank_correlation`; new here).
+    and the p-value of a permutation test over models (both from one
+    :func:`geomlib.hierarchical_rank_correlation`; new here).
 
     Args:
       results: model name -> :class:`ClassifierMeasures`, the same images for every model.
@@ -205,12 +204,13 @@ def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *
                            "median max |κ| at the DeepFool point " + ", ".join(
                                f"{b} {kappa[b]:.2f} vs {a} {kappa[a]:.2f}" for a, b in pairs), basis, "new here"))
     if len(results) >= 3:
-        rc = rank_correlation(results, "boundary_curvature", "deepfool_distance", seed=seed, n_boot=n_boot)
-        p = hierarchical_rank_correlation({m: {"seed 0": r} for m, r in results.items()}, "boundary_curvature",
-                                          "deepfool_distance", n_boot=1, seed=seed).p_value
+        # one seed per model: the bootstrap over images alone, i.e. rank_correlation's rho and interval
+        rc = hierarchical_rank_correlation({m: {"seed 0": r} for m, r in results.items()}, "boundary_curvature",
+                                           "deepfool_distance", n_boot=n_boot, seed=seed)
         out.append(Finding(8, "more curved boundary, farther boundary", "not reported",
                            f"Spearman rho {rc.rho:+.2f} [{rc.low:+.2f}, {rc.high:+.2f}] over {len(results)} models "
-                           f"(interval over digits; permutation test over models p = {p:.2g})", basis, "new here"))
+                           f"(interval over digits; permutation test over models p = {rc.p_value:.2g})", basis,
+                           "new here"))
     return out
 
 
