@@ -1,13 +1,15 @@
 """Run every benchmark and print one table per benchmark plus a summary.
 
-Usage: ``python -m benchmarks [--quick] [--only mlp,lca,hessian,throughput,principal,survey,attacks,defense,autoattack,browser]``.
+Usage: ``python -m benchmarks [--quick] [--only mlp,lca,hessian,throughput,principal,survey,attacks,defense,defense-cost,autoattack,browser]``.
 ``survey`` compares the curvature survey's direct contour bend with the 30 x 30 full-grid contour fit
 (model evaluations and time per plane, agreement); ``attacks`` compares PGD-40 throughput (images per
 second) of the batched, jit-compiled ``geomlib.pgd`` with a per-image Python loop; ``defense`` compares the
 throughput (models x images per second) of ``geomlib.measure_classifier``'s robustness and curvature
 measurements, batched vs one image at a time; ``autoattack`` times APGD per step against PGD per step and
 the AutoAttack-grade worst case (``geomlib.robust_accuracy``) of ``mlp-2`` on 1,000 digits and of ``lca-mlp-2``
-on a few (extrapolated; ``--lca-images 1000`` measures it on 1,000); ``browser`` times slider-to-paint latency of every
+on a few (extrapolated; ``--lca-images 1000`` measures it on 1,000); ``defense-cost`` measures
+``measure_classifier``'s cost per model x image at the comparison's settings on a chunk of ``--cost-images``
+digits (default 64) and plans the full-size comparison from it (extrapolated); ``browser`` times slider-to-paint latency of every
 notebook explorer in JupyterLab + headless Chromium.
 Exit status is 0 whether targets are met or missed (the table says which).
 """
@@ -40,6 +42,8 @@ def main(argv=None) -> int:
     choices = (*bg.BENCHMARKS, *bs.BENCHMARKS, *ba.BENCHMARKS, *bd.BENCHMARKS, *baa.BENCHMARKS, "browser")
     ap.add_argument("--lca-images", type=int, default=None, metavar="N",
                     help="autoattack: digits of the lca-mlp-2 worst case (default 24, extrapolated; 1000 measures it)")
+    ap.add_argument("--cost-images", type=int, default=None, metavar="N",
+                    help="defense-cost: digits per measure_classifier call (the chunk; default 64)")
     ap.add_argument("--only", default=",".join(choices), help="comma-separated subset of " + ", ".join(choices))
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -48,6 +52,8 @@ def main(argv=None) -> int:
         ap.error(f"unknown benchmark(s) {unknown}; choose from {list(choices)}")
     if args.lca_images is not None and not 1 <= args.lca_images <= 10000:
         ap.error(f"--lca-images: expected a number of digits in [1, 10000], got {args.lca_images}")
+    if args.cost_images is not None and not 1 <= args.cost_images <= 1000:
+        ap.error(f"--cost-images: expected a number of digits in [1, 1000], got {args.cost_images}")
 
     import jax
 
@@ -64,6 +70,7 @@ def main(argv=None) -> int:
     for name in [n for n in names if n != "browser"]:
         module = next((m for m in (bs, ba, bd, baa) if name in m.BENCHMARKS), bg)
         res = (module.run(name, quick=args.quick, lca_images=args.lca_images) if module is baa
+               else module.run(name, quick=args.quick, cost_images=args.cost_images) if module is bd
                else module.run(name, quick=args.quick))
         results.append(res)
         print()

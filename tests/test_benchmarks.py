@@ -157,3 +157,38 @@ def test_autoattack_benchmark_quick(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "autoattack" in capsys.readouterr().out
+
+
+def test_defense_cost_benchmark_quick(capsys):
+    """The full-size comparison's cost (measure_classifier per model x image, and the plan) at tiny sizes."""
+    from benchmarks.__main__ import main
+
+    res = bd.run("defense-cost", quick=True)
+    measured, per_config, plan, dominant = res.tables[:4]
+    assert [r[0] for r in measured.rows[:len(bd.MEASUREMENTS)]] == list(bd.MEASUREMENTS)
+    assert len(measured.headers) == 1 + len(bd.COST_QUICK.models)
+    for row in measured.rows:  # seconds per model x image of every measurement (compilation may round to 0)
+        assert all(math.isfinite(v) and v >= 0 for v in row[1:]), row
+    assert all(v > 0 for v in measured.rows[len(bd.MEASUREMENTS) + 1][1:])  # ALL, s per image
+    assert [r[0] for r in per_config.rows] == list(bd._df.DEFENSE_MODELS)
+    assert {r[6] for r in per_config.rows} == {"MEASURED", "EXTRAPOLATED"}
+    assert all(math.isfinite(r[7]) and r[7] > 0 for r in per_config.rows)
+    assert "EXTRAPOLATED" in plan.caption and "load average" in plan.caption
+    assert [r[0] for r in plan.rows] == ["MLP / linear", "LCA", "all"]
+    assert plan.rows[-1][3] == pytest.approx(sum(r[3] for r in plan.rows[:-1]))  # families add up to the total
+    assert plan.rows[-1][3] == pytest.approx(sum(r[7] for r in per_config.rows))
+    assert plan.rows[-1][2] == bd.FULL_RUN_SEEDS * len(bd._df.DEFENSE_MODELS)
+    assert dominant.rows[0][0] in dominant.caption and sum(r[2] for r in dominant.rows) == pytest.approx(100)
+    for table in res.tables:
+        assert table.rows and all(len(row) == len(table.headers) for row in table.rows)
+        assert format_table(table.headers, table.rows)
+    assert all(math.isfinite(v) and v > 0 for v in res.ratios.values())
+    assert all(math.isfinite(c.value) and c.value >= 0 for c in res.checks) and format_checks(res.checks)
+    settings, temperature = bd.comparison_settings()  # the comparison command's settings, not the quick ones
+    assert settings["worst_case"] == bd._df.WORST_CASE_BUDGET and settings["eps"] == (0.05, 0.1)
+    assert settings["survey"] == (8, 4, 4) and temperature == 0.05
+    with pytest.raises(SystemExit):
+        main(["--cost-images", "0"])
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "defense-cost" in capsys.readouterr().out
