@@ -288,7 +288,7 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
         hours = FULL_RUN_SEEDS * (FULL_RUN_DIGITS * sum(img.values()) + fixed) / 3600
         plan[m] = {"img": img, "fixed": fixed, "hours": hours, "ref": ref}
         plan_rows.append([m, _family(m), forward[m] * 1e3, ref, r, sum(img.values()),
-                          "MEASURED" if m in measured else "EXTRAPOLATED", hours])
+                          "MEASURED" if m in measured else "EXTRAPOLATED", hours / FULL_RUN_SEEDS, hours])
     fam_rows, total = [], sum(p["hours"] for p in plan.values())
     for fam in ("MLP / linear", "LCA"):
         ms = [m for m in configs if _family(m) == fam]
@@ -317,7 +317,7 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
               f"interleaved rounds) and its cost per image, the reference's scaled by the forward-cost ratio; "
               f"hours for {FULL_RUN_SEEDS} seeds x {FULL_RUN_DIGITS:,} digits",
               ["model", "family", "forward ms/image", "reference", "cost ratio", "s per image", "how",
-               "hours (3 seeds)"], plan_rows),
+               "hours per seed", "hours (3 seeds)"], plan_rows),
         Table(f"(c) PLAN, EXTRAPOLATED: {len(configs)} configurations x {FULL_RUN_SEEDS} seeds x "
               f"{FULL_RUN_DIGITS:,} digits, one process on this 2-core CPU: {total:.1f} h = {sessions} sessions "
               f"of {SESSION_HOURS:g} h [load average {load_end} at end]",
@@ -352,6 +352,13 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
              f"the comparison measures all digits in one call per model: per-image costs at {s.images} digits "
              f"are taken to hold at {FULL_RUN_DIGITS:,} (loops that run until the slowest digit stops, DeepFool "
              f"and the sign attack, cost more per digit on a larger batch; see (e))"]
+    per_seed = {m: plan[m]["hours"] / FULL_RUN_SEEDS for m in configs}
+    too_long = [f"{m} {h:.1f} h" for m, h in per_seed.items() if h > SESSION_HOURS]
+    if too_long:
+        notes.append(f"one model run (one seed) longer than a {SESSION_HOURS:g} h session, EXTRAPOLATED: "
+                     f"{', '.join(too_long)}; "
+                     "the command resumes per model (a killed run loses the model in flight), so such a model "
+                     "never finishes in sessions of that length")
     if n_right < FULL_RUN_DIGITS and pool == len(data.y_test):
         notes.append(f"only {n_right} of the {pool} held-out digits are right for every configuration: "
                      f"python -m geomlib.cli.defense --images {FULL_RUN_DIGITS} stops with 'n_images: only {n_right} "

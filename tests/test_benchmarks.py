@@ -172,11 +172,12 @@ def test_defense_cost_benchmark_quick(capsys):
     assert all(v > 0 for v in measured.rows[len(bd.MEASUREMENTS) + 1][1:])  # ALL, s per image
     assert [r[0] for r in per_config.rows] == list(bd._df.DEFENSE_MODELS)
     assert {r[6] for r in per_config.rows} == {"MEASURED", "EXTRAPOLATED"}
-    assert all(math.isfinite(r[7]) and r[7] > 0 for r in per_config.rows)
+    for r in per_config.rows:  # hours per seed and for the 3 seeds
+        assert math.isfinite(r[8]) and r[8] > 0 and r[7] == pytest.approx(r[8] / bd.FULL_RUN_SEEDS), r
     assert "EXTRAPOLATED" in plan.caption and "load average" in plan.caption
     assert [r[0] for r in plan.rows] == ["MLP / linear", "LCA", "all"]
     assert plan.rows[-1][3] == pytest.approx(sum(r[3] for r in plan.rows[:-1]))  # families add up to the total
-    assert plan.rows[-1][3] == pytest.approx(sum(r[7] for r in per_config.rows))
+    assert plan.rows[-1][3] == pytest.approx(sum(r[8] for r in per_config.rows))
     assert plan.rows[-1][2] == bd.FULL_RUN_SEEDS * len(bd._df.DEFENSE_MODELS)
     assert dominant.rows[0][0] in dominant.caption and sum(r[2] for r in dominant.rows) == pytest.approx(100)
     for table in res.tables:
