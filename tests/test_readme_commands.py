@@ -393,6 +393,10 @@ def _dry_run(args: list[str], env: dict) -> str:
     return res.stdout
 
 
+#: ``make bench`` runs by their command-line variables other than BENCH_ARGS: (exit code, output).
+_BENCH_RUNS: dict[tuple[str, ...], tuple[int, str]] = {}
+
+
 @pytest.mark.parametrize("command", MAKE_COMMANDS)
 def test_documented_make_command_runs(command, tmp_path):
     """Its target and variables exist; ``make bench`` runs at its quick size, every other
@@ -407,9 +411,14 @@ def test_documented_make_command_runs(command, tmp_path):
     env = _make_env(tmp_path)
     if targets == ["bench"]:
         cmd = ["make", "bench", *assigns, f"BENCH_ARGS={BENCH_QUICK}", *_no_install(env)]
-        res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-        out = res.stdout + res.stderr
-        assert res.returncode == 0, f"{shlex.join(cmd)}: exit {res.returncode}\n{out}"
+        # the quick BENCH_ARGS (last on the command line) overrides a documented one, so documented
+        # `make bench` lines that differ only in BENCH_ARGS are one run: run it once per file
+        effective = tuple(a for a in assigns if a.split("=")[0] != "BENCH_ARGS")
+        if effective not in _BENCH_RUNS:
+            res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+            _BENCH_RUNS[effective] = (res.returncode, res.stdout + res.stderr)
+        code, out = _BENCH_RUNS[effective]
+        assert code == 0, f"{shlex.join(cmd)}: exit {code}\n{out}"
         assert "QUICK" in out and "Summary" in out, out
         return
     assert _dry_run([*targets, *assigns], env).strip(), f"make -n {' '.join(words)} would run nothing"
