@@ -34,6 +34,38 @@ if os.environ.get("PYTEST_XDIST_WORKER") and jax.config.jax_compilation_cache_di
     jax.config.update("jax_compilation_cache_dir", os.path.join(jax.config.jax_compilation_cache_dir,
                                                                 os.environ["PYTEST_XDIST_WORKER"]))
 
+#: Seconds per test file of the unit session (cold JAX cache, 2 workers, a loaded 2-core machine,
+#: December 2026; files under ~10 s, doctests included, are left out). ``make test`` runs the
+#: files on two xdist workers, a whole file per worker (``--dist loadfile --no-loadscope-reorder``,
+#: tools/run_tests.py), in the order the workers collect them: heaviest first (longest processing
+#: time first), so no long file starts last while the other worker idles (xdist's own order, by
+#: number of tests, put the few-test subprocess files last). A stale figure only makes the order
+#: less good, never a test wrong.
+FILE_SECONDS = {
+    "tests/test_survey.py": 320, "tests/test_comparison_resume.py": 300, "tests/test_taylor.py": 285,
+    "tests/test_defense.py": 270, "tests/test_classifiers.py": 245, "tests/test_benchmarks.py": 225,
+    "tests/test_bad_arguments.py": 170, "tests/test_worst_case.py": 150, "tests/test_mechanism.py": 145,
+    "tests/test_widgets.py": 140, "tests/test_readme_commands.py": 75, "tests/test_geometry.py": 95,
+    "tests/test_explorers.py": 90, "tests/test_boundary.py": 85, "tests/test_distributed.py": 75,
+    "tests/test_attacks.py": 65, "tests/test_hypersurface.py": 60, "tests/test_survey_resume.py": 57,
+    "tests/test_adaptive.py": 50, "tests/test_seeds.py": 50, "tests/test_lca_views.py": 45,
+    "tests/test_robustness.py": 45, "tests/test_lca.py": 42, "tests/test_models.py": 36,
+    "tests/test_robustness_checks.py": 30, "tests/test_nbval_tolerance.py": 24, "tests/test_references.py": 20,
+    "tests/test_contours.py": 20, "tests/test_temperatures.py": 20, "tests/test_prediction.py": 18,
+    "tests/test_planes.py": 17, "tests/test_resume_runs.py": 16, "tests/test_images.py": 14,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker, the files heaviest first (see FILE_SECONDS); a file's tests keep their order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        first = {}
+        for i, item in enumerate(items):
+            first.setdefault(item.nodeid.split("::", 1)[0], i)
+        items.sort(key=lambda item: (-FILE_SECONDS.get(item.nodeid.split("::", 1)[0], 0),
+                                     first[item.nodeid.split("::", 1)[0]]))
+
+
 settings.register_profile(
     "geomlib-ci",
     max_examples=20,

@@ -6,7 +6,8 @@ Used by ``make test``::
 
 1. **Unit tests** (``README.md``, ``tests/``, ``geomlib/`` doctests; not ``tests/browser``)
    with pytest-xdist on ``N`` worker processes (``-n N --dist loadfile``, default 2): whole
-   files go to one worker, so a file's jitted functions compile once.
+   files go to one worker, so a file's jitted functions compile once; the heaviest files
+   first (``--no-loadscope-reorder``: the order of tests/conftest.py's ``FILE_SECONDS``).
 2. **Browser tests** (``tests/browser``): JupyterLab and headless Chromium, serially.
 3. **Notebooks** under nbval (``notebooks/``, ``--nbval-lax --nbval-current-env``), serially:
    nbval must run a notebook's cells in order.
@@ -136,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         if _xdist_available():
             # loadfile: a test file's tests share jitted functions; split across workers,
             # both would compile them (measured: -n 2 --dist load slower than serial).
-            parallel = ["-n", str(ours.workers), "--dist", "loadfile"]
+            # --no-loadscope-reorder: the files go out in collection order, which
+            # tests/conftest.py makes heaviest first (xdist's order, by number of tests,
+            # started the few-test subprocess files last: a long tail on one worker).
+            parallel = ["-n", str(ours.workers), "--dist", "loadfile", "--no-loadscope-reorder"]
         else:
             print("run_tests: pytest-xdist is not installed; unit tests run in one process", flush=True)
     phases = [("unit tests" + (f" on {ours.workers} worker{'s' * (ours.workers > 1)}" if parallel else ""), [*parallel, *UNIT, *extra], "unit"),
