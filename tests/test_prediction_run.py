@@ -176,3 +176,18 @@ def test_committed_prediction_file_reads_back_whole():
     for m in measures.values():
         assert m.distance.shape == (n,) and m.noise.shape == (n, meta["settings"]["n_directions"])
         assert np.all(np.isfinite(m.found) | (m.method == -2))
+
+
+def test_chapter_9_finds_the_prediction_file_and_states_its_finding(tmp_path):
+    from geomlib import plots
+
+    files = plots.find_result_files("notebooks/results")
+    assert list(files.predictions) == ["defense-prediction-24.npz"]
+    assert "defense-prediction-24.npz" not in files.robustness and "defense-prediction-24.npz" not in files.comparisons
+    measures, meta = files.predictions["defense-prediction-24.npz"]
+    (finding,) = plots.prediction_findings(measures, "file x")
+    s = geomlib.prediction_summary(measures)
+    assert finding.chapter == 8 and finding.verdict == "new here"
+    assert f"r alone {min(v.test.r2_flat for v in s.values()):.2f}" in finding.ours
+    assert f"on {sum(v.test.n_curved for v in s.values())} of" in finding.ours
+    assert plots.prediction_findings({}, "none") == []

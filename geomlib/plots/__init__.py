@@ -20,6 +20,7 @@ from geomlib.plots.conclusions import (
     find_result_files,
     findings_table,
     msd_findings,
+    prediction_findings,
     robustness_findings,
     survey_findings,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "find_result_files",
     "findings_table",
     "msd_findings",
+    "prediction_findings",
     "robustness_findings",
     "survey_findings",
     # chapters 3 and 4

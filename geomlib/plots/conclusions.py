@@ -25,15 +25,19 @@ from jax.typing import ArrayLike
 
 from geomlib import (
     ClassifierMeasures,
+    PredictionMeasures,
     SurveyResult,
     comparison_summary,
     hierarchical_rank_correlation,
     load_comparison,
+    load_predictions,
     load_robustness_run,
     load_survey,
+    prediction_summary,
 )
 
 __all__ = ["PUBLISHED", "Finding", "ResultFiles", "accuracy_findings", "comparison_findings", "find_result_files",
+           "prediction_findings",
            "findings_table", "msd_findings", "robustness_findings", "survey_findings"]
 
 _PAITON = "Paiton et al. 2020"
@@ -294,20 +298,52 @@ def robustness_findings(run: Mapping, basis: str) -> list[Finding]:
     return out
 
 
+def prediction_findings(measures: Mapping[str, PredictionMeasures], basis: str) -> list[Finding]:
+    """The per-digit prediction test of chapter 8 (:func:`geomlib.prediction_summary`; new here):
+    how much of the spread of each model's smallest adversarial distances the boundary's distance
+    r alone and the second-order model at the DeepFool point explain (R² of log distance, range
+    over the models), and on how many digits the boundary curves within that distance (r κ₊ > 1).
+
+    Args:
+      measures: model name -> :class:`geomlib.PredictionMeasures` (:func:`geomlib.load_predictions`).
+      basis: where they come from.
+
+    Returns:
+      one finding (none for no models).
+    """
+    if not measures:
+        return []
+    s = prediction_summary(measures)
+    r2 = np.array([v.test.r2 for v in s.values()])
+    flat = np.array([v.test.r2_flat for v in s.values()])
+    curved = sum(v.test.n_curved for v in s.values())
+    used = sum(v.test.n_images for v in s.values())
+    return [Finding(8, "the boundary's local geometry predicts each digit's adversarial distance", "not reported",
+                    f"R² of log distance over {len(s)} models: r alone {flat.min():.2f}-{flat.max():.2f}, "
+                    f"paraboloid at the DeepFool point {r2.min():.2f}-{r2.max():.2f}; "
+                    f"r κ₊ > 1 on {curved} of {used} digits x models", basis, "new here")]
+
+
 @dataclass(frozen=True)
 class ResultFiles:
     """Result files found in a folder: ``surveys`` (path -> surveys by ``"dictionary/circuit"``),
     ``comparisons`` (path -> ``(results, metadata)`` of :func:`geomlib.load_comparison`) and
-    ``robustness`` (path -> the arrays of :func:`geomlib.load_robustness_run`)."""
+    ``robustness`` (path -> the arrays of :func:`geomlib.load_robustness_run`) and ``predictions``
+    (path -> ``(measures, metadata)`` of :func:`geomlib.load_predictions`)."""
 
     surveys: dict[str, dict[str, SurveyResult]]
     comparisons: dict[str, tuple[dict[str, ClassifierMeasures], dict]]
     robustness: dict[str, dict]
+    predictions: dict[str, tuple[dict[str, PredictionMeasures], dict]] = None  # type: ignore[assignment]
+
+    def __post_init__(self):
+        if self.predictions is None:
+            object.__setattr__(self, "predictions", {})
 
 
 def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> ResultFiles:
     """Read every file matching ``pattern`` in ``directory`` (and its subfolders) that is a
-    survey, a model comparison or a robustness run; other files (parameters, damaged files)
+    survey, a model comparison, a robustness run or a prediction file; other files (parameters, damaged files)
     are skipped.
 
     Args:
@@ -320,7 +356,7 @@ def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> R
     if isinstance(directory, (bool, bytes)) or not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
         raise TypeError(f"directory: expected a folder path (str or os.PathLike), got {directory!r}")
     root = Path(directory)
-    surveys, comparisons, robustness = {}, {}, {}
+    surveys, comparisons, robustness, predictions = {}, {}, {}, {}
     for path in sorted(root.rglob(pattern)) if root.is_dir() else []:
         name = str(path.relative_to(root))
         try:
@@ -336,6 +372,11 @@ def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> R
             pass
         try:
             robustness[name] = load_robustness_run(path)
+            continue
         except (ValueError, KeyError, OSError):
             pass
-    return ResultFiles(surveys, comparisons, robustness)
+        try:
+            predictions[name] = load_predictions(path)
+        except (ValueError, KeyError, OSError):
+            pass
+    return ResultFiles(surveys, comparisons, robustness, predictions)
