@@ -7,6 +7,12 @@ progress bar names a late measurement) and restarted until it finishes. The fina
 be byte-identical (SHA-256) to the uninterrupted run's, each kill must lose at most the
 model in flight, and the times must be in the sidecar, not in the file.
 
+The same comparison across two processes (JAX's multi-process runtime: ``--coordinator
+localhost:PORT --num-processes 2 --process-id i``): the models are shared out over the
+processes (2 in the first round, 1 in the second: process 1 waits), and the file process 0
+writes must be the uninterrupted single process's, byte for byte; resumed by two processes,
+it stays so.
+
 The subprocesses share one JAX persistent compilation cache (a temporary folder), so only
 the first run compiles.
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -100,9 +107,11 @@ def test_killed_and_resumed_run_writes_the_uninterrupted_file(tmp_path, env, str
     assert straight.with_name("straight.times.json").is_file()
 
     resumed = tmp_path / "resumed.npz"
-    # kill 1: the moment the first model is saved (the second has just started)
+    # kill 1: the moment the first model is saved (the second has just started): the file and then its
+    # times (the sidecar, written just after the file: killed in between, the model's times are lost)
     proc = _start(resumed, env, "--no-progress")
-    _kill_when(proc, resumed.exists, "the first model was saved")
+    _kill_when(proc, lambda: resumed.exists() and resumed.with_name("resumed.times.json").exists(),
+               "the first model was saved")
     assert _models_in(resumed) == ["linear"]
     first = _sha(resumed)
 
@@ -157,3 +166,38 @@ def test_fewer_than_three_models_print_the_summary(tmp_path, straight, capsys):
     assert "resuming" in out and "nothing to measure" in out
     assert "no rank correlations: they need at least 3 models, this comparison has 1" in out
     assert any(line.startswith("mlp-2 ") for line in out.splitlines())
+
+
+# ----------------------------------------------------------------------------- across two processes
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _two_processes(out: Path, env: dict) -> list[str]:
+    """Run the comparison as two processes (one coordinator port); both must succeed: their stdouts."""
+    address = f"localhost:{_free_port()}"
+    procs = [_start(out, env, "--no-progress", "--coordinator", address, "--num-processes", "2", "--process-id", str(i))
+             for i in range(2)]
+    try:
+        return [_finish(p)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+def test_two_processes_write_the_single_process_file_and_resume_it(tmp_path, env, straight):
+    two = tmp_path / "two.npz"
+    printed = _two_processes(two, env)
+    assert two.read_bytes() == straight.read_bytes()
+    results, meta = geomlib.load_comparison(two)
+    assert list(results) == list(MODELS) and len(meta["images"]) == 2
+    assert "2 processes" in printed[0] and "done in" in printed[0]
+    assert "done in" not in printed[1] and "mlp-3" not in printed[1], printed[1]  # process 1 prints nothing
+    # resumed by two processes: process 0 reads the file, both skip every model, the same bytes
+    printed = _two_processes(two, env)
+    assert "3 of 3 models done" in printed[0] and two.read_bytes() == straight.read_bytes()

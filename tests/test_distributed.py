@@ -157,30 +157,5 @@ def test_initialize_distributed_settings(monkeypatch):
         initialize_distributed("localhost:1234", 2, 2)
 
 
-# ------------------------------------------------------------------ chapter 8's comparison
-#: Three cheap shipped models on 2 digits, no worst case: the models are shared out over the
-#: processes (2 in the first round, 1 in the second: process 1 waits), and the file process 0
-#: writes must be the single process's, byte for byte (write_npz is reproducible).
-DEFENSE_ARGS = ["--models", "linear,mlp-2,mlp-3", "--images", "2", "--worst-case", "none", "--no-progress"]
-
-
-def _defense(out: Path, env: dict, *distributed: str) -> subprocess.Popen:
-    flags = [x for kv in zip(("--coordinator", "--num-processes", "--process-id"), distributed) for x in kv]
-    return subprocess.Popen([sys.executable, "-m", "geomlib.cli.defense", *DEFENSE_ARGS, "--out", str(out), *flags],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def test_comparison_two_processes_equal_one(tmp_path, env):
-    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
-    _wait([_defense(one, env)])
-    address = f"localhost:{_free_port()}"
-    printed = _wait([_defense(two, env, address, "2", str(i)) for i in range(2)])
-    assert two.read_bytes() == one.read_bytes()
-    results, meta = geomlib.load_comparison(two)
-    assert list(results) == ["linear", "mlp-2", "mlp-3"] and len(meta["images"]) == 2
-    assert "2 processes" in printed[0] and "done in" in printed[0]
-    assert "done in" not in printed[1] and "mlp-3" not in printed[1], printed[1]  # process 1 prints nothing
-    # resumed by two processes: process 0 reads the file, both skip every model, the same bytes
-    address = f"localhost:{_free_port()}"
-    printed = _wait([_defense(two, env, address, "2", str(i)) for i in range(2)])
-    assert "3 of 3 models done" in printed[0] and two.read_bytes() == one.read_bytes()
+# Chapter 8's comparison across two processes (written byte for byte as one process writes it, and
+# resumed): tests/test_comparison_resume.py, whose uninterrupted run is the reference.
