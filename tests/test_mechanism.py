@@ -234,7 +234,8 @@ def test_plane_attacks_bad_arguments(fake_models, bad, match):
 
 # ----------------------------------------------------------------------------- figures and explorers
 def test_plots_draw_every_panel(coords, fake_models):
-    toy = geomlib.toy_attacks(geomlib.toy_lca_dictionary(), 0, 0.1, np.array([0.0, 1.0]), coords, max_steps=80)
+    # max_steps of the toy_attacks tests above: their compiled attack is reused
+    toy = geomlib.toy_attacks(geomlib.toy_lca_dictionary(), 0, 0.1, np.array([0.0, 1.0]), coords, max_steps=150)
     fig = plots.plot_toy_mechanism(toy, coords, geomlib.toy_lca_dictionary()["phi"], 0, level=0.5)
     assert len(fig.axes) == 3 + 2 + 3  # maps, line panels, colour bars
     models, images, labels, means = fake_models
@@ -246,7 +247,9 @@ def test_plots_draw_every_panel(coords, fake_models):
 
 @pytest.fixture(scope="module")
 def toy_explorer():
-    ex = widgets.toy_mechanism_explorer(n=9, lambdas=(0.0, 0.05, 0.3), angles=(60.0, 110.0, 150.0), max_steps=120,
+    # the grid and max_steps of the toy_attacks tests above: their compiled attack is reused (with its own
+    # max_steps the explorer compiled the attack again: ~20 s)
+    ex = widgets.toy_mechanism_explorer(n=9, lambdas=(0.0, 0.05, 0.3), angles=(60.0, 110.0, 150.0), max_steps=150,
                                         dpi=30)
     yield ex
     ex.close()
@@ -272,7 +275,7 @@ def test_toy_explorer_every_slider_redraws(toy_explorer):
         assert ex.png != before, name
         assert ex.last_error is None
     want = geomlib.toy_attacks(geomlib.toy_lca_dictionary(), 2, 0.3, np.array([np.cos(np.radians(60)),
-                               np.sin(np.radians(60))]), np.asarray(geomlib.grid(9, 1.5)), max_steps=120)
+                               np.sin(np.radians(60))]), np.asarray(geomlib.grid(9, 1.5)), max_steps=150)
     np.testing.assert_allclose(ex.result["LCA"].attack.path, want["LCA"].attack.path, atol=1e-6)
     with pytest.raises(ValueError, match="update"):
         ex.update(theta=3.0)
