@@ -608,9 +608,10 @@ def test_survey_levers_agree_and_undefined_stays_nan(small):
     (lever c: 7 rows, 5 edge rows) stays within the resolution; a plane
     where the neuron never responds has no contour: NaN with every lever."""
     params, cfg = small
-    base = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, progress=False, **cfg)
-    active = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, progress=False, capacity=16, **cfg)
-    fewer = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, progress=False, n_b=7, n_edge=5, **cfg)
+    # chunks of 4 planes (a neuron's): the plain survey's kernel is the one the surveys above compiled
+    base = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, chunk_size=4, progress=False, **cfg)
+    active = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, chunk_size=4, progress=False, capacity=16, **cfg)
+    fewer = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, chunk_size=4, progress=False, n_b=7, n_edge=5, **cfg)
     assert active.config["capacity"] == 16 and "capacity" not in base.config
     np.testing.assert_allclose(active.c2, base.c2, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(active.n_valid, base.n_valid)
