@@ -179,7 +179,7 @@ class CostSizes:
     models: tuple = ("mlp-2", "lca-mlp-2", "lca-mlp-2-t25")  # measured; the others extrapolated
     images: int = 64  # the chunk: digits per measure_classifier call (--cost-images)
     forward_batch: int = 256  # digits per timed forward pass of every configuration
-    forward_repeats: int = 3
+    forward_repeats: int = 7  # cheap (a forward pass); the machine is shared, so many rounds
     pool: int | None = None  # held-out digits the chunk is picked from (None: all, as the comparison)
     settings: dict = field(default_factory=dict)  # overrides of the comparison's settings (quick only)
 
@@ -284,7 +284,7 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
         r = forward[m] / forward[ref]
         img = {k: r * v for k, v in per_image[ref].items()}
         img["rest of the call"] = r * rest[ref]
-        fixed = r * survey[ref] + (first_s[ref] - warm_s[ref])  # per model run: survey + compilation
+        fixed = r * survey[ref] + max(first_s[ref] - warm_s[ref], 0.0)  # per model run: survey + compilation
         hours = FULL_RUN_SEEDS * (FULL_RUN_DIGITS * sum(img.values()) + fixed) / 3600
         plan[m] = {"img": img, "fixed": fixed, "hours": hours, "ref": ref}
         plan_rows.append([m, _family(m), forward[m] * 1e3, ref, r, sum(img.values()),
@@ -306,7 +306,8 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
     rows_a += [["rest of the call (checks, template cosines)", *(rest[m] for m in measured)],
                ["ALL, s per image", *(sum(per_image[m].values()) + rest[m] for m in measured)],
                ["first-layer survey (s per model)", *(survey[m] for m in measured)],
-               ["first call - warm call: compilation (s per model)", *(first_s[m] - warm_s[m] for m in measured)],
+               ["first call - warm call: compilation, < 0 = load noise (s per model)",
+                *(first_s[m] - warm_s[m] for m in measured)],
                ["CPU s this process got per wall s, warm call (2 = both cores)", *(cpu[m] for m in measured)]]
     load_end = _loadavg()
     tables = [
@@ -342,7 +343,8 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
              f"smooth twins at T = {temperature:g}",
              "per image = the measurement's seconds in ClassifierMeasures.seconds / digits in the call; the "
              "first-layer survey is per model; 'compilation' is the first call's extra time (paid once per model "
-             "and shape in a run; an upper bound, as seeds share compiled code)",
+             "and shape in a run; an upper bound, as seeds share compiled code; small when JAX's persistent "
+             "compilation cache, which make bench sets, already holds the shapes; the plan counts it as >= 0)",
              "EXTRAPOLATED: a configuration not measured costs its reference's seconds per image x its forward-cost "
              "ratio (same family; LCA cost scales with steps x neurons^2); the worst case also scales with the "
              "digits still standing after each attack, which the ratio does not see (adversarially trained MLPs "
