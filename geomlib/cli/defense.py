@@ -1,13 +1,13 @@
 """Measure curvature and robustness of the chapter-5 model family and save the results.
 
     python -m geomlib.cli.defense                               # default size: 24 digits, all models
-    python -m geomlib.cli.defense --images 1000 --out defense-mnist-1000.npz    # the full-size run (resumable)
+    python -m geomlib.cli.defense --images 800 --out defense-mnist-800.npz      # the full-size run (resumable)
     python -m geomlib.cli.defense --models mlp-2,lca-mlp-2 --images 64          # a subset
     python -m geomlib.cli.defense --cifar10 PATH --images 200   # grayscale CIFAR-10 (trains its models)
     python -m geomlib.cli.defense --images 24 --out notebooks/results/defense-mnist-24.npz   # chapter 8's file
     python -m geomlib.cli.defense --convergence notebooks/results/defense-convergence.json \
         --models mlp-2,lca-mlp-2 --images 12     # does a larger worst-case budget lower the accuracies?
-    python -m geomlib.cli.defense --seeds 0,1,2 --seed-dir seeds --images 1000   # every model x 3 seeds, one file
+    python -m geomlib.cli.defense --seeds 0,1,2 --seed-dir seeds --images 800    # every model x 3 seeds, one file
 
 Every model in ``--models`` (shipped classifiers, :data:`geomlib.DEFENSE_MODELS` by
 default) is measured on the same held-out digits by :func:`geomlib.measure_classifier`:
