@@ -384,6 +384,36 @@ class Ctx:
                       "a/lam": np.asarray(c.lam), "a/seconds": np.asarray(1.0)})
         return p
 
+    def make_digits(self):
+        """Two held-out MNIST digits and their labels (what prediction_measures measures)."""
+        np = _np()
+        d = self.g.load_mnist_subset(seed=0)
+        return np.asarray(d.x_test[:2], np.float32), np.asarray(d.y_test[:2])
+
+    def make_prediction_measures(self):
+        np = _np()
+        from geomlib._src.defense.prediction_run import PredictionMeasures
+        return {n: PredictionMeasures(0.05, np.array([1.0, 2.0]), np.array([[0.5], [0.2]]), np.array([0.9, 2.0]),
+                                      np.array([0, 1]), np.array([[20.0, 30.0], [40.0, np.inf]]) * s)
+                for n, s in (("a", 1.0), ("b", 2.0))}
+
+    def make_prediction_file(self):
+        """A prediction file as the command writes it (one model, two digits)."""
+        np = _np()
+        import json as _json
+        from geomlib._src.core.files import write_npz
+        p = self.tmp / "prediction.npz"
+        m = self.prediction_measures["a"]
+        write_npz(p, {"settings": np.asarray(_json.dumps({"images": [0, 1]})), "models": np.asarray(["a"]),
+                      "command": np.asarray("python -m geomlib.cli.prediction"), "seconds": np.asarray(1.0),
+                      **{f"a/{k}": np.asarray(v) for k, v in m._asdict().items()}, "a/seconds": np.asarray(1.0)})
+        return p
+
+    def make_comparison_file_24(self):
+        """Chapter 8's committed comparison file (its digits are what predictions_to_file measures)."""
+        from pathlib import Path as _Path
+        return _Path(self.g.__file__).resolve().parent.parent / "notebooks" / "results" / "defense-mnist-24.npz"
+
     def make_comparison_file(self):
         p = self.tmp / "comparison.npz"
         self.g.save_comparison(p, self.results, {"note": "tiny"})
@@ -1201,6 +1231,31 @@ def catalogue() -> list[Entry]:
                  Bad("factors", "(5,) (one short)", _const((5,)))]),
         E("load_temperatures", F, lambda c: dict(path=c.temperatures_file), dict(path="path"),
           extra=[Bad("path", "a comparison file", lambda v, c: c.comparison_file, names=("comparison.npz",))]),
+        E("prediction_measures", F, lambda c: dict(model="linear", x=c.digits[0], y=c.digits[1], n_directions=2,
+                                                   max_radius=50.0, grid=4, iters=4, cw_targets=1, seed=0),
+          {},   # each call that is not rejected measures the model (~10 s): hand-picked variants only
+          extra=[Bad("model", "'' (empty name)", _const("")), Bad("model", "3", _const(3)),
+                 Bad("model", "'nonexistent' (no such classifier)", _const("nonexistent")),
+                 Bad("x", "pixels 2", lambda v, c: v + 2), Bad("x", "shape (784,)", lambda v, c: v[0]),
+                 Bad("y", "one label short", lambda v, c: v[:1]), Bad("y", "label 10", lambda v, c: v * 0 + 10),
+                 Bad("temperature", "-1", _const(-1.0)), Bad("temperature", "nan", _const(NAN)),
+                 Bad("n_directions", "0", _const(0)), Bad("max_radius", "0", _const(0.0)),
+                 Bad("grid", "0", _const(0)), Bad("iters", "65", _const(65)), Bad("cw_targets", "0", _const(0)),
+                 Bad("seed", "-1", _const(-1)), Bad("seed", "'abc'", _const("abc"))]),
+        E("prediction_summary", F, lambda c: dict(measures=c.prediction_measures, dim=784), dict(dim="size"),
+          extra=[Bad("measures", "None", _const(None)), Bad("measures", "{}", _const({})),
+                 Bad("measures", "{'a': 1} (not PredictionMeasures)", _const({"a": 1})), Bad("dim", "1", _const(1))]),
+        E("flat_noise_ratio", F, lambda c: dict(dim=784), dict(dim="size"), extra=[Bad("dim", "1", _const(1))]),
+        E("load_predictions", F, lambda c: dict(path=c.prediction_file), dict(path="path"),
+          extra=[Bad("path", "a comparison file", lambda v, c: c.comparison_file, names=("comparison.npz",))]),
+        E("predictions_to_file", F, lambda c: dict(out=c.tmp / "p-out.npz", models=("linear",),
+                                                   comparison=c.comparison_file_24, n_images=1, progress=False),
+          {},   # a call that is not rejected measures a model: hand-picked variants only
+          extra=[Bad("models", "('nonexistent',)", _const(("nonexistent",))), Bad("models", "()", _const(())),
+                 Bad("n_images", "0", _const(0)), Bad("restart", "'yes'", _const("yes")),
+                 Bad("progress", "'no'", _const("no")), Bad("command", "''", _const("")),
+                 Bad("out", "None", _const(None)), Bad("comparison", "missing file",
+                                                       lambda v, c: c.tmp / "nowhere.npz", names=("nowhere.npz",))]),
         E("noise_robustness", F, lambda c: dict(logits_fn=c.logits, x=c.x, y=c.y, radii=np.array([0.1, 1.0]),
                                                 n_directions=3, key=c.key),
           dict(logits_fn="fn", x="x", y="lab", radii="floats", n_directions="count", key="key"),

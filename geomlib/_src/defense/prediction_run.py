@@ -139,7 +139,7 @@ def flat_noise_ratio(dim: int) -> float:
     """
     from scipy.stats import beta
 
-    dim = check_int(dim, "dim", 2)
+    dim = check_int(dim, "dim", 2, 2 ** 31 - 1)
     return float(1.0 / np.sqrt(beta.ppf(0.5, 0.5, (dim - 1) / 2)))
 
 
@@ -229,8 +229,11 @@ def predictions_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_
     models = check_model_names(models)
     comparison = check_path(comparison, "comparison")
     check_bool(restart, "restart"), check_bool(progress, "progress")
-    for m in models:
-        model_threshold(m)
+    for m in models:                     # every name is a classifier file, checked before anything runs
+        try:
+            model_threshold(m)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"models: no classifier {m!r} ({err})") from err
     _, cmeta = load_comparison(comparison)
     images = list(cmeta["images"])
     if n_images is not None:
