@@ -8,6 +8,8 @@
     python -m geomlib.cli.defense --convergence notebooks/results/defense-convergence.json \
         --models mlp-2,lca-mlp-2 --images 12     # does a larger worst-case budget lower the accuracies?
     python -m geomlib.cli.defense --seeds 0,1,2 --seed-dir seeds --images 800    # every model x 3 seeds, one file
+    python -m geomlib.cli.defense --images 100 --offset 300 --out block-3.npz   # one block of a run in blocks
+    python -m geomlib.cli.defense --merge block-*.npz --out defense-mnist-800.npz  # the blocks joined
 
 Every model in ``--models`` (shipped classifiers, :data:`geomlib.DEFENSE_MODELS` by
 default) is measured on the same held-out digits by :func:`geomlib.measure_classifier`:
@@ -84,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                          "k >= 1: <name>-s<k> from --seed-dir)")
     ap.add_argument("--seed-dir", default=None, metavar="DIR",
                     help="folder of the extra seeds <name>-s<k> (python -m geomlib.cli.train seeds; default: seeds)")
+    ap.add_argument("--offset", type=int, default=0, metavar="K",
+                    help="measure the digits K to K + --images of the comparison's list: one block of a run in "
+                         "blocks (each block file resumes per model), joined by --merge (default 0)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="BLOCK.npz",
+                    help="join these block files (--offset) into --out, and print the comparison")
     args = ap.parse_args(argv)
 
     from geomlib._src.core.batching import initialize_distributed, is_main_process
@@ -106,6 +113,22 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--eps: expected finite radii >= 0, got {args.eps!r}")
     if args.images < 1:
         ap.error(f"--images: expected a positive integer, got {args.images}")
+    if args.offset < 0:
+        ap.error(f"--offset: expected an integer >= 0, got {args.offset}")
+    if args.offset and args.cifar10:
+        ap.error("--offset: blocks of digits are for the MNIST comparison; drop --offset or --cifar10")
+    if args.merge is not None:
+        if args.out is None:
+            ap.error("--merge: needs --out, the joined file")
+        from geomlib._src.defense.runs import merge_comparison_files
+
+        try:
+            results, meta = merge_comparison_files(args.merge, args.out)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out}: {len(results)} models x {len(meta['images'])} digits from {len(args.merge)} blocks")
+        return 0
     if not 0 <= args.seed < 2 ** 32:
         ap.error(f"--seed: expected an integer in [0, 2**32), got {args.seed}")
     worst_case = _budget(ap, "--worst-case", args.worst_case)
@@ -139,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             if problems:
                 ap.error("--seed-dir: the extra seeds are not all there:\n  " + "\n  ".join(problems))
     kind = "cifar10" if args.cifar10 else "mnist"
-    out = Path(args.out or f"defense-{kind}-{args.images}{'-seeds' if args.seeds is not None else ''}.npz")
+    out = Path(args.out or f"defense-{kind}-{args.images}{f'-from{args.offset}' if args.offset else ''}"
+               f"{'-seeds' if args.seeds is not None else ''}.npz")
     if out.is_dir():
         ap.error(f"--out: {out} is a folder; expected a file name")
 
@@ -184,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = comparison_to_file(out, models, args.images, cifar10=args.cifar10, seed=args.seed, eps=eps,
                                  restart=args.restart, progress=not args.no_progress, on_start=start,
-                                 worst_case=worst_case, **({} if seed_dir is None else {"seed_dir": seed_dir}))
+                                 worst_case=worst_case, offset=args.offset,
+                                 **({} if seed_dir is None else {"seed_dir": seed_dir}))
     except ResumeError as err:
         hint = "\n(--restart overwrites it)" if err.kind == "damaged" else ". Use another --out, or --restart to overwrite it."
         print(f"error: {err}{hint}", file=sys.stderr)

@@ -35,7 +35,7 @@ from geomlib._src.defense.io import load_comparison, save_comparison
 from geomlib._src.defense.measures import WORST_CASE_BUDGET, compare_classifiers, measure_classifier
 from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
 from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
-from geomlib._src.defense.runs import ComparisonRun, comparison_to_file
+from geomlib._src.defense.runs import ComparisonRun, comparison_to_file, merge_comparison_files
 from geomlib._src.defense.prediction import (
     NoiseDistance,
     PredictionTest,
@@ -75,7 +75,7 @@ from geomlib._src.defense.temperatures import (
 )
 
 __all__ = [
-    "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
+    "CIFAR10_SETTINGS", "CONTOUR_WINDOW", "ComparisonRun", "comparison_to_file", "merge_comparison_files", "DEFENSE_MODELS", "PER_IMAGE", "STATISTICS", "ClassifierMeasures",
     "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers", "comparison_summary",
     "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
     "mnist_comparison", "pick_images", "rank_correlation", "save_comparison", "WORST_CASE_BUDGET",

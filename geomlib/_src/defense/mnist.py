@@ -47,7 +47,7 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
                      temperature: float = 0.05, directory: str | os.PathLike | None = None, progress: bool = True,
                      on_model: Callable[[dict, dict], None] | None = None,
                      done: tuple[Mapping[str, ClassifierMeasures], Mapping] | None = None,
-                     seed_dir: str | os.PathLike | None = None, **kwargs
+                     seed_dir: str | os.PathLike | None = None, offset: int = 0, **kwargs
                      ) -> tuple[dict[str, ClassifierMeasures], dict]:
     """Measure the shipped MNIST classifiers ``models`` on the same held-out digits.
 
@@ -69,6 +69,9 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
         this call's.
       seed_dir: None, or the folder of the extra seeds: every ``"<shipped>-s<k>"`` of
         ``models`` is loaded from there (the others as without it).
+      offset: skip the first ``offset`` of those digits (and their targets): a block of a
+        comparison measured in blocks, merged afterwards with
+        :func:`geomlib._src.defense.runs.merge_comparison_files`; 0 by default.
       kwargs: passed to :func:`measure_classifier` (eps, survey, msd_steps, devices, ...).
 
     Returns:
@@ -97,17 +100,20 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
             raise ValueError(f"models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}){also}, "
                              f"got {unknown}")
     n_images = check_int(n_images, "n_images")
+    offset = check_int(offset, "offset", 0)
     seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     temperature = check_float(temperature, "temperature", 0.0, open_low=True)
     progress = check_bool(progress, "progress")
     done_results, done_meta = check_done(done)
     data = load_mnist_subset(seed=0)
-    if n_images > len(data.y_test):
-        raise ValueError(f"n_images: expected at most the {len(data.y_test)} held-out digits, got {n_images}")
+    if n_images + offset > len(data.y_test):
+        raise ValueError(f"n_images, offset: expected at most the {len(data.y_test)} held-out digits, got "
+                         f"{n_images} from digit {offset}")
     where = {m: seed_dir if seeded(m) else directory for m in models}
     nets = {m: (load_classifier(m, directory=where[m]),
                 load_classifier(m, smooth_temperature=temperature, directory=where[m])) for m in models}
-    idx, target, n_right = pick_images(nets, data.x_test, data.y_test, int(n_images), seed)
+    idx, target, n_right = pick_images(nets, data.x_test, data.y_test, int(n_images + offset), seed)
+    idx, target = idx[offset:], target[offset:]   # a block: the targets drawn as for the whole list
     kwargs.setdefault("key", seed)
     meta = {"data": "mnist", "images": idx.tolist(), "targets": target.tolist(), "n_right_all": n_right,
             "n_test": int(len(data.y_test)), "temperature": temperature, "seed": seed,

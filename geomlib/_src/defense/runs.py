@@ -74,7 +74,7 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
                        restart: bool = False, progress: bool = True, n_boot: int = 1000,
                        on_start: Callable[[tuple[str, ...] | None], object] | None = None,
                        worst_case: Mapping[str, int] | None = None,
-                       seed_dir: str | os.PathLike | None = None) -> ComparisonRun:
+                       seed_dir: str | os.PathLike | None = None, offset: int = 0) -> ComparisonRun:
     """:func:`mnist_comparison` of ``models`` (or, with ``cifar10`` a folder of the CIFAR-10
     batches, :func:`cifar10_comparison`; ``models`` then only bounds what the file may
     hold) on ``n_images`` images, written to the ``.npz`` ``out``, resuming it.
@@ -93,6 +93,9 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         to skip it; part of the settings a resumed file must share.
       seed_dir: None, or the folder of extra seeds ``"<shipped>-s<k>"`` among ``models``
         (:func:`mnist_comparison`); one file then holds every seed, keyed by model name.
+      offset: MNIST only: measure the digits ``offset`` to ``offset + n_images`` of the
+        comparison's list, a block of a comparison run in blocks (each block file resumes per
+        model; :func:`merge_comparison_files` joins them).
 
     Under JAX's multi-process runtime the models are shared out over the processes
     (:func:`geomlib.compare_classifiers`); process 0 reads the file to resume and writes it,
@@ -134,6 +137,10 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         common["worst_case"] = dict(worst_case)
     if seed_dir is not None:
         common["seed_dir"] = seed_dir
+    if offset:
+        if cifar10:
+            raise ValueError("offset: blocks of digits are for the MNIST comparison")
+        common["offset"] = offset
     try:
         if cifar10:
             results, meta = cifar10_comparison(cifar10, n_images, **common)
@@ -151,3 +158,73 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         (c, r): rank_correlation(results, c, r, n_boot=n_boot, seed=seed) for c, r in CORRELATIONS}
     return ComparisonRun(results, meta, tuple(m for m in results if m not in measured), tuple(measured), elapsed,
                          comparison_summary(results), correlations)
+
+
+#: Per-image fields whose image axis is the last (the radii first); the others have it first.
+_IMAGE_AXIS_LAST = ("pgd_correct", "worst_correct", "worst_broken_by")
+
+
+def merge_comparison_files(paths: Sequence[str | os.PathLike], out: str | os.PathLike
+                           ) -> tuple[dict[str, ClassifierMeasures], dict]:
+    """Join the block files of a comparison run in blocks (``comparison_to_file(offset=...)``,
+    ``python -m geomlib.cli.defense --offset K``) into one comparison file ``out``.
+
+    The blocks must hold the same models, measured with the same settings (:data:`RESUME_KEYS`
+    but the number of digits) on disjoint digits; they are joined in the order of their
+    digits' positions in the comparison's list (the order of ``paths`` does not matter), each
+    model's per-image arrays concatenated, its per-model first-layer survey taken from the
+    first block (the same survey in every block: it does not depend on the digits) and its
+    seconds summed, as are the runs' seconds. The joined file is a comparison in blocks, not
+    the bytes of one run on all digits: random starts and random planes are drawn per block.
+
+    Returns:
+      ``(results, metadata)`` as :func:`geomlib.load_comparison` reads ``out`` back.
+
+    Raises:
+      ValueError: fewer than 2 files, other models or settings, overlapping digits;
+      FileNotFoundError: a missing file.
+    """
+    import numpy as np
+
+    from geomlib._src.defense.results import PER_IMAGE
+
+    if isinstance(paths, (str, os.PathLike)) or len(paths) < 2:
+        raise ValueError(f"paths: expected the block files of one comparison (at least 2), got {paths!r}")
+    blocks = [load_comparison(p) for p in paths]
+    first_res, first_meta = blocks[0]
+    keys = [k for k in RESUME_KEYS if k != "n_images"]
+    for p, (res, meta) in zip(paths, blocks):
+        differ = [k for k in keys if run_settings(meta)[k] != run_settings(first_meta)[k]]
+        if differ or list(res) != list(first_res):
+            raise ValueError(f"paths: {p} is not a block of the comparison in {paths[0]} "
+                             f"({'settings ' + ', '.join(differ) if differ else 'other models'})")
+    images = [i for _, meta in blocks for i in meta["images"]]
+    if len(set(images)) != len(images):
+        raise ValueError("paths: blocks with digits in common; expected disjoint blocks of one comparison")
+    order = sorted(range(len(blocks)), key=lambda b: blocks[b][1]["images"][0])
+    blocks = [blocks[b] for b in order]
+    results = {}
+    for name, m0 in first_res.items():
+        parts = [res[name] for res, _ in blocks]
+        joined = {}
+        for field in PER_IMAGE + ("worst_correct", "worst_broken_by"):
+            arrays = [getattr(m, field) for m in parts]
+            if any(a is None for a in arrays):
+                joined[field] = None
+                continue
+            joined[field] = np.concatenate(arrays, axis=-1 if field in _IMAGE_AXIS_LAST else 0)
+        seconds: dict[str, float] = {}
+        for m in parts:
+            for k, v in m.seconds.items():
+                seconds[k] = seconds.get(k, 0.0) + float(v)
+        results[name] = m0._replace(**joined, seconds=seconds)
+    meta = dict(blocks[0][1])
+    meta["images"] = [i for _, m in blocks for i in m["images"]]
+    meta["targets"] = [t for _, m in blocks for t in m["targets"]]
+    total = [m.get("seconds") for _, m in blocks]
+    if all(t is not None for t in total):
+        meta["seconds"] = float(sum(total))
+    else:
+        meta.pop("seconds", None)
+    save_comparison(out, results, meta)
+    return load_comparison(out)
