@@ -252,8 +252,8 @@ def test_survey_planes_geometry(small):
 
 def test_linear_and_relu_controls_are_straight(small):
     params, cfg = small
-    for model in ("linear", "relu"):
-        res = sv.run_survey(params, model, np.array([2, 60]), 3, 3, key=0, progress=False, **cfg)
+    for model in ("linear", "relu"):  # 2 neurons x 4 planes in one chunk: test_cost_benchmark_quick's kernels
+        res = sv.run_survey(params, model, np.array([2, 60]), 2, 2, key=0, chunk_size=8, progress=False, **cfg)
         assert np.all(np.isfinite(res.c2)), model
         assert np.max(np.abs(res.c2)) < 1e-4, (model, res.c2)
 
@@ -608,10 +608,11 @@ def test_survey_levers_agree_and_undefined_stays_nan(small):
     (lever c: 7 rows, 5 edge rows) stays within the resolution; a plane
     where the neuron never responds has no contour: NaN with every lever."""
     params, cfg = small
-    # chunks of 4 planes (a neuron's): the plain survey's kernel is the one the surveys above compiled
-    base = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, chunk_size=4, progress=False, **cfg)
-    active = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, chunk_size=4, progress=False, capacity=16, **cfg)
-    fewer = geomlib.run_survey(params, "lca", 3, 2, 2, key=0, chunk_size=4, progress=False, n_b=7, n_edge=5, **cfg)
+    # 2 neurons x 4 planes in one chunk of 8: the plain and the fewer-rows surveys are test_cost_benchmark_quick's
+    # (the same calls: compiled once for both tests)
+    base = geomlib.run_survey(params, "lca", 2, 2, 2, key=0, chunk_size=8, progress=False, **cfg)
+    active = geomlib.run_survey(params, "lca", 2, 2, 2, key=0, chunk_size=8, progress=False, capacity=16, **cfg)
+    fewer = geomlib.run_survey(params, "lca", 2, 2, 2, key=0, chunk_size=8, progress=False, n_b=7, n_edge=5, **cfg)
     assert active.config["capacity"] == 16 and "capacity" not in base.config
     np.testing.assert_allclose(active.c2, base.c2, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(active.n_valid, base.n_valid)
