@@ -194,6 +194,7 @@ from geomlib._src.survey import (
     save_survey,
     survey_planes,
 )
+from geomlib._src.survey import GroupTest, PairedTest, SurveySignificance, holm_adjust, survey_significance
 from geomlib._src.training import fit_linear_neuron
 
 __all__ = [
@@ -226,6 +227,9 @@ __all__ = [
     "Split",
     "SurveyPlanes",
     "SurveyResult",
+    "SurveySignificance",
+    "PairedTest",
+    "GroupTest",
     "TOY_LCA",
     "TrainTestSplit",
     "Walk",
@@ -364,6 +368,8 @@ __all__ = [
     "step_contour_cosines",
     "straight_line_walk",
     "survey_planes",
+    "survey_significance",
+    "holm_adjust",
     "target_log_probability",
     "targeted_sign_attack",
     "template_cosine",

@@ -31,6 +31,10 @@ number per plane, so this package finds the contour *directly*:
   :func:`save_survey` writes atomically and reproducibly, the measured times in a
   sidecar; :func:`load_survey` names the file and the command that writes it whatever
   is wrong with it).
+* :func:`survey_significance` (``significance``) tests a survey's findings with the
+  neuron as the unit: comparison vs random planes (Wilcoxon signed-rank over neurons)
+  and across dictionaries (Kruskal-Wallis, pairwise Mann-Whitney U with Holm's
+  correction, :func:`holm_adjust`), medians with bootstrap CIs over neurons.
 
 Sign convention everywhere: positive = exo-origin (the contour bends around the MEI
 axis, away from the origin, i.e. the response falls off away from the MEI axis).
@@ -57,6 +61,7 @@ from geomlib._src.survey.planes import as_key, neuron_indices, survey_planes
 from geomlib._src.survey.results import KINDS, ContourBend, ResponseAttenuation, SurveyPlanes, SurveyResult
 from geomlib._src.survey.roots import gauss_rows
 from geomlib._src.survey.runner import checkpoint_planes, run_survey, survey_config
+from geomlib._src.survey.significance import GroupTest, PairedTest, SurveySignificance, holm_adjust, survey_significance
 
 __all__ = [
     "DEFAULT_EDGE_ROWS", "DEFAULT_ITERATIONS", "DEFAULT_PLANE_CHUNK", "DEFAULT_ROWS", "EXIT_ITERATIONS", "KINDS",
@@ -64,4 +69,5 @@ __all__ = [
     "as_key", "axis_curvature", "bend_static", "checkpoint_planes", "contour_bend", "evaluations_per_plane",
     "gauss_rows", "load_survey", "neuron_indices", "response_attenuation", "run_plane_chunks", "run_survey",
     "save_survey", "survey_config", "survey_planes", "times_path",
+    "GroupTest", "PairedTest", "SurveySignificance", "holm_adjust", "survey_significance",
 ]
