@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from geomlib._src.core.checks import check_float, check_int
+from geomlib._src.core.checks import check_array, check_float, check_int
 from geomlib._src.survey.results import KINDS, SurveyResult
 
 #: The names of the tests, as stored in the results.
@@ -169,15 +169,18 @@ def holm_adjust(p_values: ArrayLike) -> np.ndarray:
     Args:
       p_values: shape ``(m,)``.
 
+    Raises:
+      TypeError: not an array of real numbers.
+      ValueError: not one axis.
+
     Returns:
       shape ``(m,)``, the adjusted p-values in the input order.
 
     >>> holm_adjust([0.01, 0.04, 0.03]).round(2).tolist()
     [0.03, 0.06, 0.06]
     """
+    check_array(p_values, "p_values", ndim=1, finite=False)   # the checks; the values stay float64
     p = np.asarray(p_values, np.float64)
-    if p.ndim != 1:
-        raise ValueError(f"p_values: expected shape (m,), got {p.shape}")
     out = np.full(p.shape, np.nan)
     ok = np.flatnonzero(np.isfinite(p))
     order = ok[np.argsort(p[ok], kind="stable")]
