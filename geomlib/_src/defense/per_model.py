@@ -1,4 +1,5 @@
-"""A results file measured one model at a time: written after each model, resumed where it stopped.
+"""A results file measured one model at a time: written after each model, resumed where it stopped,
+and the digits of chapter 8's comparison file that such runs measure.
 
 Chapter 8's extra measurements (:mod:`.temperatures`, :mod:`.prediction_run`) each measure every
 model of the family on the digits of the comparison file and keep the arrays in one ``.npz``:
@@ -10,7 +11,9 @@ model of the family on the digits of the comparison file and keep the arrays in 
 - ``seconds``: the wall time of all runs together;
 - per model m: ``m/<array>`` for each array its measurement returned, and ``m/seconds``.
 
-:func:`per_model_file` runs the measurements and :func:`read_per_model` reads such a file back.
+:func:`per_model_file` runs the measurements and :func:`read_per_model` reads such a file back;
+:func:`comparison_digits` and :func:`check_classifiers` are the checks and data every such run
+starts from.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,11 +31,14 @@ from geomlib._src.core.files import ResultFileError, read_npz, require, write_np
 Arrays = Mapping[str, np.ndarray]
 
 
-def read_per_model(path: str | os.PathLike, *, what: str, command: str) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
-    """A per-model file read back: ``(name -> {array name -> array}, metadata)``.
+def read_per_model(path: str | os.PathLike, *, what: str, command: str,
+                   build: Callable[[dict[str, np.ndarray]], Any] | None = None) -> tuple[dict[str, Any], dict]:
+    """A per-model file read back: ``(name -> {array name -> array}, metadata)``, or with ``build``
+    ``(name -> build(that model's arrays), metadata)``.
 
     The metadata holds ``settings`` (the decoded JSON), ``models``, ``command``, ``seconds`` (all
-    runs) and ``model_seconds`` (name -> seconds).
+    runs) and ``model_seconds`` (name -> seconds). A ``build`` that fails on a model's arrays
+    (a missing array, a KeyError, ValueError or TypeError) makes the file incomplete.
 
     Raises:
       FileNotFoundError: no file (the message names ``command``, which writes it);
@@ -47,12 +53,43 @@ def read_per_model(path: str | os.PathLike, *, what: str, command: str) -> tuple
         arrays = {m: {k[len(m) + 1:]: np.asarray(v) for k, v in data.items()
                       if k.startswith(f"{m}/") and k != f"{m}/seconds"} for m in models}
         model_seconds = {m: float(data[f"{m}/seconds"]) for m in models}
+        if build is not None:
+            arrays = {m: build(a) for m, a in arrays.items()}
     except (KeyError, ValueError, TypeError) as err:
         raise ResultFileError(f"{path}: not a complete {what} file ({type(err).__name__}: {err}); "
                               f"write it again with `{command}`") from err
     meta = {"settings": settings, "models": models, "command": str(data["command"]),
             "seconds": float(data["seconds"]), "model_seconds": model_seconds}
     return arrays, meta
+
+
+def check_classifiers(models: Sequence[str], directory: str | os.PathLike | None = None) -> None:
+    """FileNotFoundError naming ``models`` unless every name is a classifier file (shipped, or in
+    ``directory``): checked before anything is measured."""
+    from geomlib._src.params_io import load_metadata
+
+    for m in models:
+        try:
+            load_metadata(m, directory)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"models: no classifier {m!r} ({err})") from err
+
+
+def comparison_digits(comparison: str | os.PathLike, n_images: int | None = None
+                      ) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The held-out MNIST digits of a chapter-8 comparison file (its ``meta["images"]``), the first
+    ``n_images`` of them (all by default): ``(indices, x (B, 784) float32, y (B,))``."""
+    from geomlib._src.core.checks import check_int
+    from geomlib._src.data import load_mnist_subset
+    from geomlib._src.defense.io import load_comparison
+
+    _, meta = load_comparison(comparison)
+    images = list(meta["images"])
+    if n_images is not None:
+        images = images[:check_int(n_images, "n_images", 1, len(images))]
+    data = load_mnist_subset(seed=0)
+    rows = np.asarray(images)
+    return images, np.asarray(data.x_test[rows], np.float32), np.asarray(data.y_test[rows])
 
 
 def per_model_file(out: str | os.PathLike, models: Sequence[str], settings: dict,

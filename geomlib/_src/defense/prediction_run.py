@@ -31,10 +31,9 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from geomlib._src.boundary import boundary_curvatures
-from geomlib._src.core.checks import check_float, check_images, check_int, check_labels, check_path
-from geomlib._src.core.files import ResultFileError
+from geomlib._src.core.checks import check_bool, check_float, check_images, check_int, check_labels, check_path
 from geomlib._src.defense.mnist import DEFENSE_MODELS, check_model_names
-from geomlib._src.defense.per_model import per_model_file, read_per_model
+from geomlib._src.defense.per_model import check_classifiers, comparison_digits, per_model_file, read_per_model
 from geomlib._src.defense.prediction import PredictionTest, noise_distance, prediction_test
 from geomlib._src.defense.temperatures import CURVATURE_SETTINGS, model_threshold, smooth_temperatures
 from geomlib._src.robustness import MINIMAL_METHODS, minimal_perturbation
@@ -194,16 +193,12 @@ def load_predictions(path: str | os.PathLike) -> tuple[dict[str, PredictionMeasu
       FileNotFoundError: no file (the message names the command that writes it);
       ResultFileError (a ValueError): a file that is not a complete prediction file.
     """
-    arrays, meta = read_per_model(path, what="prediction", command=COMMAND)
-    try:
-        out = {m: PredictionMeasures(float(a["temperature"]), a["distance"].astype(np.float64),
-                                     a["curvatures"].astype(np.float64), a["found"].astype(np.float64),
-                                     a["method"].astype(np.int64), a["noise"].astype(np.float64))
-               for m, a in arrays.items()}
-    except (KeyError, ValueError, TypeError) as err:
-        raise ResultFileError(f"{path}: not a complete prediction file ({type(err).__name__}: {err}); "
-                              f"write it again with `{COMMAND}`") from err
-    return out, meta
+    return read_per_model(path, what="prediction", command=COMMAND,
+                          build=lambda a: PredictionMeasures(float(a["temperature"]), a["distance"].astype(np.float64),
+                                                             a["curvatures"].astype(np.float64),
+                                                             a["found"].astype(np.float64),
+                                                             a["method"].astype(np.int64),
+                                                             a["noise"].astype(np.float64)))
 
 
 def predictions_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_MODELS, *,
@@ -221,26 +216,12 @@ def predictions_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_
       ValueError: other settings in ``out``, unknown models, a bad count; FileNotFoundError: no
         ``comparison`` file.
     """
-    from geomlib._src.core.checks import check_bool
-    from geomlib._src.data import load_mnist_subset
-    from geomlib._src.defense.io import load_comparison
-
     out = check_path(out, "out")
     models = check_model_names(models)
     comparison = check_path(comparison, "comparison")
     check_bool(restart, "restart"), check_bool(progress, "progress")
-    for m in models:                     # every name is a classifier file, checked before anything runs
-        try:
-            model_threshold(m)
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f"models: no classifier {m!r} ({err})") from err
-    _, cmeta = load_comparison(comparison)
-    images = list(cmeta["images"])
-    if n_images is not None:
-        images = images[:check_int(n_images, "n_images", 1, len(images))]
-    data = load_mnist_subset(seed=0)
-    x = np.asarray(data.x_test[np.asarray(images)], np.float32)
-    y = np.asarray(data.y_test[np.asarray(images)])
+    check_classifiers(models)
+    images, x, y = comparison_digits(comparison, n_images)
 
     def measure(m: str) -> dict:
         p = prediction_measures(m, x, y)

@@ -39,9 +39,8 @@ from jax.typing import ArrayLike
 
 from geomlib._src.boundary import boundary_curvatures
 from geomlib._src.core.checks import check_bool, check_callable, check_float, check_images, check_int, check_path
-from geomlib._src.core.files import ResultFileError
 from geomlib._src.defense.mnist import DEFENSE_MODELS, check_model_names
-from geomlib._src.defense.per_model import per_model_file, read_per_model
+from geomlib._src.defense.per_model import check_classifiers, comparison_digits, per_model_file, read_per_model
 from geomlib._src.defense.ranks import spearman, spearman_permutation_test, tie_zero
 from geomlib._src.defense.results import largest_magnitude
 
@@ -336,16 +335,11 @@ def load_temperatures(path: str | os.PathLike) -> tuple[dict[str, TemperatureCur
       FileNotFoundError: no file (the message names the command that writes it);
       ResultFileError (a ValueError): a file that is not a complete temperatures file.
     """
-    arrays, meta = read_per_model(path, what="temperatures", command=COMMAND)
-    try:
-        out = {m: TemperatureCurvatures(np.asarray(a["temperatures"], np.float64),
-                                        np.asarray(a["curvatures"], np.float64),
-                                        np.asarray(a["distances"], np.float64), float(a["lam"]))
-               for m, a in arrays.items()}
-    except (KeyError, ValueError, TypeError) as err:
-        raise ResultFileError(f"{path}: not a complete temperatures file ({type(err).__name__}: {err}); "
-                              f"write it again with `{COMMAND}`") from err
-    return out, meta
+    return read_per_model(path, what="temperatures", command=COMMAND,
+                          build=lambda a: TemperatureCurvatures(np.asarray(a["temperatures"], np.float64),
+                                                                np.asarray(a["curvatures"], np.float64),
+                                                                np.asarray(a["distances"], np.float64),
+                                                                float(a["lam"])))
 
 
 def temperatures_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_MODELS, *,
@@ -370,22 +364,13 @@ def temperatures_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE
       ValueError: other settings in ``out``, unknown models, a bad count; FileNotFoundError:
         no ``comparison`` file.
     """
-    from geomlib._src.data import load_mnist_subset
-    from geomlib._src.defense.io import load_comparison
-
     out = check_path(out, "out")
     models = check_model_names(models)
     comparison = check_path(comparison, "comparison")
     factors = _check_factors(factors)
     check_bool(restart, "restart"), check_bool(progress, "progress")
-    for m in models:                     # every name is a classifier file (FileNotFoundError otherwise), up front
-        model_threshold(m)
-    _, cmeta = load_comparison(comparison)
-    images = list(cmeta["images"])
-    if n_images is not None:
-        n_images = check_int(n_images, "n_images", 1, len(images))
-        images = images[:n_images]
-    x = np.asarray(load_mnist_subset(seed=0).x_test[np.asarray(images)], np.float32)
+    check_classifiers(models)
+    images, x, _ = comparison_digits(comparison, n_images)
 
     def measure(m: str) -> dict:
         c = temperature_curvatures(m, x, factors=factors)
