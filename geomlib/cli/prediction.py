@@ -17,39 +17,28 @@ of random to adversarial distance against the flat boundary's.
 
 from __future__ import annotations
 
-import argparse
-import shlex
 import sys
 import time
 
+from geomlib.cli.per_model import checked_models, command_line, per_model_parser
+
+PROG = "python -m geomlib.cli.prediction"
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geomlib.cli.prediction", description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=None, help="comma-separated shipped classifiers (default: chapter 8's 12)")
-    ap.add_argument("--images", type=int, default=None, help="the first N digits of the comparison file (all)")
-    ap.add_argument("--comparison", default="notebooks/results/defense-mnist-24.npz",
-                    help="chapter 8's comparison file: its digits")
-    ap.add_argument("--out", default="notebooks/results/defense-prediction-24.npz", help="output .npz")
-    ap.add_argument("--restart", action="store_true", help="start afresh, overwriting --out")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap = per_model_parser(PROG, __doc__.splitlines()[0], out="notebooks/results/defense-prediction-24.npz",
+                          comparison_help="chapter 8's comparison file: its digits")
     args = ap.parse_args(argv)
+    models = checked_models(ap, args)
+    command = command_line(PROG, argv)
 
     from geomlib._src.defense import prediction_run as pr
-    from geomlib._src.params_io import SHIPPED_CLASSIFIERS
 
-    models = pr.DEFENSE_MODELS if args.models is None else tuple(m.strip() for m in args.models.split(",") if m.strip())
-    bad = [m for m in models if m not in SHIPPED_CLASSIFIERS]
-    if bad or not models:
-        ap.error(f"--models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {bad or models}")
-    if args.images is not None and args.images < 1:
-        ap.error(f"--images: expected a positive integer, got {args.images}")
-    command = "python -m geomlib.cli.prediction " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t0 = time.perf_counter()
     try:
         measures, meta = pr.predictions_to_file(args.out, models, comparison=args.comparison, n_images=args.images,
                                                 restart=args.restart, progress=not args.no_progress,
-                                                command=command.strip())
+                                                command=command)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

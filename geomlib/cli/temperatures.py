@@ -16,48 +16,37 @@ grid-scale bend are printed.
 
 from __future__ import annotations
 
-import argparse
-import shlex
 import sys
 import time
 
+from geomlib.cli.per_model import checked_models, command_line, per_model_parser
+
+PROG = "python -m geomlib.cli.temperatures"
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geomlib.cli.temperatures", description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=None, help="comma-separated shipped classifiers (default: chapter 8's 12)")
+    ap = per_model_parser(PROG, __doc__.splitlines()[0], out="notebooks/results/defense-temperatures-24.npz",
+                          comparison_help="chapter 8's comparison file: its digits and hard bends")
     ap.add_argument("--factors", default="5,10,20", help="comma-separated divisors f of T = lambda / f (5,10,20)")
-    ap.add_argument("--images", type=int, default=None, help="the first N digits of the comparison file (all)")
-    ap.add_argument("--comparison", default="notebooks/results/defense-mnist-24.npz",
-                    help="chapter 8's comparison file: its digits and hard bends")
-    ap.add_argument("--out", default="notebooks/results/defense-temperatures-24.npz", help="output .npz")
-    ap.add_argument("--restart", action="store_true", help="start afresh, overwriting --out")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
+    models = checked_models(ap, args)
+    command = command_line(PROG, argv)
 
     from geomlib._src.defense import temperatures as tm
     from geomlib._src.defense.io import load_comparison
     from geomlib._src.defense.statistics import comparison_summary
-    from geomlib._src.params_io import SHIPPED_CLASSIFIERS
 
-    models = tm.DEFENSE_MODELS if args.models is None else tuple(m.strip() for m in args.models.split(",") if m.strip())
-    bad = [m for m in models if m not in SHIPPED_CLASSIFIERS]
-    if bad or not models:
-        ap.error(f"--models: expected shipped classifiers ({', '.join(SHIPPED_CLASSIFIERS)}), got {bad or models}")
     try:
         factors = tuple(float(f) for f in args.factors.split(",") if f.strip())
     except ValueError:
         ap.error(f"--factors: expected comma-separated numbers, got {args.factors!r}")
     if not factors or any(not f > 0 for f in factors):
         ap.error(f"--factors: expected positive numbers, got {args.factors!r}")
-    if args.images is not None and args.images < 1:
-        ap.error(f"--images: expected a positive integer, got {args.images}")
-    command = "python -m geomlib.cli.temperatures " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     t0 = time.perf_counter()
     try:
         curv, meta = tm.temperatures_to_file(args.out, models, comparison=args.comparison, factors=factors,
                                              n_images=args.images, restart=args.restart,
-                                             progress=not args.no_progress, command=command.strip())
+                                             progress=not args.no_progress, command=command)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
