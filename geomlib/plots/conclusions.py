@@ -16,7 +16,7 @@ the public geomlib functions and turns them into a Markdown table.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -334,11 +334,7 @@ class ResultFiles:
     surveys: dict[str, dict[str, SurveyResult]]
     comparisons: dict[str, tuple[dict[str, ClassifierMeasures], dict]]
     robustness: dict[str, dict]
-    predictions: dict[str, tuple[dict[str, PredictionMeasures], dict]] = None  # type: ignore[assignment]
-
-    def __post_init__(self):
-        if self.predictions is None:
-            object.__setattr__(self, "predictions", {})
+    predictions: dict[str, tuple[dict[str, PredictionMeasures], dict]] = field(default_factory=dict)
 
 
 def find_result_files(directory: str | os.PathLike, pattern: str = "*.npz") -> ResultFiles:
