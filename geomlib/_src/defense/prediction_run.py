@@ -30,12 +30,12 @@ import jax
 import numpy as np
 from jax.typing import ArrayLike
 
-from geomlib._src.boundary import boundary_curvatures
 from geomlib._src.core.checks import check_bool, check_float, check_images, check_int, check_labels, check_path
 from geomlib._src.defense.mnist import DEFENSE_MODELS, check_model_names
 from geomlib._src.defense.per_model import check_classifiers, comparison_digits, per_model_file, read_per_model
 from geomlib._src.defense.prediction import PredictionTest, noise_distance, prediction_test
-from geomlib._src.defense.temperatures import CURVATURE_SETTINGS, model_threshold, smooth_temperatures
+from geomlib._src.defense.temperatures import (CURVATURE_SETTINGS, decision_boundary_at_deepfool, model_threshold,
+                                               smooth_temperatures)
 from geomlib._src.robustness import MINIMAL_METHODS, minimal_perturbation
 
 #: The settings of :func:`prediction_measures` in chapter 8: random lines per digit, how far
@@ -113,11 +113,7 @@ def prediction_measures(model: str, x: ArrayLike, y: ArrayLike, *, temperature: 
     cw_targets = check_int(cw_targets, "cw_targets", 1)
     seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     f = load_classifier(model, smooth_temperature=temperature, directory=directory)
-    bc = boundary_curvatures(f, xb, CURVATURE_SETTINGS["k"], iterations=CURVATURE_SETTINGS["iterations"],
-                             tol=CURVATURE_SETTINGS["tol"])
-    on = np.asarray(bc.top_two, bool)
-    curvatures = np.where(on[:, None], np.asarray(bc.curvatures, np.float64), np.nan)
-    distance = np.where(on, np.asarray(bc.distance, np.float64), np.nan)
+    curvatures, distance = decision_boundary_at_deepfool(f, xb)
     mp = minimal_perturbation(f, xb, y, "2", cw_targets=cw_targets, box=False)
     noise = noise_distance(f, xb, y, n_directions=n_directions, key=jax.random.key(seed), max_radius=max_radius,
                            grid=grid, iters=iters)

@@ -120,6 +120,19 @@ def model_threshold(name: str, directory: str | os.PathLike | None = None) -> fl
     return None if not lca else float(lca["lam"])
 
 
+def decision_boundary_at_deepfool(f, x: np.ndarray, k: int = CURVATURE_SETTINGS["k"],
+                                  iterations: int = CURVATURE_SETTINGS["iterations"],
+                                  tol: float = CURVATURE_SETTINGS["tol"]) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k principal curvatures ``(B, k)`` and the distance ``(B,)`` of a classifier's decision
+    boundary at each image's DeepFool point (:func:`geomlib.boundary_curvatures`, chapter 8's settings
+    by default), float64, NaN where DeepFool did not cross or a third class is on top there (not
+    the decision boundary of the image's class and the one DeepFool reached)."""
+    bc = boundary_curvatures(f, x, k, iterations=iterations, tol=tol)
+    on = np.asarray(bc.top_two, bool)
+    return (np.where(on[:, None], np.asarray(bc.curvatures, np.float64), np.nan),
+            np.where(on, np.asarray(bc.distance, np.float64), np.nan))
+
+
 def temperature_curvatures(model: str | Callable[[float], Callable], x: ArrayLike, *, lam: float | None = None,
                            factors: Sequence[float] = THRESHOLD_FACTORS, k: int = CURVATURE_SETTINGS["k"],
                            iterations: int = CURVATURE_SETTINGS["iterations"], tol: float = CURVATURE_SETTINGS["tol"],
@@ -184,10 +197,7 @@ def temperature_curvatures(model: str | Callable[[float], Callable], x: ArrayLik
     dist = np.full((len(factors), xb.shape[0]), np.nan)
     for i, t in enumerate(temperatures):
         fn = check_callable(build(float(t)), "model", "T -> logits_fn (B, D) -> (B, K)")
-        bc = boundary_curvatures(fn, xb, k, iterations=iterations, tol=tol)
-        on = np.asarray(bc.top_two, bool)     # False where DeepFool did not cross, or a third class is on top
-        curv[i] = np.where(on[:, None], np.asarray(bc.curvatures, np.float64), np.nan)
-        dist[i] = np.where(on, np.asarray(bc.distance, np.float64), np.nan)
+        curv[i], dist[i] = decision_boundary_at_deepfool(fn, xb, k, iterations, tol)
     return TemperatureCurvatures(temperatures, curv, dist, threshold)
 
 
