@@ -191,7 +191,10 @@ def load_comparison(path: str | os.PathLike) -> tuple[dict[str, ClassifierMeasur
             v = kw[f]
             if v.ndim < 1 or v.dtype.kind not in "biuf" or (v.shape[-1] if f == "pgd_correct" else v.shape[0]) != n:
                 raise _bad(path, f"{name}/{f} is {v.dtype} of shape {v.shape}, expected numbers for {n} images")
-        for f in ("pgd_correct", *OPTIONAL):
+        if "clean_correct" in kw and (kw["clean_correct"].shape != (n,) or kw["clean_correct"].dtype.kind != "b"):
+            raise _bad(path, f"{name}/clean_correct is {kw['clean_correct'].dtype} of shape "
+                             f"{kw['clean_correct'].shape}, expected bools for {n} images")
+        for f in ("pgd_correct", "worst_correct", "worst_broken_by"):
             if f in kw and kw[f].shape != (kw["eps"].size, n):
                 raise _bad(path, f"{name}/{f} has shape {kw[f].shape}, expected (eps, images) = "
                                  f"({kw['eps'].size}, {n})")

@@ -69,7 +69,7 @@ from geomlib._src.core.checks import (check_array, check_bool, check_callable, c
                                       check_int, check_key, check_labels, num_classes)
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 from geomlib._src.defense.bends import decision_contour_bend, first_layer_survey
-from geomlib._src.defense.results import ClassifierMeasures
+from geomlib._src.defense.results import MISCLASSIFIED, ClassifierMeasures
 from geomlib._src.robustness import correct_under_attack, msd_at_confidence, robust_accuracy, template_cosine
 
 #: The attack budget of the worst case in chapter 8's comparisons, sized to a 2-core CPU: APGD-CE
@@ -277,10 +277,60 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
         worst_broken_by=broken_by)
 
 
+def on_every_image(m: ClassifierMeasures, right: ArrayLike, y: ArrayLike, target: ArrayLike,
+                   predicted: ArrayLike) -> ClassifierMeasures:
+    """``m``, measured on the images ``right`` of a batch of B, spread over all B: the
+    images the model misclassifies get what :class:`ClassifierMeasures` states for
+    ``clean_correct`` False (broken at every radius, NaN geometry).
+
+    Args:
+      m: :func:`measure_classifier` on the images ``right`` (in their order).
+      right: bool ``(B,)``, the images the model classifies right (``m``'s images).
+      y, target: labels and targets of all B images; predicted: the model's classes ``(B,)``.
+
+    Returns:
+      :class:`ClassifierMeasures` of B images, ``clean_correct`` = ``right``.
+    """
+    right = np.asarray(right, bool)
+    y, target, predicted = (np.asarray(a) for a in (y, target, predicted))
+    if right.ndim != 1 or int(right.sum()) != len(m.label) or not y.shape == target.shape == predicted.shape == right.shape:
+        raise ValueError(f"right: expected bools (B,) with one True per measured image ({len(m.label)}), "
+                         f"and y, target, predicted of the same shape; got {right.shape} with {int(right.sum())} True, "
+                         f"{y.shape}, {target.shape}, {predicted.shape}")
+    n = len(right)
+
+    def spread(a, fill, last=False):   # last: the image axis is the last (radii first)
+        a = np.asarray(a)
+        shape = (*a.shape[:-1], n) if last else (n, *a.shape[1:])
+        out = np.full(shape, fill, dtype=a.dtype)
+        if last:
+            out[:, right] = a
+        else:
+            out[right] = a
+        return out
+
+    nan = float("nan")
+    worst = {} if m.worst_correct is None else {"worst_correct": spread(m.worst_correct, False, True),
+                                                 "worst_broken_by": spread(m.worst_broken_by, MISCLASSIFIED, True)}
+    return m._replace(
+        label=y.astype(np.asarray(m.label).dtype), target=target.astype(np.asarray(m.target).dtype),
+        deepfool_class=np.where(right, spread(m.deepfool_class, 0), predicted).astype(np.asarray(m.deepfool_class).dtype),
+        deepfool_distance=spread(m.deepfool_distance, nan), boundary_distance=spread(m.boundary_distance, nan),
+        boundary_curvature=spread(m.boundary_curvature, nan), logit_bend=spread(m.logit_bend, nan),
+        msd=spread(m.msd, nan), msd_reached=spread(m.msd_reached, False), pgd_correct=spread(m.pgd_correct, False, True),
+        template_deepfool=spread(m.template_deepfool, nan), template_msd=spread(m.template_msd, nan),
+        clean_correct=right.copy(), **worst)
+
+
+#: What :func:`compare_classifiers` does with images a model misclassifies.
+MISCLASSIFIED_POLICIES = ("raise", "broken")
+
+
 def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike, target: ArrayLike,
                         means: ArrayLike, *, progress: bool = True,
                         on_model: Callable[[dict], None] | None = None,
                         done: Mapping[str, ClassifierMeasures] | None = None,
+                        misclassified: str = "raise",
                         **kwargs) -> dict[str, ClassifierMeasures]:
     """:func:`measure_classifier` for every model on the same images, with a tqdm progress bar
     over models (its ETA from the models measured in this call).
@@ -304,6 +354,10 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
         back from an interrupted run's file): those models of ``models`` are not measured
         again but returned as they are; each must have this call's labels, targets and
         radii ``eps``. Entries not in ``models`` are ignored.
+      misclassified: ``"raise"`` (every model must classify every image right) or
+        ``"broken"``: each model is measured on the images it classifies right and the others
+        count as broken (:func:`on_every_image`; ``clean_correct`` says which), so that
+        robust accuracy is over all the images, as on a test set (Croce et al. 2021).
 
     Returns:
       name -> :class:`ClassifierMeasures`, in the order of ``models``.
@@ -319,6 +373,8 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"models[{name!r}]: expected a (logits_fn, smooth_fn) pair, got {type(pair).__name__}")
     progress = check_bool(progress, "progress")
+    if not isinstance(misclassified, str) or misclassified not in MISCLASSIFIED_POLICIES:
+        raise ValueError(f"misclassified: expected one of {MISCLASSIFIED_POLICIES}, got {misclassified!r}")
     if on_model is not None and not callable(on_model):
         raise TypeError(f"on_model: expected a callable or None, got {type(on_model).__name__}")
     if done is not None and not isinstance(done, Mapping):
@@ -334,8 +390,18 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
 
     def measure(name):
         pair = models[name]
-        return measure_classifier(pair[0], pair[1], x, y, target, means,
-                                  progress=lambda step: bar.set_postfix_str(f"{name}: {step}"), **kwargs)
+        tick = (lambda step: bar.set_postfix_str(f"{name}: {step}"))
+        if misclassified == "raise":
+            return measure_classifier(pair[0], pair[1], x, y, target, means, progress=tick, **kwargs)
+        f = check_callable(pair[0], f"models[{name!r}][0]", "(B, D) -> (B, K)")
+        xa, ya, ta = np.asarray(x), np.asarray(y), np.asarray(target)
+        predicted = np.concatenate([np.asarray(jnp.argmax(f(jnp.asarray(xa[s:s + 500])), axis=1))
+                                    for s in range(0, len(xa), 500)]) if len(xa) else np.zeros(0, int)
+        right = predicted == ya
+        if not right.any():
+            raise ValueError(f"models[{name!r}]: classifies none of the {len(ya)} images right; nothing to measure")
+        m = measure_classifier(pair[0], pair[1], xa[right], ya[right], ta[right], means, progress=tick, **kwargs)
+        return on_every_image(m, right, ya, ta, predicted)
 
     out = dict(done)
     todo = [name for name in models if name not in done]

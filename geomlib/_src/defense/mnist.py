@@ -21,16 +21,21 @@ DEFENSE_MODELS = ("linear", "mlp-2", "mlp-2-cure", "mlp-2-pgd", "mlp-3", "lca-ml
                   "lca-mlp-2-lam0.5", "lca-mlp-2-t25", "lca-mlp-2-t150", "lca1568-mlp-2", "lca-mlp-3")
 
 
+#: Which held-out digits :func:`mnist_comparison` measures.
+DIGIT_CHOICES = ("common", "all")
+
+
 def pick_images(nets: Mapping[str, tuple], x: ArrayLike, y: np.ndarray, n_images: int, seed: int,
-                num_classes: int = 10) -> tuple[np.ndarray, np.ndarray, int]:
+                num_classes: int = 10, every: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """The first ``n_images`` rows of ``x`` that every model of ``nets`` (name -> ``(logits_fn,
-    smooth_fn)``) classifies right, and a seeded random other class for each.
+    smooth_fn)``) classifies right (with ``every``: the first ``n_images`` rows), and a seeded
+    random other class for each.
 
     Returns:
       ``(rows, targets, number right for every model)``.
     """
     right = np.all([np.asarray(jnp.argmax(predict_in_batches(f, x), axis=1)) == y for f, _ in nets.values()], axis=0)
-    idx = np.flatnonzero(right)[:n_images]
+    idx = (np.arange(len(y)) if every else np.flatnonzero(right))[:n_images]
     if len(idx) < n_images:
         raise ValueError(f"n_images: only {len(idx)} held-out images are right for every model, asked {n_images}")
     rng = np.random.default_rng(seed)
@@ -47,13 +52,16 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
                      temperature: float = 0.05, directory: str | os.PathLike | None = None, progress: bool = True,
                      on_model: Callable[[dict, dict], None] | None = None,
                      done: tuple[Mapping[str, ClassifierMeasures], Mapping] | None = None,
-                     seed_dir: str | os.PathLike | None = None, offset: int = 0, **kwargs
-                     ) -> tuple[dict[str, ClassifierMeasures], dict]:
+                     seed_dir: str | os.PathLike | None = None, offset: int = 0, digits: str = "common",
+                     **kwargs) -> tuple[dict[str, ClassifierMeasures], dict]:
     """Measure the shipped MNIST classifiers ``models`` on the same held-out digits.
 
     The digits are the first ``n_images`` of the 1,000 held-out digits of
-    :func:`geomlib.load_mnist_subset` (``seed`` 0 split) that every model classifies right;
-    the sign attack's target for each is a seeded random other class; the template
+    :func:`geomlib.load_mnist_subset` (``seed`` 0 split) that every model classifies right
+    (``digits="common"``), or simply the first ``n_images`` (``digits="all"``: each model is
+    measured on those it classifies right, and the others count as broken, so that robust
+    accuracy is over the held-out digits as on a test set: ``clean_correct`` of
+    :class:`ClassifierMeasures`); the sign attack's target for each is a seeded random other class; the template
     cosine uses the training digits' class means; the boundary curvature uses each
     model's softplus twin at ``temperature``.
 
@@ -72,6 +80,8 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
       offset: skip the first ``offset`` of those digits (and their targets): a block of a
         comparison measured in blocks, merged afterwards with
         :func:`geomlib._src.defense.runs.merge_comparison_files`; 0 by default.
+      digits: ``"common"`` (the digits every model gets right; the default) or ``"all"``
+        (every held-out digit; with all 1,000 the full-size comparison).
       kwargs: passed to :func:`measure_classifier` (eps, survey, msd_steps, devices, ...).
 
     Returns:
@@ -104,6 +114,8 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     temperature = check_float(temperature, "temperature", 0.0, open_low=True)
     progress = check_bool(progress, "progress")
+    if not isinstance(digits, str) or digits not in DIGIT_CHOICES:
+        raise ValueError(f"digits: expected one of {DIGIT_CHOICES}, got {digits!r}")
     done_results, done_meta = check_done(done)
     data = load_mnist_subset(seed=0)
     if n_images + offset > len(data.y_test):
@@ -112,12 +124,17 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     where = {m: seed_dir if seeded(m) else directory for m in models}
     nets = {m: (load_classifier(m, directory=where[m]),
                 load_classifier(m, smooth_temperature=temperature, directory=where[m])) for m in models}
-    idx, target, n_right = pick_images(nets, data.x_test, data.y_test, int(n_images + offset), seed)
+    idx, target, n_right = pick_images(nets, data.x_test, data.y_test, int(n_images + offset), seed,
+                                       every=digits == "all")
     idx, target = idx[offset:], target[offset:]   # a block: the targets drawn as for the whole list
     kwargs.setdefault("key", seed)
-    meta = {"data": "mnist", "images": idx.tolist(), "targets": target.tolist(), "n_right_all": n_right,
+    if digits == "all":
+        kwargs["misclassified"] = "broken"
+    meta = {"data": "mnist", **({"digits": digits} if digits != "common" else {}),
+            "images": idx.tolist(), "targets": target.tolist(), "n_right_all": n_right,
             "n_test": int(len(data.y_test)), "temperature": temperature, "seed": seed,
-            "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items() if k != "devices"},
+            "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()
+                         if k not in ("devices", "misclassified")},
             "devices": [str(d) for d in (kwargs.get("devices") or jax.local_devices())]}
     same_images(done_meta, meta)
     results = compare_classifiers(nets, data.x_test[idx], data.y_test[idx], target,

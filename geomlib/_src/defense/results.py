@@ -15,7 +15,7 @@ class ClassifierMeasures(NamedTuple):
     """Curvature, robustness and semantic content of one classifier (numpy arrays, B images).
 
     Attributes:
-      label: predicted (= true) class, int ``(B,)``.
+      label: true class, int ``(B,)`` (the predicted one too, except where ``clean_correct`` is False).
       target: target of the sign attack, int ``(B,)``.
       deepfool_class: class DeepFool reached, int ``(B,)`` (= label where it failed).
       deepfool_distance: L2 distance to the boundary crossing on DeepFool's path, ``(B,)``
@@ -39,7 +39,14 @@ class ClassifierMeasures(NamedTuple):
         comparison's settings) and of PGD-10 (``pgd_correct``) at each radius of ``eps``; None
         if not measured.
       worst_broken_by: int ``(E, B)``, what broke each image at each radius (0 APGD-CE,
-        1 APGD-T, 2 Square, 3 PGD-10 alone), -1 where it stands; None if not measured.
+        1 APGD-T, 2 Square, 3 PGD-10 alone), -1 where it stands, -2 where the image was
+        misclassified before any attack; None if not measured.
+      clean_correct: bool ``(B,)``, whether the model classifies each image right, or None:
+        every image (a comparison of the digits every model gets right). Where False, the
+        image was not measured: it counts as broken at every radius (``pgd_correct`` and
+        ``worst_correct`` False, as robust accuracy over a test set counts clean errors), its
+        distances, curvatures, bends, MSD and template cosines are NaN, ``msd_reached`` is
+        False and ``deepfool_class`` is the class the model gives it.
     """
 
     label: np.ndarray
@@ -60,6 +67,7 @@ class ClassifierMeasures(NamedTuple):
     seconds: dict
     worst_correct: np.ndarray | None = None
     worst_broken_by: np.ndarray | None = None
+    clean_correct: np.ndarray | None = None
 
     @property
     def largest_curvature(self) -> np.ndarray:
@@ -78,5 +86,8 @@ def largest_magnitude(kappa) -> np.ndarray:
 
 #: The fields of :class:`ClassifierMeasures`, in the order of the comparison files.
 FIELDS: tuple[str, ...] = ClassifierMeasures._fields
-#: The fields a comparison may lack (files written before the worst case was measured, or runs without it).
-OPTIONAL: tuple[str, ...] = ("worst_correct", "worst_broken_by")
+#: The fields a comparison may lack (files written before the worst case was measured, runs without
+#: it, and comparisons of the digits every model gets right, which have no ``clean_correct``).
+OPTIONAL: tuple[str, ...] = ("worst_correct", "worst_broken_by", "clean_correct")
+#: Code of :attr:`ClassifierMeasures.worst_broken_by` for an image misclassified before any attack.
+MISCLASSIFIED = -2

@@ -17,7 +17,7 @@ from geomlib._src.defense.results import ClassifierMeasures
 from geomlib._src.defense.statistics import RankCorrelation, comparison_summary, rank_correlation
 
 #: What must match between a file and a run for its models to be reused (keys of :func:`run_settings`).
-RESUME_KEYS = ("data", "seed", "n_images", "eps", "temperature", "worst_case")
+RESUME_KEYS = ("data", "digits", "seed", "n_images", "eps", "temperature", "worst_case")
 #: The rank correlations a comparison of at least 3 models reports: (curvature, robustness) statistics.
 CORRELATIONS = tuple((curv, rob) for curv in ("boundary_curvature", "logit_bend", "first_layer_bend")
                      for rob in ("deepfool_distance", "msd"))
@@ -38,7 +38,8 @@ class ComparisonRun(NamedTuple):
 def run_settings(meta: Mapping) -> dict:
     """The settings of a comparison's metadata that decide whether its models can be reused."""
     settings = meta.get("settings") or {}
-    return {"data": meta.get("data"), "seed": meta.get("seed"), "n_images": len(meta.get("images") or ()),
+    return {"data": meta.get("data"), "digits": meta.get("digits", "common"), "seed": meta.get("seed"),
+            "n_images": len(meta.get("images") or ()),
             "eps": [float(e) for e in settings.get("eps", ())] if isinstance(settings, dict) else None,
             "temperature": meta.get("temperature"),
             "worst_case": settings.get("worst_case") if isinstance(settings, dict) else None}
@@ -74,7 +75,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
                        restart: bool = False, progress: bool = True, n_boot: int = 1000,
                        on_start: Callable[[tuple[str, ...] | None], object] | None = None,
                        worst_case: Mapping[str, int] | None = None,
-                       seed_dir: str | os.PathLike | None = None, offset: int = 0) -> ComparisonRun:
+                       seed_dir: str | os.PathLike | None = None, offset: int = 0,
+                       digits: str = "common") -> ComparisonRun:
     """:func:`mnist_comparison` of ``models`` (or, with ``cifar10`` a folder of the CIFAR-10
     batches, :func:`cifar10_comparison`; ``models`` then only bounds what the file may
     hold) on ``n_images`` images, written to the ``.npz`` ``out``, resuming it.
@@ -96,6 +98,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
       offset: MNIST only: measure the digits ``offset`` to ``offset + n_images`` of the
         comparison's list, a block of a comparison run in blocks (each block file resumes per
         model; :func:`merge_comparison_files` joins them).
+      digits: MNIST only: ``"common"`` (the digits every model gets right) or ``"all"`` (every
+        held-out digit, misclassified ones counted as broken); see :func:`mnist_comparison`.
 
     Under JAX's multi-process runtime the models are shared out over the processes
     (:func:`geomlib.compare_classifiers`); process 0 reads the file to resume and writes it,
@@ -107,7 +111,9 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
     """
     if seed_dir is not None and cifar10:
         raise ValueError("seed_dir: extra seeds are MNIST classifiers; the CIFAR-10 comparison trains its own")
-    want = {"data": "cifar10-gray" if cifar10 else "mnist", "seed": seed, "n_images": n_images,
+    if digits != "common" and cifar10:
+        raise ValueError("digits: the choice of digits is for the MNIST comparison")
+    want = {"data": "cifar10-gray" if cifar10 else "mnist", "digits": digits, "seed": seed, "n_images": n_images,
             "eps": [float(e) for e in eps], "temperature": None if cifar10 else 0.05,
             "worst_case": None if worst_case is None else dict(worst_case)}
     # Process 0 reads the file to resume and every process takes its reading (JAX's
@@ -141,6 +147,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         if cifar10:
             raise ValueError("offset: blocks of digits are for the MNIST comparison")
         common["offset"] = offset
+    if digits != "common":
+        common["digits"] = digits
     try:
         if cifar10:
             results, meta = cifar10_comparison(cifar10, n_images, **common)
@@ -186,7 +194,7 @@ def merge_comparison_files(paths: Sequence[str | os.PathLike], out: str | os.Pat
     """
     import numpy as np
 
-    from geomlib._src.defense.results import PER_IMAGE
+    from geomlib._src.defense.results import OPTIONAL, PER_IMAGE
 
     if isinstance(paths, (str, os.PathLike)) or len(paths) < 2:
         raise ValueError(f"paths: expected the block files of one comparison (at least 2), got {paths!r}")
@@ -207,7 +215,7 @@ def merge_comparison_files(paths: Sequence[str | os.PathLike], out: str | os.Pat
     for name, m0 in first_res.items():
         parts = [res[name] for res, _ in blocks]
         joined = {}
-        for field in PER_IMAGE + ("worst_correct", "worst_broken_by"):
+        for field in PER_IMAGE + OPTIONAL:
             arrays = [getattr(m, field) for m in parts]
             if any(a is None for a in arrays):
                 joined[field] = None
