@@ -20,7 +20,7 @@ of per-image times. The loop's results are checked against the batched ones on t
 
 ``defense-cost`` (issue 17): what the full-size comparison (``python -m geomlib.cli.defense``, the 12
 ``DEFENSE_MODELS`` x 3 seeds x 1,000 digits) costs on this CPU. ``measure_classifier`` with exactly the
-command's settings (worst case at ``WORST_CASE_BUDGET``, eps 0.05 and 0.1, the first-layer survey, smooth
+command's settings (worst case at ``WORST_CASE_BUDGET``, with BPDA for the LCA models as ``--bpda`` adds, eps 0.05 and 0.1, the first-layer survey, smooth
 twins at T = 0.05) runs on a chunk of ``--cost-images`` digits (default 64) of ``mlp-2``, ``lca-mlp-2`` and
 ``lca-mlp-2-t25``, twice (the second call, compilation excluded, is the one reported): seconds per model x
 image of each measurement, MEASURED. Every configuration's forward pass is timed, and each one not measured
@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import geomlib as gl
+from geomlib._src.robustness.adaptive import default_bpda_temperature
 from benchmarks._timing import BenchResult, Check, Table, block, compare, ratio
 from geomlib._src import defense as _df
 from geomlib._src.defense.mnist import predict_in_batches
@@ -251,11 +252,13 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
     per_image, survey, rest, first_s, warm_s, cpu = {}, {}, {}, {}, {}, {}
     for m in s.models:
         smooth = gl.load_classifier(m, smooth_temperature=temperature)
+        params = nets[m].args[0]    # the full-size run adds BPDA to the LCA models' worst case (--bpda)
+        bpda = gl.load_classifier(m, smooth_temperature=default_bpda_temperature(params)) if "lca" in params else None
         calls = []
         for call in ("first", "warm"):
             print(f"  defense-cost: {m}, {call} call on {s.images} digits (load average {_loadavg()})", flush=True)
             c0, p0 = time.perf_counter(), time.process_time()
-            res = gl.measure_classifier(nets[m], smooth, x, y, target, means, **kw)
+            res = gl.measure_classifier(nets[m], smooth, x, y, target, means, **{**kw, "bpda_fn": bpda})
             calls.append((time.perf_counter() - c0, res.seconds, time.process_time() - p0))
         (first_s[m], _, _), (warm_s[m], sec, cpu_s) = calls
         cpu[m] = cpu_s / warm_s[m]  # CPU seconds this process got per wall second (2 = both cores)

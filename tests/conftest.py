@@ -45,7 +45,7 @@ FILE_SECONDS = {
     "tests/test_comparison_resume.py": 300, "tests/test_classifiers.py": 290, "tests/test_benchmarks.py": 265,
     "tests/test_survey.py": 230, "tests/test_defense.py": 225, "tests/test_bad_arguments.py": 170,
     "tests/test_worst_case.py": 120, "tests/test_taylor.py": 95, "tests/test_comparison_blocks.py": 95,
-    "tests/test_comparison_all_digits.py": 60,
+    "tests/test_comparison_all_digits.py": 60, "tests/test_comparison_bpda.py": 35,
     "tests/test_robustness.py": 85,
     "tests/test_mechanism.py": 75, "tests/test_geometry.py": 70, "tests/test_lca.py": 65,
     "tests/test_widgets.py": 64, "tests/test_readme_commands.py": 62, "tests/test_survey_resume.py": 51,

@@ -1,14 +1,14 @@
 """Measure curvature and robustness of the chapter-5 model family and save the results.
 
     python -m geomlib.cli.defense                               # default size: 24 digits, all models
-    python -m geomlib.cli.defense --digits all --images 1000 --out defense-mnist-1000.npz   # the full-size run
+    python -m geomlib.cli.defense --digits all --bpda --images 1000 --out defense-mnist-1000.npz   # full size
     python -m geomlib.cli.defense --models mlp-2,lca-mlp-2 --images 64          # a subset
     python -m geomlib.cli.defense --cifar10 PATH --images 200   # grayscale CIFAR-10 (trains its models)
     python -m geomlib.cli.defense --images 24 --out notebooks/results/defense-mnist-24.npz   # chapter 8's file
     python -m geomlib.cli.defense --convergence notebooks/results/defense-convergence.json \
         --models mlp-2,lca-mlp-2 --images 12     # does a larger worst-case budget lower the accuracies?
-    python -m geomlib.cli.defense --seeds 0,1,2 --seed-dir seeds --digits all --images 1000   # x 3 seeds, one file
-    python -m geomlib.cli.defense --digits all --images 100 --offset 300 --out block-3.npz   # one block of digits
+    python -m geomlib.cli.defense --seeds 0,1,2 --seed-dir seeds --digits all --bpda --images 1000   # x 3 seeds
+    python -m geomlib.cli.defense --digits all --bpda --images 100 --offset 300 --out block-3.npz   # one block
     python -m geomlib.cli.defense --merge block-*.npz --out defense-mnist-1000.npz  # the blocks joined
 
 Every model in ``--models`` (shipped classifiers, :data:`geomlib.DEFENSE_MODELS` by
@@ -19,7 +19,8 @@ the first ``--images`` held-out digits, each model measured on those it classifi
 the others counted as broken, so the accuracies are over the held-out set as on a test set.
 Measured: DeepFool distance, MSD of the targeted sign attack at confidence 0.9, L-inf PGD-10 accuracy,
 the worst-case accuracy (``geomlib.robust_accuracy``: APGD-CE, APGD-T, Square at the budget
-``--worst-case``, by default APGD-CE 100 steps, APGD-T 3 targets x 100 steps, Square 1,000 queries),
+``--worst-case``, by default APGD-CE 100 steps, APGD-T 3 targets x 100 steps, Square 1,000 queries;
+with ``--bpda`` also, for the LCA models, APGD-CE on the gradient of the softplus twin at T = lambda/10),
 boundary principal curvatures at the DeepFool point (smooth twin), the bend of the
 decision contour and of first-layer units (survey code), and the template cosine of the
 perturbations. The image batch is sharded over every local device (``jax.sharding``), so
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--digits", choices=("common", "all"), default="common",
                     help="MNIST: 'common', the digits every model gets right (default), or 'all', every held-out "
                          "digit with each model's misclassified ones counted as broken (the full-size run)")
+    ap.add_argument("--bpda", action="store_true",
+                    help="add BPDA (APGD-CE on the softplus twin's gradient, T = lambda/10) to the worst case of the "
+                         "LCA models (the full-size run)")
     ap.add_argument("--merge", nargs="+", default=None, metavar="BLOCK.npz",
                     help="join these block files (--offset) into --out, and print the comparison")
     args = ap.parse_args(argv)
@@ -125,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--offset: expected an integer >= 0, got {args.offset}")
     if args.offset and args.cifar10:
         ap.error("--offset: blocks of digits are for the MNIST comparison; drop --offset or --cifar10")
+    if args.bpda and args.cifar10:
+        ap.error("--bpda: BPDA is added to the LCA models of the MNIST comparison; drop --bpda or --cifar10")
+    if args.bpda and args.worst_case.strip().lower() == "none":
+        ap.error("--bpda: BPDA is an attack of the worst case; drop --bpda or give --worst-case a budget")
     if args.digits != "common" and args.cifar10:
         ap.error("--digits: the choice of held-out digits is for the MNIST comparison; drop --digits or --cifar10")
     if args.merge is not None:
@@ -215,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         which = " (all held-out digits from the first; misclassified ones count as broken)" \
             if args.digits == "all" else ""
         print(f"{kind}: {args.images} images per model{which}; {len(jax.local_devices())} local device(s) "
-              f"({jax.default_backend()}); worst case {worst_case or 'skipped'}; writing {out}", flush=True)
+              f"({jax.default_backend()}); worst case {worst_case or 'skipped'}{' + BPDA on LCA models' if args.bpda else ''}"
+              f"; writing {out}", flush=True)
 
     try:
         run = comparison_to_file(out, models, args.images, cifar10=args.cifar10, seed=args.seed, eps=eps,
                                  restart=args.restart, progress=not args.no_progress, on_start=start,
-                                 worst_case=worst_case, offset=args.offset, digits=args.digits,
+                                 worst_case=worst_case, offset=args.offset, digits=args.digits, bpda=args.bpda,
                                  **({} if seed_dir is None else {"seed_dir": seed_dir}))
     except ResumeError as err:
         hint = "\n(--restart overwrites it)" if err.kind == "damaged" else ". Use another --out, or --restart to overwrite it."

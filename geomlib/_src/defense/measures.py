@@ -38,8 +38,9 @@ of first-layer units: LCA neurons for an LCA front-end, ReLU units (straight con
   radius (:func:`geomlib.pgd`, 10 steps, one start: the earlier chapters' attack);
 - ``worst_correct``: whether it is still right under the worst case of several attacks at each
   radius (:func:`geomlib.robust_accuracy`: APGD-CE, APGD-T and Square, each on the images the
-  earlier ones left standing, every adversarial checked; and PGD-10 above), at a stated budget
-  (:data:`WORST_CASE_BUDGET` by default in the comparisons);
+  earlier ones left standing, every adversarial checked; for a model with a differentiable twin
+  also BPDA; and PGD-10 above), at a stated budget (:data:`WORST_CASE_BUDGET` by default in the
+  comparisons);
 
 *semantic content*
 
@@ -71,12 +72,18 @@ from geomlib._src.core.defaults import PGD_STEP_FACTOR
 from geomlib._src.defense.bends import decision_contour_bend, first_layer_survey
 from geomlib._src.defense.results import MISCLASSIFIED, ClassifierMeasures
 from geomlib._src.robustness import correct_under_attack, msd_at_confidence, robust_accuracy, template_cosine
+from geomlib._src.robustness.adaptive import surrogate_attack
+from geomlib._src.robustness.worst import apgd_attack
 
 #: The attack budget of the worst case in chapter 8's comparisons, sized to a 2-core CPU: APGD-CE
 #: 100 steps, APGD-T on the 3 runner-up classes (100 steps each), Square 1,000 queries; one restart.
 #: The chapter checks on a subset that a larger budget (APGD-T 9 targets, Square 5,000, 2 restarts)
 #: does not lower the accuracies.
 WORST_CASE_BUDGET = {"steps": 100, "restarts": 1, "n_targets": 3, "queries": 1000}
+#: The worst case's standard attacks (:func:`geomlib.robust_accuracy`), codes 0, 1, 2 of ``worst_broken_by``.
+STANDARD_ATTACKS = ("apgd-ce", "apgd-t", "square")
+#: ``worst_broken_by`` codes of PGD-10 (an image it broke and the ensemble missed) and of BPDA.
+BROKEN_BY_PGD, BROKEN_BY_BPDA = 3, 4
 
 
 # ----------------------------------------------------------------------------- one classifier
@@ -172,7 +179,8 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
                        msd_step: float = 0.005, msd_steps: int = 400, confidence: float = 0.9,
                        survey: tuple[int, int, int] = (8, 4, 4), key: int = 0, devices: Sequence | None = None,
                        progress: Callable[[str], None] | None = None,
-                       worst_case: Mapping[str, int] | None = None) -> ClassifierMeasures:
+                       worst_case: Mapping[str, int] | None = None,
+                       bpda_fn: Callable[[jax.Array], jax.Array] | None = None) -> ClassifierMeasures:
     r"""Curvature, robustness and semantic content of one classifier on the images ``x``.
 
     Args:
@@ -197,6 +205,10 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
         among ``steps``, ``restarts``, ``n_targets``, ``queries``; missing ones from
         :data:`WORST_CASE_BUDGET`), or None to skip it (``worst_correct`` None). Its random
         starts come from ``key``; it runs on the unsharded batch.
+      bpda_fn: None, or a differentiable twin of the classifier (an LCA model's softplus twin at
+        T = lambda / 10, as :func:`geomlib.lca_bpda`): the worst case then also runs,
+        after Square, APGD-CE following the twin's gradient and judged on ``logits_fn`` (BPDA,
+        Athalye et al. 2018; ``worst_broken_by`` 4), at the budget's steps and restarts.
 
     Returns:
       :class:`ClassifierMeasures`.
@@ -210,6 +222,10 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     f = check_callable(logits_fn, "logits_fn", "(B, D) -> (B, K)")
     cfg = _checked_settings(smooth_fn, pgd_steps, k, lanczos_iterations, curvature_tol, msd_step, msd_steps,
                             confidence, survey, key, progress, worst_case)
+    if bpda_fn is not None:
+        bpda_fn = check_callable(bpda_fn, "bpda_fn", "(B, D) -> (B, K) or None")
+        if cfg["worst_case"] is None:
+            raise ValueError("bpda_fn: BPDA is an attack of the worst case; give worst_case a budget, or drop bpda_fn")
     smooth_fn, survey, key = cfg["smooth_fn"], cfg["survey"], cfg["key"]
     pgd_steps, k, lanczos_iterations, msd_steps = (cfg[a] for a in ("pgd_steps", "k", "lanczos_iterations", "msd_steps"))
     curvature_tol, msd_step, confidence = cfg["curvature_tol"], cfg["msd_step"], cfg["confidence"]
@@ -245,15 +261,20 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     worst = broken_by = None
     if cfg["worst_case"] is not None:
         base = jax.random.key(key) if isinstance(key, int) else key
+        budget = cfg["worst_case"]
+        attacks = list(STANDARD_ATTACKS)
+        if bpda_fn is not None:   # APGD-CE on the twin's gradient, after the standard three
+            attacks.append(("bpda", surrogate_attack(bpda_fn, apgd_attack("ce", budget["steps"], budget["restarts"]))))
         runs = timed("worst case", lambda: [
-            robust_accuracy(f, x, y, float(e), "inf", key=jax.random.fold_in(base, i), **cfg["worst_case"])
+            robust_accuracy(f, x, y, float(e), "inf", attacks=attacks, key=jax.random.fold_in(base, i), **budget)
             for i, e in enumerate(eps)])
         robust = np.array([r.robust for r in runs], bool).reshape(len(eps), n)
         broken_by = np.array([r.broken_by for r in runs], np.int8).reshape(len(eps), n)
-        # the worst case includes PGD-10: an image PGD broke and the ensemble missed is broken (index 3)
+        broken_by = np.where(broken_by == len(STANDARD_ATTACKS), BROKEN_BY_BPDA, broken_by)
+        # the worst case includes PGD-10: an image PGD broke and the ensemble missed is broken (code 3)
         pgd_only = robust & ~correct[:, :n]
         worst = robust & correct[:, :n]
-        broken_by = np.where(pgd_only, len(runs[0].attack_names) if runs else 3, broken_by).astype(np.int8)
+        broken_by = np.where(pgd_only, BROKEN_BY_PGD, broken_by).astype(np.int8)
     tmpl_df = np.where(moved, np.asarray(template_cosine(x_df, xs, ys, other, means)), np.nan)
     tmpl_msd = np.where(np.asarray(msd.reached), np.asarray(template_cosine(msd.x_adv, xs, ys, ts, means)), np.nan)
     if smooth_fn is not None:
@@ -330,7 +351,7 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
                         means: ArrayLike, *, progress: bool = True,
                         on_model: Callable[[dict], None] | None = None,
                         done: Mapping[str, ClassifierMeasures] | None = None,
-                        misclassified: str = "raise",
+                        misclassified: str = "raise", bpda: Mapping[str, Callable] | None = None,
                         **kwargs) -> dict[str, ClassifierMeasures]:
     """:func:`measure_classifier` for every model on the same images, with a tqdm progress bar
     over models (its ETA from the models measured in this call).
@@ -358,6 +379,8 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
         ``"broken"``: each model is measured on the images it classifies right and the others
         count as broken (:func:`on_every_image`; ``clean_correct`` says which), so that
         robust accuracy is over all the images, as on a test set (Croce et al. 2021).
+      bpda: None, or name -> differentiable twin of that model: its worst case adds BPDA
+        (``bpda_fn`` of :func:`measure_classifier`); names not in ``models`` are refused.
 
     Returns:
       name -> :class:`ClassifierMeasures`, in the order of ``models``.
@@ -373,6 +396,10 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"models[{name!r}]: expected a (logits_fn, smooth_fn) pair, got {type(pair).__name__}")
     progress = check_bool(progress, "progress")
+    if bpda is not None and (not isinstance(bpda, Mapping) or set(bpda) - set(models)):
+        raise ValueError(f"bpda: expected None or a dict model name -> twin for models in models, got "
+                         f"{bpda if not isinstance(bpda, Mapping) else sorted(set(bpda) - set(models))!r}"[:300])
+    bpda = dict(bpda or {})
     if not isinstance(misclassified, str) or misclassified not in MISCLASSIFIED_POLICIES:
         raise ValueError(f"misclassified: expected one of {MISCLASSIFIED_POLICIES}, got {misclassified!r}")
     if on_model is not None and not callable(on_model):
@@ -391,8 +418,9 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
     def measure(name):
         pair = models[name]
         tick = (lambda step: bar.set_postfix_str(f"{name}: {step}"))
+        extra = {"bpda_fn": bpda[name]} if name in bpda else {}
         if misclassified == "raise":
-            return measure_classifier(pair[0], pair[1], x, y, target, means, progress=tick, **kwargs)
+            return measure_classifier(pair[0], pair[1], x, y, target, means, progress=tick, **extra, **kwargs)
         f = check_callable(pair[0], f"models[{name!r}][0]", "(B, D) -> (B, K)")
         xa, ya, ta = np.asarray(x), np.asarray(y), np.asarray(target)
         predicted = np.concatenate([np.asarray(jnp.argmax(f(jnp.asarray(xa[s:s + 500])), axis=1))
@@ -400,7 +428,8 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
         right = predicted == ya
         if not right.any():
             raise ValueError(f"models[{name!r}]: classifies none of the {len(ya)} images right; nothing to measure")
-        m = measure_classifier(pair[0], pair[1], xa[right], ya[right], ta[right], means, progress=tick, **kwargs)
+        m = measure_classifier(pair[0], pair[1], xa[right], ya[right], ta[right], means, progress=tick, **extra,
+                               **kwargs)
         return on_every_image(m, right, ya, ta, predicted)
 
     out = dict(done)

@@ -39,7 +39,7 @@ class ClassifierMeasures(NamedTuple):
         comparison's settings) and of PGD-10 (``pgd_correct``) at each radius of ``eps``; None
         if not measured.
       worst_broken_by: int ``(E, B)``, what broke each image at each radius (0 APGD-CE,
-        1 APGD-T, 2 Square, 3 PGD-10 alone), -1 where it stands, -2 where the image was
+        1 APGD-T, 2 Square, 3 PGD-10 alone, 4 BPDA), -1 where it stands, -2 where the image was
         misclassified before any attack; None if not measured.
       clean_correct: bool ``(B,)``, whether the model classifies each image right, or None:
         every image (a comparison of the digits every model gets right). Where False, the

@@ -17,7 +17,7 @@ from geomlib._src.defense.results import ClassifierMeasures
 from geomlib._src.defense.statistics import RankCorrelation, comparison_summary, rank_correlation
 
 #: What must match between a file and a run for its models to be reused (keys of :func:`run_settings`).
-RESUME_KEYS = ("data", "digits", "seed", "n_images", "eps", "temperature", "worst_case")
+RESUME_KEYS = ("data", "digits", "seed", "n_images", "eps", "temperature", "worst_case", "bpda")
 #: The rank correlations a comparison of at least 3 models reports: (curvature, robustness) statistics.
 CORRELATIONS = tuple((curv, rob) for curv in ("boundary_curvature", "logit_bend", "first_layer_bend")
                      for rob in ("deepfool_distance", "msd"))
@@ -42,7 +42,8 @@ def run_settings(meta: Mapping) -> dict:
             "n_images": len(meta.get("images") or ()),
             "eps": [float(e) for e in settings.get("eps", ())] if isinstance(settings, dict) else None,
             "temperature": meta.get("temperature"),
-            "worst_case": settings.get("worst_case") if isinstance(settings, dict) else None}
+            "worst_case": settings.get("worst_case") if isinstance(settings, dict) else None,
+            "bpda": bool(settings.get("bpda", False)) if isinstance(settings, dict) else False}
 
 
 def read_comparison_to_resume(out: str | os.PathLike, models: Sequence[str], want: Mapping
@@ -76,7 +77,7 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
                        on_start: Callable[[tuple[str, ...] | None], object] | None = None,
                        worst_case: Mapping[str, int] | None = None,
                        seed_dir: str | os.PathLike | None = None, offset: int = 0,
-                       digits: str = "common") -> ComparisonRun:
+                       digits: str = "common", bpda: bool = False) -> ComparisonRun:
     """:func:`mnist_comparison` of ``models`` (or, with ``cifar10`` a folder of the CIFAR-10
     batches, :func:`cifar10_comparison`; ``models`` then only bounds what the file may
     hold) on ``n_images`` images, written to the ``.npz`` ``out``, resuming it.
@@ -100,6 +101,8 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         model; :func:`merge_comparison_files` joins them).
       digits: MNIST only: ``"common"`` (the digits every model gets right) or ``"all"`` (every
         held-out digit, misclassified ones counted as broken); see :func:`mnist_comparison`.
+      bpda: MNIST only, with ``worst_case``: BPDA joins the worst case of the LCA models
+        (:func:`mnist_comparison`); part of the settings a resumed file must share.
 
     Under JAX's multi-process runtime the models are shared out over the processes
     (:func:`geomlib.compare_classifiers`); process 0 reads the file to resume and writes it,
@@ -115,7 +118,7 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         raise ValueError("digits: the choice of digits is for the MNIST comparison")
     want = {"data": "cifar10-gray" if cifar10 else "mnist", "digits": digits, "seed": seed, "n_images": n_images,
             "eps": [float(e) for e in eps], "temperature": None if cifar10 else 0.05,
-            "worst_case": None if worst_case is None else dict(worst_case)}
+            "worst_case": None if worst_case is None else dict(worst_case), "bpda": bool(bpda)}
     # Process 0 reads the file to resume and every process takes its reading (JAX's
     # multi-process runtime; one process: as is), so all agree on what is left to measure.
     read, error = None, None
@@ -149,6 +152,10 @@ def comparison_to_file(out: str | os.PathLike, models: Sequence[str] = DEFENSE_M
         common["offset"] = offset
     if digits != "common":
         common["digits"] = digits
+    if bpda:
+        if cifar10:
+            raise ValueError("bpda: BPDA is added to the LCA models of the MNIST comparison")
+        common["bpda"] = True
     try:
         if cifar10:
             results, meta = cifar10_comparison(cifar10, n_images, **common)
