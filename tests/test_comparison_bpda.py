@@ -104,3 +104,16 @@ def test_command_line_bpda(tmp_path, capsys):
     with pytest.raises(SystemExit):
         defense.main(["--bpda", "--cifar10", str(tmp_path)])
     assert "--bpda: BPDA is added to the LCA models of the MNIST comparison" in capsys.readouterr().err
+
+
+def test_the_convergence_check_runs_the_same_worst_case():
+    from geomlib._src.defense.convergence import worst_case_convergence
+
+    tiny = {"steps": 2, "n_targets": 1, "queries": 5}
+    record = worst_case_convergence(("mlp-2", "lca-mlp-2-t25"), 2, eps=(0.1,), budgets={"stated": tiny},
+                                    progress=False, bpda=True)
+    assert record["bpda"] is True
+    assert record["models"]["mlp-2"]["attacks"] == ["APGD-CE", "APGD-T", "Square"]
+    assert record["models"]["lca-mlp-2-t25"]["attacks"] == ["APGD-CE", "APGD-T", "Square", "bpda"]
+    plain = worst_case_convergence(("lca-mlp-2-t25",), 2, eps=(0.1,), budgets={"stated": tiny}, progress=False)
+    assert plain["bpda"] is False and plain["models"]["lca-mlp-2-t25"]["attacks"] == ["APGD-CE", "APGD-T", "Square"]

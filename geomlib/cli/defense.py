@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"worst case of {', '.join(models)} on {args.images} digits at eps {list(eps)}: budget {worst_case} "
               f"vs {larger}; writing {args.convergence}", flush=True)
         record = worst_case_convergence(models, args.images, eps=eps, budgets={"stated": worst_case, "larger": larger},
-                                        seed=args.seed, out=args.convergence, progress=not args.no_progress)
+                                        seed=args.seed, out=args.convergence, progress=not args.no_progress,
+                                        bpda=args.bpda)
         for m, r in record["models"].items():
             for i, e in enumerate(record["eps"]):
                 print(f"{m:<17} eps {e:<5g} " + "  ".join(

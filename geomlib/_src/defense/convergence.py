@@ -14,14 +14,15 @@ import numpy as np
 
 from geomlib._src.core.checks import check_bool, check_int
 from geomlib._src.core.files import write_text
-from geomlib._src.defense.mnist import DEFENSE_MODELS, check_model_names, pick_images
+from geomlib._src.defense.measures import worst_case_attacks
+from geomlib._src.defense.mnist import DEFENSE_MODELS, bpda_twins, check_model_names, pick_images
 from geomlib._src.robustness import robust_accuracy
 
 
 def worst_case_convergence(models: Sequence[str], n_images: int, *, eps: Sequence[float] = (0.05, 0.1),
                            budgets: Mapping[str, Mapping[str, int]], seed: int = 0,
                            pick_models: Sequence[str] = DEFENSE_MODELS, out: str | os.PathLike | None = None,
-                           progress: bool = True) -> dict:
+                           progress: bool = True, bpda: bool = False) -> dict:
     """:func:`geomlib.robust_accuracy` of each model at each budget, on the first ``n_images``
     digits of chapter 8's comparison (the held-out digits every model of ``pick_models`` gets
     right, in order, as :func:`geomlib.mnist_comparison` picks them).
@@ -35,12 +36,14 @@ def worst_case_convergence(models: Sequence[str], n_images: int, *, eps: Sequenc
         as :func:`geomlib.measure_classifier` does).
       pick_models: the models whose common right digits are used.
       out: a JSON file to write (atomically), or None.
+      bpda: BPDA joins the worst case of the LCA models at every budget (as in
+        ``mnist_comparison(bpda=True)``: :func:`geomlib._src.defense.measures.worst_case_attacks`).
 
     Returns:
       a JSON-ready dict: ``images`` (indices into the held-out digits), ``eps``, ``budgets``,
       ``models`` -> {``robust``: budget -> ``(E, n)`` lists of bools, ``broken_by``: the same
-      with attack indices, ``seconds``: budget -> per-radius seconds}, ``seconds`` (total) and
-      ``command``.
+      with indices into ``attacks`` (the attacks' names, in the order they ran), ``seconds``: budget ->
+      per-radius seconds}, ``bpda``, ``seconds`` (total) and ``command``.
     """
     from geomlib._src.classifiers import load_classifier
     from geomlib._src.data import load_mnist_subset
@@ -49,6 +52,7 @@ def worst_case_convergence(models: Sequence[str], n_images: int, *, eps: Sequenc
     n_images = check_int(n_images, "n_images")
     seed = check_int(seed, "seed", 0, 2 ** 32 - 1)
     progress = check_bool(progress, "progress")
+    bpda = check_bool(bpda, "bpda")
     if not isinstance(budgets, Mapping) or not budgets:
         raise ValueError(f"budgets: expected a non-empty dict name -> budget, got {budgets!r}")
     start = time.perf_counter()
@@ -58,7 +62,8 @@ def worst_case_convergence(models: Sequence[str], n_images: int, *, eps: Sequenc
     x, y = data.x_test[idx], data.y_test[idx]
     record = {"command": "python -m geomlib.cli.defense --convergence", "images": idx.tolist(),
               "eps": [float(e) for e in eps], "budgets": {k: dict(v) for k, v in budgets.items()}, "seed": seed,
-              "models": {}}
+              "bpda": bpda, "models": {}}
+    twins = bpda_twins({m: load_classifier(m) for m in models}, {}) if bpda else {}
     for m in models:
         f = load_classifier(m)
         entry = {"robust": {}, "broken_by": {}, "seconds": {}}
@@ -66,13 +71,14 @@ def worst_case_convergence(models: Sequence[str], n_images: int, *, eps: Sequenc
             runs = []
             for i, e in enumerate(eps):
                 runs.append(robust_accuracy(f, x, y, float(e), "inf", key=jax.random.fold_in(jax.random.key(seed), i),
-                                            **budget))
+                                            attacks=worst_case_attacks(budget, twins.get(m)), **budget))
                 if progress:
                     print(f"  {m}, {name}, eps {e:g}: {runs[-1].robust_accuracy:.1%} ({sum(runs[-1].seconds):.0f} s)",
                           flush=True)
             entry["robust"][name] = [np.asarray(r.robust, bool).tolist() for r in runs]
             entry["broken_by"][name] = [np.asarray(r.broken_by, int).tolist() for r in runs]
             entry["seconds"][name] = [float(sum(r.seconds)) for r in runs]
+            entry["attacks"] = list(runs[0].attack_names) if runs else []
         record["models"][m] = entry
         record["seconds"] = time.perf_counter() - start
         if out is not None:

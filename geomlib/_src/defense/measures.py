@@ -86,6 +86,17 @@ STANDARD_ATTACKS = ("apgd-ce", "apgd-t", "square")
 BROKEN_BY_PGD, BROKEN_BY_BPDA = 3, 4
 
 
+def worst_case_attacks(budget: Mapping[str, int], bpda_fn: Callable | None = None) -> list:
+    """The ``attacks`` of :func:`geomlib.robust_accuracy` in the comparison's worst case: the
+    standard three (:data:`STANDARD_ATTACKS`) and, given a differentiable twin ``bpda_fn``, BPDA
+    after them: APGD-CE following the twin's gradient at the ``budget``'s steps and restarts."""
+    attacks: list = list(STANDARD_ATTACKS)
+    if bpda_fn is not None:
+        steps, restarts = budget.get("steps", WORST_CASE_BUDGET["steps"]), budget.get("restarts", 1)
+        attacks.append(("bpda", surrogate_attack(bpda_fn, apgd_attack("ce", steps, restarts))))
+    return attacks
+
+
 # ----------------------------------------------------------------------------- one classifier
 
 
@@ -262,9 +273,7 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     if cfg["worst_case"] is not None:
         base = jax.random.key(key) if isinstance(key, int) else key
         budget = cfg["worst_case"]
-        attacks = list(STANDARD_ATTACKS)
-        if bpda_fn is not None:   # APGD-CE on the twin's gradient, after the standard three
-            attacks.append(("bpda", surrogate_attack(bpda_fn, apgd_attack("ce", budget["steps"], budget["restarts"]))))
+        attacks = worst_case_attacks(budget, bpda_fn)
         runs = timed("worst case", lambda: [
             robust_accuracy(f, x, y, float(e), "inf", attacks=attacks, key=jax.random.fold_in(base, i), **budget)
             for i, e in enumerate(eps)])

@@ -43,6 +43,18 @@ def pick_images(nets: Mapping[str, tuple], x: ArrayLike, y: np.ndarray, n_images
     return idx, target, int(right.sum())
 
 
+def bpda_twins(nets: Mapping[str, Callable], directories: Mapping[str, str | os.PathLike | None]) -> dict:
+    """name -> the softplus twin at T = lambda / 10 (as :func:`geomlib.lca_bpda`) of every loaded
+    classifier of ``nets`` with an LCA front-end, loaded from its folder in ``directories``: the
+    gradients BPDA follows in the comparison's worst case."""
+    from geomlib._src.classifiers import load_classifier
+    from geomlib._src.robustness.adaptive import default_bpda_temperature
+
+    return {m: load_classifier(m, directory=directories.get(m),
+                               smooth_temperature=default_bpda_temperature(f.args[0]))
+            for m, f in nets.items() if "lca" in f.args[0]}
+
+
 def predict_in_batches(f, x: ArrayLike, batch: int = 500) -> np.ndarray:
     """``f`` (batched logits) on ``x`` in slices of ``batch`` rows, as one numpy array."""
     return np.concatenate([np.asarray(f(jnp.asarray(x[s:s + batch]))) for s in range(0, len(x), batch)])
@@ -140,11 +152,7 @@ def mnist_comparison(models: Sequence[str] = DEFENSE_MODELS, n_images: int = 24,
     if digits == "all":
         kwargs["misclassified"] = "broken"
     if bpda:
-        from geomlib._src.robustness.adaptive import default_bpda_temperature
-
-        kwargs["bpda"] = {m: load_classifier(m, directory=where[m],
-                                             smooth_temperature=default_bpda_temperature(nets[m][0].args[0]))
-                          for m in models if "lca" in nets[m][0].args[0]}
+        kwargs["bpda"] = bpda_twins({m: nets[m][0] for m in models}, where)
     meta = {"data": "mnist", **({"digits": digits} if digits != "common" else {}),
             "images": idx.tolist(), "targets": target.tolist(), "n_right_all": n_right,
             "n_test": int(len(data.y_test)), "temperature": temperature, "seed": seed,
