@@ -21,6 +21,8 @@
   grayscale CIFAR-10 models trained on the spot);
 - :mod:`.runs`: :func:`comparison_to_file`, either comparison written to one file that an
   interrupted run resumes (what ``python -m geomlib.cli.defense`` runs);
+- :mod:`.crosscheck`: :func:`shared_digits_check`, two comparison files compared on the digits
+  both measured;
 - :mod:`.temperatures`: the boundary curvature at T = lambda / 5, / 10, / 20 (:func:`temperature_curvatures`),
   whether the ranking of models survives the temperature (:func:`temperature_summary`), and the
   resumable file of chapter 8 (:func:`temperatures_to_file`, ``python -m geomlib.cli.temperatures``);
@@ -36,6 +38,7 @@ from geomlib._src.defense.measures import WORST_CASE_BUDGET, compare_classifiers
 from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
 from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
 from geomlib._src.defense.runs import ComparisonRun, comparison_to_file, merge_comparison_files
+from geomlib._src.defense.crosscheck import SharedDigitsCheck, shared_digits_check
 from geomlib._src.defense.prediction import (
     NoiseDistance,
     PredictionTest,
@@ -79,7 +82,7 @@ __all__ = [
     "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers", "comparison_summary",
     "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
     "mnist_comparison", "pick_images", "rank_correlation", "save_comparison", "WORST_CASE_BUDGET",
-    "worst_case_convergence",
+    "worst_case_convergence", "SharedDigitsCheck", "shared_digits_check",
     "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PER_IMAGE_QUANTITIES", "PredictionTest",
     "SeedSpread", "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
     "prediction_test", "quadric_distance", "seed_spread",
