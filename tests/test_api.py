@@ -61,6 +61,7 @@ PUBLIC = {
                 "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PredictionTest", "SeedSpread",
                 "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
                 "prediction_test", "quadric_distance", "seed_spread", "SharedDigitsCheck", "shared_digits_check",
+                "seed_groups",
                 "TemperatureCurvatures", "TemperatureSummary", "load_temperatures", "smooth_temperatures",
                 "temperature_curvatures", "temperature_summary",
                 "PredictionMeasures", "PredictionSummary", "flat_noise_ratio", "load_predictions",

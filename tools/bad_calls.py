@@ -1189,6 +1189,8 @@ def catalogue() -> list[Entry]:
           extra=[Bad("models", "['a', 'b'] (fewer than 3)", _const(["a", "b"])),
                  Bad("models", "['a', 'zzz']", _const(["a", "b", "zzz"]), names=("zzz",)),
                  Bad("results", "{} (none)", _const({}))]),
+        E("seed_groups", F, lambda c: dict(results={"mlp-2": 1, "mlp-2-s1": 2, "linear": 3}), {},
+          extra=[Bad("results", "None", _const(None)), Bad("results", "['mlp-2'] (a list)", _const(["mlp-2"]))]),
         E("seed_spread", F, lambda c: dict(groups={k: {"0": m, "1": m} for k, m in c.results.items()}, statistic="msd"),
           dict(statistic="name"),
           extra=[Bad("groups", "None", _const(None)), Bad("groups", "{}", _const({})),

@@ -27,7 +27,8 @@ from geomlib.plots.conclusions import (
 from geomlib.plots.mechanism import MODEL_COLORS, plot_digit_mechanism, plot_toy_mechanism
 from geomlib.plots.axes import notebook_style
 from geomlib.plots.deep import DecisionArtists, plot_curvature_histograms, plot_decision, plot_walks
-from geomlib.plots.defense import model_color, plot_correlation_table, plot_per_image, plot_robustness_vs_curvature
+from geomlib.plots.defense import (model_color, plot_correlation_table, plot_per_image, plot_robustness_vs_curvature,
+                                   plot_seeded_robustness_vs_curvature)
 from geomlib.plots.fields import (
     ARROW_FILL,
     arrow_field,
@@ -122,4 +123,5 @@ __all__ = [
     "plot_correlation_table",
     "plot_per_image",
     "plot_robustness_vs_curvature",
+    "plot_seeded_robustness_vs_curvature",
 ]

@@ -12,7 +12,8 @@ from jax.typing import ArrayLike
 
 from geomlib.plots.axes import new_axes
 
-__all__ = ["model_color", "plot_correlation_table", "plot_per_image", "plot_robustness_vs_curvature"]
+__all__ = ["model_color", "plot_correlation_table", "plot_per_image", "plot_robustness_vs_curvature",
+           "plot_seeded_robustness_vs_curvature"]
 
 
 def model_color(name: str) -> str:
@@ -81,6 +82,47 @@ def plot_robustness_vs_curvature(summary: Mapping[str, Mapping[str, float]], x_s
     if correlation is not None:
         ax.set_title(f"Spearman ρ = {correlation.rho:+.2f}  "
                      f"[{correlation.low:+.2f}, {correlation.high:+.2f}]", fontsize=9)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_seeded_robustness_vs_curvature(x_spread: Mapping, y_spread: Mapping, *, correlation=None, ax=None,
+                                        xlabel: str | None = None, ylabel: str | None = None, logy: bool = False):
+    """One point per configuration trained with several seeds: the seed means of a curvature
+    statistic (x) and a robustness statistic (y), with bars of one between-seed standard deviation
+    each way, and every seed's own model as a small faint dot.
+
+    Args:
+      x_spread, y_spread: configuration -> :class:`geomlib.SeedSpread` (:func:`geomlib.seed_spread`
+        of the two statistics on the same groups).
+      correlation: a :class:`geomlib.HierarchicalCorrelation` of the two, shown in the title
+        (rho across configurations, its interval over seeds then digits, and p).
+      ax, xlabel, ylabel, logy: as :func:`plot_robustness_vs_curvature`.
+
+    Returns:
+      the Axes.
+    """
+    missing = sorted(set(x_spread) ^ set(y_spread))
+    if missing:
+        raise ValueError(f"x_spread, y_spread: expected the same configurations, not in both: {missing[:5]}")
+    ax = new_axes(ax, (4.6, 3.8))
+    for name, sx in x_spread.items():
+        sy = y_spread[name]
+        color, marker = _style(name)
+        seeds = [s for s in sx.values if s in sy.values]
+        ax.plot([sx.values[s] for s in seeds], [sy.values[s] for s in seeds], ".", color=color, alpha=0.35, ms=4,
+                zorder=2)
+        if not (np.isfinite(sx.mean) and np.isfinite(sy.mean)):
+            continue
+        ax.errorbar(sx.mean, sy.mean, xerr=np.nan_to_num(sx.sd), yerr=np.nan_to_num(sy.sd), fmt=marker, color=color,
+                    ms=6.5, mec="k", mew=0.4, elinewidth=1, capsize=2, zorder=3,
+                    label=f"{name} ({min(sx.n_seeds, sy.n_seeds)} seeds)")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel or "curvature (seed mean ± SD)", ylabel=ylabel or "robustness (seed mean ± SD)")
+    if correlation is not None:
+        ax.set_title(f"ρ = {correlation.rho:+.2f} [{correlation.low:+.2f}, {correlation.high:+.2f}], "
+                     f"p = {correlation.p_value:.3f} ({correlation.n_configurations} configurations)", fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 

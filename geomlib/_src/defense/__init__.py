@@ -36,7 +36,7 @@ from geomlib._src.defense.cifar import CIFAR10_SETTINGS, cifar10_comparison, cif
 from geomlib._src.defense.io import load_comparison, save_comparison
 from geomlib._src.defense.measures import WORST_CASE_BUDGET, compare_classifiers, measure_classifier
 from geomlib._src.defense.results import PER_IMAGE, ClassifierMeasures
-from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images
+from geomlib._src.defense.mnist import DEFENSE_MODELS, mnist_comparison, pick_images, seed_groups
 from geomlib._src.defense.runs import ComparisonRun, comparison_to_file, merge_comparison_files
 from geomlib._src.defense.crosscheck import SharedDigitsCheck, shared_digits_check
 from geomlib._src.defense.prediction import (
@@ -82,7 +82,7 @@ __all__ = [
     "RankCorrelation", "cifar10_comparison", "cifar10_models", "compare_classifiers", "comparison_summary",
     "decision_contour_bend", "first_layer_survey", "load_comparison", "logit_bend", "measure_classifier",
     "mnist_comparison", "pick_images", "rank_correlation", "save_comparison", "WORST_CASE_BUDGET",
-    "worst_case_convergence", "SharedDigitsCheck", "shared_digits_check",
+    "worst_case_convergence", "SharedDigitsCheck", "shared_digits_check", "seed_groups",
     "HierarchicalCorrelation", "ImageCorrelation", "NoiseDistance", "PER_IMAGE_QUANTITIES", "PredictionTest",
     "SeedSpread", "hierarchical_rank_correlation", "noise_distance", "noise_robustness", "per_image_correlation",
     "prediction_test", "quadric_distance", "seed_spread",
