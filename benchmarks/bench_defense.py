@@ -342,8 +342,9 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
                      f"EXTRAPOLATED (h)", total, None),
                Check(f"full-size run in {SESSION_HOURS:g} h sessions (EXTRAPOLATED)", float(sessions), None),
                Check(f"held-out digits every configuration gets right (of {pool})", float(n_right), None)]
-    notes = [f"settings ({'QUICK: tiny, not ' if s.settings else ''}python -m geomlib.cli.defense's): {', '.join(f'{k}={v}' for k, v in kw.items())}; "
-             f"smooth twins at T = {temperature:g}",
+    notes = [f"settings ({'QUICK: tiny, not ' if s.settings else ''}python -m geomlib.cli.defense --digits all "
+             f"--bpda's): {', '.join(f'{k}={v}' for k, v in kw.items() if k != 'bpda_fn')}; BPDA in the LCA models' "
+             f"worst case (APGD-CE on the softplus twin at T = lambda/10); smooth twins at T = {temperature:g}",
              "per image = the measurement's seconds in ClassifierMeasures.seconds / digits in the call; the "
              "first-layer survey is per model; 'compilation' is the first call's extra time (paid once per model "
              "and shape in a run; an upper bound, as seeds share compiled code; small when JAX's persistent "
@@ -363,11 +364,12 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
         notes.append(f"one model run (one seed) longer than a {SESSION_HOURS:g} h session, EXTRAPOLATED: "
                      f"{', '.join(too_long)}; "
                      "the command resumes per model (a killed run loses the model in flight), so such a model "
-                     "never finishes in sessions of that length")
+                     "is run in blocks of digits (--offset K --images 100, one block file each, joined by --merge)")
     if n_right < FULL_RUN_DIGITS and pool == len(data.y_test):
-        notes.append(f"only {n_right} of the {pool} held-out digits are right for every configuration: "
-                     f"python -m geomlib.cli.defense --images {FULL_RUN_DIGITS} stops with 'n_images: only {n_right} "
-                     f"held-out images are right'; the full-size run needs a larger held-out set")
+        notes.append(f"only {n_right} of the {pool} held-out digits are right for every configuration: the "
+                     f"full-size run takes every held-out digit (--digits all) and measures each model on the "
+                     f"digits it gets right, so {FULL_RUN_DIGITS:,} digits per model is an upper bound (x its clean "
+                     f"accuracy); the chunk above is of digits every configuration gets right")
     if len(measured) > 1:
         for m in measured:
             others = [o for o in measured if o != m and _family(o) == _family(m)]
