@@ -143,6 +143,21 @@ def test_comparison_findings_on_the_shipped_comparison():
     assert 0 < p <= 1 and abs(p - want) <= 0.005
 
 
+def test_comparison_findings_group_the_seeds_of_a_configuration():
+    """A seeded file: its seeds ``<name>-s<k>`` are one configuration of the rank correlation."""
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "defense-mnist-24.npz"
+    results, _ = geomlib.load_comparison(path)
+    seeded = {**results, **{f"{m}-s1": r._replace(deepfool_distance=r.deepfool_distance * 1.1)
+                            for m, r in results.items()}}
+    (corr,) = [f for f in plots.comparison_findings(seeded, "t", n_boot=50)
+               if f.claim == "more curved boundary, farther boundary"]
+    assert f"over {len(results)} configurations x up to 2 seeds" in corr.ours
+    assert "permutation test over configurations p = " in corr.ours
+    want = geomlib.hierarchical_rank_correlation(geomlib.seed_groups(seeded), "boundary_curvature",
+                                                 "deepfool_distance", n_boot=1).p_value
+    assert abs(float(corr.ours.rsplit("p = ", 1)[1].rstrip(")")) - want) <= 0.005
+
+
 def test_find_result_files_classifies_the_committed_results():
     """notebooks/results: two robustness runs and one comparison; the temperature file (settings
     and a command too, but not a robustness run's) is neither."""

@@ -34,6 +34,7 @@ from geomlib import (
     load_robustness_run,
     load_survey,
     prediction_summary,
+    seed_groups,
 )
 
 __all__ = ["PUBLISHED", "Finding", "ResultFiles", "accuracy_findings", "comparison_findings", "find_result_files",
@@ -186,7 +187,8 @@ def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *
     :func:`geomlib.hierarchical_rank_correlation`; new here).
 
     Args:
-      results: model name -> :class:`ClassifierMeasures`, the same images for every model.
+      results: model name -> :class:`ClassifierMeasures`, the same images for every model (extra
+        seeds ``"<name>-s<k>"`` grouped with their configuration for the rank correlation).
       basis: where they come from.
       seed, n_boot: of the bootstrap.
 
@@ -207,14 +209,17 @@ def comparison_findings(results: Mapping[str, ClassifierMeasures], basis: str, *
         out.append(Finding(5, "LCA layer curves the decision boundary", "not reported (neuron contours only)",
                            "median max |κ| at the DeepFool point " + ", ".join(
                                f"{b} {kappa[b]:.2f} vs {a} {kappa[a]:.2f}" for a, b in pairs), basis, "new here"))
-    if len(results) >= 3:
-        # one seed per model: the bootstrap over images alone, i.e. rank_correlation's rho and interval
-        rc = hierarchical_rank_correlation({m: {"seed 0": r} for m, r in results.items()}, "boundary_curvature",
-                                           "deepfool_distance", n_boot=n_boot, seed=seed)
+    groups = seed_groups(results)     # several seeds of a configuration ("<name>-s<k>") are one unit
+    if len(groups) >= 3:
+        # one seed per configuration: the bootstrap over images alone, i.e. rank_correlation's rho and interval
+        rc = hierarchical_rank_correlation(groups, "boundary_curvature", "deepfool_distance", n_boot=n_boot, seed=seed)
+        seeds = max(len(g) for g in groups.values())
+        units = (f"{len(groups)} models (interval over digits; permutation test over models" if seeds == 1 else
+                 f"{len(groups)} configurations x up to {seeds} seeds (seed means; interval over seeds, then "
+                 f"digits; permutation test over configurations")
         out.append(Finding(8, "more curved boundary, farther boundary", "not reported",
-                           f"Spearman rho {rc.rho:+.2f} [{rc.low:+.2f}, {rc.high:+.2f}] over {len(results)} models "
-                           f"(interval over digits; permutation test over models p = {rc.p_value:.2g})", basis,
-                           "new here"))
+                           f"Spearman rho {rc.rho:+.2f} [{rc.low:+.2f}, {rc.high:+.2f}] over {units} "
+                           f"p = {rc.p_value:.2g})", basis, "new here"))
     return out
 
 
