@@ -116,6 +116,7 @@ def test_prediction_summary_ratios_and_undefined_digits():
     s = geomlib.prediction_summary({"a": m})["a"]
     # digit 0: median 4 over 0.5; digit 1: most lines never cross (median inf); digit 2: misclassified (0)
     np.testing.assert_allclose(s.noise_ratio, [8.0, np.nan, np.nan])
+    np.testing.assert_array_equal(s.noise_median, [4.0, np.inf, 3.0])   # defined for every digit that has lines
     assert s.median_ratio == 8.0
     with pytest.raises(ValueError, match="measures"):
         geomlib.prediction_summary({})

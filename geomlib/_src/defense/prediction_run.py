@@ -148,12 +148,15 @@ class PredictionSummary(NamedTuple):
         (NaN where undefined: inf or 0 found, or most lines not crossed).
       median_ratio: the median of ``noise_ratio`` over the digits where it is defined.
       flat_ratio: the flat boundary's ratio in this dimension (:func:`flat_noise_ratio`).
+      noise_median: ``(B,)`` per digit, the median distance along its random lines (inf where
+        most lines do not cross).
     """
 
     test: PredictionTest
     noise_ratio: np.ndarray
     median_ratio: float
     flat_ratio: float
+    noise_median: np.ndarray
 
 
 def prediction_summary(measures: Mapping[str, PredictionMeasures], dim: int = 784) -> dict[str, PredictionSummary]:
@@ -171,7 +174,7 @@ def prediction_summary(measures: Mapping[str, PredictionMeasures], dim: int = 78
         ok = np.isfinite(found) & (found > 0) & np.isfinite(med)
         ratio = np.where(ok, med / np.where(ok, found, 1.0), np.nan)
         med_ratio = float(np.median(ratio[ok])) if ok.any() else float("nan")
-        out[name] = PredictionSummary(prediction_test(m.distance, m.curvatures, found), ratio, med_ratio, flat)
+        out[name] = PredictionSummary(prediction_test(m.distance, m.curvatures, found), ratio, med_ratio, flat, med)
     return out
 
 
