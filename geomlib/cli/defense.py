@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         from geomlib._src.defense.convergence import worst_case_convergence
 
         print(f"worst case of {', '.join(models)} on {args.images} digits at eps {list(eps)}: budget {worst_case} "
-              f"vs {larger}; writing {args.convergence}", flush=True)
+              f"vs {larger}{', BPDA for the LCA models at both' if args.bpda else ''}; writing {args.convergence}",
+              flush=True)
         record = worst_case_convergence(models, args.images, eps=eps, budgets={"stated": worst_case, "larger": larger},
                                         seed=args.seed, out=args.convergence, progress=not args.no_progress,
                                         bpda=args.bpda)
