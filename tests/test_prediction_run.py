@@ -79,13 +79,15 @@ def linear_measures():
     _, meta = geomlib.load_comparison(COMPARISON)
     idx = np.asarray(meta["images"][:2])
     x, y = np.asarray(data.x_test[idx], np.float32), np.asarray(data.y_test[idx])
-    return geomlib.prediction_measures("linear", x, y, n_directions=16), x, y
+    # the command's settings (PREDICTION_SETTINGS) on its first two digits: what
+    # test_predictions_file_of_two_digits_resumes measures, so that test reuses these compiled kernels
+    return geomlib.prediction_measures("linear", x, y), x, y
 
 
 def test_linear_model_flat_boundary_found_distance_equals_deepfool_and_lines_are_longer(linear_measures):
     m, x, y = linear_measures
     assert m.temperature == pytest.approx(0.05)
-    assert m.curvatures.shape == (2, 3) and m.noise.shape == (2, 16)
+    assert m.curvatures.shape == (2, 3) and m.noise.shape == (2, geomlib.PREDICTION_SETTINGS["n_directions"]) == (2, 32)
     np.testing.assert_allclose(m.found, m.distance, rtol=0.03)     # a flat boundary: DeepFool is exact
     assert np.all(np.abs(m.curvatures[np.isfinite(m.curvatures)]) < 1e-2 / m.distance.max())
     assert np.all(m.noise >= m.found[:, None] * (1 - 1e-3))      # no line reaches the boundary sooner
