@@ -23,11 +23,17 @@ D = 16  # 4 x 4 images: Square's default image shape
 K = 4
 
 
+def linear_logits(w, b, s, x):
+    """s (x W + b). One module-level function for every linear model (not a lambda per model), so
+    the attacks' jitted kernels compile once per shape, not once per model (hypothesis's examples too)."""
+    return s * (x @ w + b)
+
+
 def linear_model(seed, k=K, d=D, scale=1.0):
     rng = np.random.default_rng(seed)
     w = jnp.asarray(rng.normal(size=(d, k)), jnp.float32)
     b = jnp.asarray(rng.normal(size=k) * 0.5, jnp.float32)
-    return jax.tree_util.Partial(lambda w, b, s, x: s * (x @ w + b), w, b, jnp.float32(scale)), np.asarray(w), np.asarray(b)
+    return jax.tree_util.Partial(linear_logits, w, b, jnp.float32(scale)), np.asarray(w), np.asarray(b)
 
 
 def exact_linf_margins(w, b, x, y, eps):
