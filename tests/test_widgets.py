@@ -675,6 +675,10 @@ def test_bad_parameters_and_axes_raise(setup):
         widgets.Tunable(3.0)
 
 
+def _tanh_bowl(w, x):
+    return jnp.tanh(w @ x) - 0.1 * jnp.sum(x**2)
+
+
 def test_tunable_axes_follow_a_parameter():
     """u and an axis choice built from a parameter (a neuron index, as in chapter 3): the
     plane, the u panel and the title follow the slider; images of D = 7 x 7."""
@@ -682,8 +686,8 @@ def test_tunable_axes_follow_a_parameter():
     W = jax.random.normal(jax.random.key(3), (4, d))
     rand = jax.random.normal(jax.random.key(4), (d,))
 
-    def neuron(index):
-        return Partial(lambda w, x: jnp.tanh(w @ x) - 0.1 * jnp.sum(x**2), W[index])
+    def neuron(index):  # one function for every index: the four neurons' grids compile once
+        return Partial(_tanh_bowl, W[index])
 
     ex = PlaneExplorer({"tanh": widgets.Tunable(neuron)}, widgets.Tunable(lambda index: W[index]),
                        {"random": rand}, {"next neuron": widgets.Tunable(lambda index: W[(index + 1) % 4])},
