@@ -1256,8 +1256,10 @@ def catalogue() -> list[Entry]:
                  Bad("factors", "(5,) (one short)", _const((5,)))]),
         E("load_temperatures", F, lambda c: dict(path=c.temperatures_file), dict(path="path"),
           extra=[Bad("path", "a comparison file", lambda v, c: c.comparison_file, names=("comparison.npz",))]),
-        E("prediction_measures", F, lambda c: dict(model="linear", x=c.digits[0], y=c.digits[1], n_directions=2,
-                                                   max_radius=50.0, grid=4, iters=4, cw_targets=1, seed=0),
+        # prediction_measures and predictions_to_file (below) on two digits at the same settings (the
+        # command's, PREDICTION_SETTINGS): the second call reuses the first one's compiled kernels
+        E("prediction_measures", F, lambda c: dict(model="linear", x=c.digits[0], y=c.digits[1], n_directions=32,
+                                                   max_radius=100.0, grid=25, iters=12, cw_targets=2, seed=0),
           {},   # each call that is not rejected measures the model (~10 s): hand-picked variants only
           extra=[Bad("model", "'' (empty name)", _const("")), Bad("model", "3", _const(3)),
                  Bad("model", "'nonexistent' (no such classifier)", _const("nonexistent")),
@@ -1274,7 +1276,7 @@ def catalogue() -> list[Entry]:
         E("load_predictions", F, lambda c: dict(path=c.prediction_file), dict(path="path"),
           extra=[Bad("path", "a comparison file", lambda v, c: c.comparison_file, names=("comparison.npz",))]),
         E("predictions_to_file", F, lambda c: dict(out=c.tmp / "p-out.npz", models=("linear",),
-                                                   comparison=c.comparison_file_24, n_images=1, progress=False),
+                                                   comparison=c.comparison_file_24, n_images=2, progress=False),
           {},   # a call that is not rejected measures a model: hand-picked variants only
           extra=[Bad("models", "('nonexistent',)", _const(("nonexistent",))), Bad("models", "()", _const(())),
                  Bad("n_images", "0", _const(0)), Bad("restart", "'yes'", _const("yes")),
