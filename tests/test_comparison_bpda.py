@@ -117,3 +117,34 @@ def test_the_convergence_check_runs_the_same_worst_case():
     assert record["models"]["lca-mlp-2-t25"]["attacks"] == ["APGD-CE", "APGD-T", "Square", "bpda"]
     plain = worst_case_convergence(("lca-mlp-2-t25",), 2, eps=(0.1,), budgets={"stated": tiny}, progress=False)
     assert plain["bpda"] is False and plain["models"]["lca-mlp-2-t25"]["attacks"] == ["APGD-CE", "APGD-T", "Square"]
+
+
+def test_the_ensemble_attacks_what_pgd_and_the_smaller_radius_left_standing(monkeypatch):
+    """PGD-10 runs first; the ensemble sees only the digits it left standing, and at a larger radius
+    only those standing at the smaller one; codes say what broke each digit first."""
+    calls = []
+    real = measures.robust_accuracy
+
+    def spy(f, x, y, eps, norm, *, standing=None, **kwargs):
+        calls.append((eps, None if standing is None else np.asarray(standing).copy()))
+        return real(f, x, y, eps, norm, standing=standing, **kwargs)
+
+    monkeypatch.setattr(measures, "robust_accuracy", spy)
+    x, y, target = digits()
+    # the masked model at eps 0.1 (PGD-10 cannot move it), then a radius where only BPDA can break
+    m = measure_classifier(masked, None, x, y, target, jnp.zeros((2, D)), bpda_fn=twin,
+                           **{**SETTINGS, "eps": (0.1, 0.05, 0.2)})
+    assert [e for e, _ in calls] == [0.05, 0.1, 0.2]               # increasing radii
+    assert calls[0][1].all()                                         # PGD-10 broke nothing at 0.05
+    assert m.worst_correct[1].all()                                  # margins 0.12-0.18 > 2 x 0.05
+    np.testing.assert_array_equal(calls[1][1], m.pgd_correct[0] & m.worst_correct[1])
+    assert not m.worst_correct[0].any()                              # BPDA breaks every margin below 0.2
+    # at 0.2 nothing is left to attack, and each digit keeps the code it got at 0.1
+    np.testing.assert_array_equal(calls[2][1], m.pgd_correct[2] & m.worst_correct[1] & m.worst_correct[0])
+    assert not calls[2][1].any() and not m.worst_correct[2].any()
+    np.testing.assert_array_equal(m.worst_broken_by[2], m.worst_broken_by[0])
+    assert (m.worst_broken_by[0] >= 0).all()
+    # on the differentiable model PGD-10 breaks them first: code 3, and the ensemble attacks none
+    calls.clear()
+    direct = measure_classifier(twin, None, x, y, target, jnp.zeros((2, D)), **{**SETTINGS, "eps": (0.2,)})
+    assert not calls[0][1].any() and (direct.worst_broken_by == 3).all()

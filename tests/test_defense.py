@@ -561,6 +561,7 @@ def test_worst_case_columns_closed_form(tmp_path, binary):
     np.testing.assert_array_equal(m.worst_correct, expected)
     np.testing.assert_array_equal(m.worst_correct, m.pgd_correct)
     assert m.worst_broken_by.dtype == np.int8 and np.all((m.worst_broken_by >= 0) == ~expected)
+    assert np.all(m.worst_broken_by[~expected] == 3)    # PGD-10 runs first and breaks all of them
     assert "worst case" in m.seconds
     s = geomlib.comparison_summary({"a": m})
     assert s["worst@0.02"]["a"] == pytest.approx(2 / 3) and s["worst@0.1"]["a"] == pytest.approx(1 / 3)

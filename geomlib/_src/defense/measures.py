@@ -37,10 +37,10 @@ of first-layer units: LCA neurons for an LCA front-end, ReLU units (straight con
 - ``pgd_correct``: whether the image is still classified right after L-inf PGD at each
   radius (:func:`geomlib.pgd`, 10 steps, one start: the earlier chapters' attack);
 - ``worst_correct``: whether it is still right under the worst case of several attacks at each
-  radius (:func:`geomlib.robust_accuracy`: APGD-CE, APGD-T and Square, each on the images the
-  earlier ones left standing, every adversarial checked; for a model with a differentiable twin
-  also BPDA; and PGD-10 above), at a stated budget (:data:`WORST_CASE_BUDGET` by default in the
-  comparisons);
+  radius: PGD-10 above, then (:func:`geomlib.robust_accuracy`) APGD-CE, APGD-T and Square, and
+  for a model with a differentiable twin BPDA, each on the images the earlier ones left standing
+  (at a larger radius, only those standing at the smaller ones), every adversarial checked, at a
+  stated budget (:data:`WORST_CASE_BUDGET` by default in the comparisons);
 
 *semantic content*
 
@@ -82,7 +82,7 @@ from geomlib._src.robustness.worst import apgd_attack
 WORST_CASE_BUDGET = {"steps": 100, "restarts": 1, "n_targets": 3, "queries": 1000}
 #: The worst case's standard attacks (:func:`geomlib.robust_accuracy`), codes 0, 1, 2 of ``worst_broken_by``.
 STANDARD_ATTACKS = ("apgd-ce", "apgd-t", "square")
-#: ``worst_broken_by`` codes of PGD-10 (an image it broke and the ensemble missed) and of BPDA.
+#: ``worst_broken_by`` codes of PGD-10 (run first: the ensemble attacks what it left standing) and of BPDA.
 BROKEN_BY_PGD, BROKEN_BY_BPDA = 3, 4
 
 
@@ -272,18 +272,8 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     worst = broken_by = None
     if cfg["worst_case"] is not None:
         base = jax.random.key(key) if isinstance(key, int) else key
-        budget = cfg["worst_case"]
-        attacks = worst_case_attacks(budget, bpda_fn)
-        runs = timed("worst case", lambda: [
-            robust_accuracy(f, x, y, float(e), "inf", attacks=attacks, key=jax.random.fold_in(base, i), **budget)
-            for i, e in enumerate(eps)])
-        robust = np.array([r.robust for r in runs], bool).reshape(len(eps), n)
-        broken_by = np.array([r.broken_by for r in runs], np.int8).reshape(len(eps), n)
-        broken_by = np.where(broken_by == len(STANDARD_ATTACKS), BROKEN_BY_BPDA, broken_by)
-        # the worst case includes PGD-10: an image PGD broke and the ensemble missed is broken (code 3)
-        pgd_only = robust & ~correct[:, :n]
-        worst = robust & correct[:, :n]
-        broken_by = np.where(pgd_only, BROKEN_BY_PGD, broken_by).astype(np.int8)
+        worst, broken_by = timed("worst case", lambda: _worst_case(f, x, y, eps, correct[:, :n], base,
+                                                                   cfg["worst_case"], bpda_fn))
     tmpl_df = np.where(moved, np.asarray(template_cosine(x_df, xs, ys, other, means)), np.nan)
     tmpl_msd = np.where(np.asarray(msd.reached), np.asarray(template_cosine(msd.x_adv, xs, ys, ts, means)), np.nan)
     if smooth_fn is not None:
@@ -305,6 +295,40 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
         pgd_correct=correct[:, keep], template_deepfool=tmpl_df[keep], template_msd=tmpl_msd[keep],
         first_layer_bend=first, first_layer_kind=kind, eps=eps, seconds=seconds, worst_correct=worst,
         worst_broken_by=broken_by)
+
+
+def _worst_case(f, x, y, eps: np.ndarray, pgd_correct: np.ndarray, base, budget: Mapping[str, int],
+                bpda_fn) -> tuple[np.ndarray, np.ndarray]:
+    """``(worst_correct, worst_broken_by)`` ``(E, B)`` of :func:`measure_classifier`.
+
+    The radii in increasing order; at each, :func:`geomlib.robust_accuracy` attacks only the
+    images still standing: not broken by PGD-10 at that radius, nor at any smaller radius (whose
+    ball lies inside this one). Codes: 3 PGD-10 broke it at this radius; else, if it fell at a
+    smaller radius, the code it got at the next smaller one; else the ensemble attack that broke it
+    here (0 APGD-CE, 1 APGD-T, 2 Square, 4 BPDA); -1 it stands.
+    """
+    attacks = worst_case_attacks(budget, bpda_fn)
+    n = pgd_correct.shape[1]
+    robust = np.zeros((len(eps), n), bool)
+    broken_by = np.full((len(eps), n), -1, np.int8)
+    done: list[int] = []
+    for i in np.argsort(eps, kind="stable"):
+        smaller = [j for j in done if eps[j] < eps[i]]
+        standing = pgd_correct[i].copy()
+        for j in smaller:
+            standing &= robust[j]
+        run = robust_accuracy(f, x, y, float(eps[i]), "inf", attacks=attacks, key=jax.random.fold_in(base, int(i)),
+                              standing=standing, **budget)
+        code = np.asarray(run.broken_by).astype(np.int8)
+        code = np.where(code == len(STANDARD_ATTACKS), BROKEN_BY_BPDA, code)      # BPDA's index in the list
+        if smaller:
+            last = max(smaller, key=lambda j: eps[j])                               # codes carried up from there
+            code = np.where(pgd_correct[i] & ~standing, broken_by[last], code)
+        code = np.where(pgd_correct[i], code, BROKEN_BY_PGD)
+        robust[i] = np.asarray(run.robust, bool) & standing
+        broken_by[i] = code
+        done.append(int(i))
+    return robust, broken_by
 
 
 def on_every_image(m: ClassifierMeasures, right: ArrayLike, y: ArrayLike, target: ArrayLike,

@@ -38,9 +38,12 @@ class ClassifierMeasures(NamedTuple):
         :func:`geomlib.robust_accuracy` (APGD-CE, APGD-T, Square at the budget in the
         comparison's settings) and of PGD-10 (``pgd_correct``) at each radius of ``eps``; None
         if not measured.
-      worst_broken_by: int ``(E, B)``, what broke each image at each radius (0 APGD-CE,
-        1 APGD-T, 2 Square, 3 PGD-10 alone, 4 BPDA), -1 where it stands, -2 where the image was
-        misclassified before any attack; None if not measured.
+      worst_broken_by: int ``(E, B)``, what broke each image at each radius: 3 PGD-10 (run
+        first), else the first of the ensemble run on what it left standing (0 APGD-CE, 1 APGD-T,
+        2 Square, 4 BPDA; an image that fell at a smaller radius is not attacked again and keeps
+        the code it got there); -1 where it stands, -2 where
+        the image was misclassified before any attack; None if not measured. (Files written
+        before 2026-12 ran the ensemble on every image and gave 3 only where PGD-10 alone broke it.)
       clean_correct: bool ``(B,)``, whether the model classifies each image right, or None:
         every image (a comparison of the digits every model gets right). Where False, the
         image was not measured: it counts as broken at every radius (``pgd_correct`` and
