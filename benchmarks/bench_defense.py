@@ -26,7 +26,8 @@ twins at T = 0.05) runs on a chunk of ``--cost-images`` digits (default 64) of `
 image of each measurement, MEASURED. Every configuration's forward pass is timed, and each one not measured
 is costed as the measured model of its family nearest in forward cost, scaled by the forward-cost ratio:
 the plan in hours on 2 cores and 2.5-hour sessions is EXTRAPOLATED and printed as such, with the load
-average beside it.
+average beside it. Side by side on ``lca-mlp-2-t25``: the worst case as the comparison runs it (the
+ensemble only on what PGD-10 and the smaller radii left standing) against the ensemble on every digit.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import geomlib as gl
+from geomlib._src.defense.measures import worst_case_attacks, worst_case_columns
 from geomlib._src.robustness.adaptive import default_bpda_temperature
 from benchmarks._timing import BenchResult, Check, Table, block, compare, ratio
 from geomlib._src import defense as _df
@@ -183,10 +185,13 @@ class CostSizes:
     forward_repeats: int = 7  # cheap (a forward pass); the machine is shared, so many rounds
     pool: int | None = None  # held-out digits the chunk is picked from (None: all, as the comparison)
     settings: dict = field(default_factory=dict)  # overrides of the comparison's settings (quick only)
+    standing_model: str = "lca-mlp-2-t25"  # (f): the cheapest LCA model, worst case side by side
+    standing_repeats: int = 2
 
 
 COST_FULL = CostSizes()
 COST_QUICK = CostSizes(models=("mlp-2",), images=2, forward_batch=4, forward_repeats=1, pool=64,
+                       standing_model="mlp-2", standing_repeats=1,
                        settings={"eps": (0.05,), "pgd_steps": 2, "msd_steps": 20, "k": 1, "lanczos_iterations": 6,
                                  "curvature_tol": 1.0, "survey": (2, 1, 1),
                                  "worst_case": {"steps": 2, "n_targets": 1, "queries": 10, "restarts": 1}})
@@ -249,7 +254,7 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
     forward = {m: t_fwd[m].median / len(xf) for m in configs}  # s per image
 
     # The measured models: a first call (compilation included), then the same call warm.
-    per_image, survey, rest, first_s, warm_s, cpu = {}, {}, {}, {}, {}, {}
+    per_image, survey, rest, first_s, warm_s, cpu, twins, pgd_cols = {}, {}, {}, {}, {}, {}, {}, {}
     for m in s.models:
         smooth = gl.load_classifier(m, smooth_temperature=temperature)
         params = nets[m].args[0]    # the full-size run adds BPDA to the LCA models' worst case (--bpda)
@@ -262,10 +267,35 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
             calls.append((time.perf_counter() - c0, res.seconds, time.process_time() - p0))
         (first_s[m], _, _), (warm_s[m], sec, cpu_s) = calls
         cpu[m] = cpu_s / warm_s[m]  # CPU seconds this process got per wall second (2 = both cores)
+        twins[m], pgd_cols[m] = bpda, np.asarray(res.pgd_correct)
         per_image[m] = {k: sec.get(k, 0.0) / s.images for k in MEASUREMENTS}
         survey[m] = sec.get("first-layer survey", 0.0)
         rest[m] = max(warm_s[m] - sum(sec.values()), 0.0) / s.images  # checks, template cosines, host work
     measured = tuple(s.models)
+
+    # Side by side: the worst case as the comparison runs it (the ensemble only on what PGD-10 and the
+    # smaller radii left standing) against the ensemble on every digit at every radius (before 2026-12).
+    sm = s.standing_model
+    budget, eps_sm, base = dict(kw["worst_case"]), np.asarray(kw["eps"], np.float64), jax.random.key(kw["key"])
+    attacks = worst_case_attacks(budget, twins[sm])
+    outcome = {}
+
+    def standing_variant():
+        outcome["standing"] = worst_case_columns(nets[sm], x, y, eps_sm, pgd_cols[sm], base, budget, twins[sm])[0]
+        return jnp.zeros(())
+
+    def every_variant():
+        runs = [gl.robust_accuracy(nets[sm], x, y, float(e), "inf", attacks=attacks, key=jax.random.fold_in(base, i),
+                                   **budget) for i, e in enumerate(eps_sm)]
+        outcome["every"] = np.array([r.robust for r in runs]) & pgd_cols[sm]
+        return jnp.zeros(())
+
+    print(f"  defense-cost: {sm}, worst case standing vs every digit, side by side", flush=True)
+    t_w = compare({"standing": standing_variant, "every digit": every_variant}, repeats=s.standing_repeats)
+    standing_ratio = ratio(t_w["every digit"], t_w["standing"])
+    standing_rows = [[name, t_w[name].median / s.images, t_w[name].spread] for name in t_w]
+    standing_rows.append(["every digit / standing (median of paired rounds)", standing_ratio, None])
+    same = float(np.mean(outcome["standing"] == outcome["every"]))
 
     # The sign attack's while loop runs until the slowest digit of the batch stops: every digit pays the
     # largest step count. Step counts on the MLP family's measured models (cheap): chunk vs every digit.
@@ -336,12 +366,19 @@ def bench_defense_cost(quick: bool = False, cost_images: int | None = None) -> B
                             "slowest digit stops, so every digit pays the largest step count",
                             ["model", "digits", "mean steps", "max steps", "gradients on stopped digits (%)"],
                             sign_rows))
+    tables.append(Table(f"(f) MEASURED side by side on {sm} ({s.standing_repeats} interleaved rounds, "
+                        f"{s.images} digits): the worst case with the ensemble only on what PGD-10 and the smaller "
+                        f"radii left standing (the comparison's) vs on every digit at every radius; the same "
+                        f"verdict on {same:.0%} of digits x radii (random starts differ)",
+                        ["worst case", "s per image", "spread"], standing_rows))
     checks = [Check(f"{m}: all measurements, s per image (chunk {s.images}, MEASURED)",
                     sum(per_image[m].values()) + rest[m], None) for m in measured]
     checks += [Check(f"full-size run, {len(configs)} x {FULL_RUN_SEEDS} seeds x {FULL_RUN_DIGITS:,} digits, "
                      f"EXTRAPOLATED (h)", total, None),
                Check(f"full-size run in {SESSION_HOURS:g} h sessions (EXTRAPOLATED)", float(sessions), None),
-               Check(f"held-out digits every configuration gets right (of {pool})", float(n_right), None)]
+               Check(f"held-out digits every configuration gets right (of {pool})", float(n_right), None),
+               Check(f"{sm} worst case: ensemble on every digit / on what PGD-10 left standing (x, side by side)",
+                     standing_ratio, None)]
     notes = [f"settings ({'QUICK: tiny, not ' if s.settings else ''}python -m geomlib.cli.defense --digits all "
              f"--bpda's): {', '.join(f'{k}={v}' for k, v in kw.items() if k != 'bpda_fn')}; BPDA in the LCA models' "
              f"worst case (APGD-CE on the softplus twin at T = lambda/10); smooth twins at T = {temperature:g}",

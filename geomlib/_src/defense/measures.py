@@ -272,8 +272,8 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
     worst = broken_by = None
     if cfg["worst_case"] is not None:
         base = jax.random.key(key) if isinstance(key, int) else key
-        worst, broken_by = timed("worst case", lambda: _worst_case(f, x, y, eps, correct[:, :n], base,
-                                                                   cfg["worst_case"], bpda_fn))
+        worst, broken_by = timed("worst case", lambda: worst_case_columns(f, x, y, eps, correct[:, :n], base,
+                                                                          cfg["worst_case"], bpda_fn))
     tmpl_df = np.where(moved, np.asarray(template_cosine(x_df, xs, ys, other, means)), np.nan)
     tmpl_msd = np.where(np.asarray(msd.reached), np.asarray(template_cosine(msd.x_adv, xs, ys, ts, means)), np.nan)
     if smooth_fn is not None:
@@ -297,8 +297,8 @@ def measure_classifier(logits_fn: Callable[[jax.Array], jax.Array], smooth_fn: C
         worst_broken_by=broken_by)
 
 
-def _worst_case(f, x, y, eps: np.ndarray, pgd_correct: np.ndarray, base, budget: Mapping[str, int],
-                bpda_fn) -> tuple[np.ndarray, np.ndarray]:
+def worst_case_columns(f, x, y, eps: np.ndarray, pgd_correct: np.ndarray, base, budget: Mapping[str, int],
+                       bpda_fn=None) -> tuple[np.ndarray, np.ndarray]:
     """``(worst_correct, worst_broken_by)`` ``(E, B)`` of :func:`measure_classifier`.
 
     The radii in increasing order; at each, :func:`geomlib.robust_accuracy` attacks only the
