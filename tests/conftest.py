@@ -40,19 +40,20 @@ if os.environ.get("PYTEST_XDIST_WORKER") and jax.config.jax_compilation_cache_di
 #: tools/run_tests.py), in the order the workers collect them: heaviest first (longest processing
 #: time first), so no long file starts last while the other worker idles (xdist's own order, by
 #: number of tests, put the few-test subprocess files last). A stale figure only makes the order
-#: less good, never a test wrong.
+#: less good, never a test wrong. Files made cheaper since were scaled by their CPU time after / before
+#: the change (both cold, side by side).
 FILE_SECONDS = {
-    "tests/test_comparison_resume.py": 300, "tests/test_classifiers.py": 290, "tests/test_benchmarks.py": 265,
-    "tests/test_survey.py": 230, "tests/test_defense.py": 225, "tests/test_bad_arguments.py": 170,
-    "tests/test_worst_case.py": 120, "tests/test_taylor.py": 95, "tests/test_comparison_blocks.py": 95,
-    "tests/test_comparison_all_digits.py": 60, "tests/test_comparison_bpda.py": 45, "tests/test_crosscheck.py": 40,
+    "tests/test_comparison_resume.py": 265, "tests/test_classifiers.py": 290, "tests/test_benchmarks.py": 245,
+    "tests/test_survey.py": 230, "tests/test_defense.py": 225, "tests/test_bad_arguments.py": 150,
+    "tests/test_worst_case.py": 112, "tests/test_taylor.py": 95, "tests/test_comparison_blocks.py": 78,
+    "tests/test_comparison_all_digits.py": 52, "tests/test_comparison_bpda.py": 45, "tests/test_crosscheck.py": 40,
     "tests/test_robustness.py": 85,
     "tests/test_mechanism.py": 75, "tests/test_geometry.py": 70, "tests/test_lca.py": 65,
-    "tests/test_widgets.py": 64, "tests/test_readme_commands.py": 62, "tests/test_survey_resume.py": 51,
+    "tests/test_widgets.py": 59, "tests/test_readme_commands.py": 62, "tests/test_survey_resume.py": 51,
     "tests/test_explorers.py": 46, "tests/test_attacks.py": 40, "tests/test_adaptive.py": 40,
     "tests/test_boundary.py": 39, "tests/test_seeds.py": 38, "tests/test_models.py": 36,
-    "tests/test_distributed.py": 36, "tests/test_hypersurface.py": 34, "tests/test_temperatures.py": 34,
-    "tests/test_robustness_checks.py": 29, "tests/test_lca_views.py": 26, "tests/test_prediction_run.py": 18,
+    "tests/test_distributed.py": 36, "tests/test_hypersurface.py": 34, "tests/test_temperatures.py": 27,
+    "tests/test_robustness_checks.py": 29, "tests/test_lca_views.py": 26, "tests/test_prediction_run.py": 13,
     "tests/test_prediction.py": 13, "tests/test_contours.py": 11,
 }
 
