@@ -52,7 +52,9 @@ def test_survey_to_file_keeps_reruns_and_refuses(tmp_path):
 def test_comparison_resume_check(tmp_path):
     meta = {"data": "mnist", "seed": 0, "images": [3, 4], "settings": {"eps": [0.1]}, "temperature": 0.05}
     assert run_settings(meta) == {"data": "mnist", "seed": 0, "n_images": 2, "eps": [0.1], "temperature": 0.05,
-                                  "worst_case": None}
+                                  "worst_case": None, "digits": "common", "bpda": False}   # a file from before both
+    full = {**meta, "digits": "all", "settings": {"eps": [0.1], "bpda": True}}
+    assert run_settings(full)["digits"] == "all" and run_settings(full)["bpda"] is True
     budget = {"steps": 100, "n_targets": 3, "queries": 1000, "restarts": 1}   # the worst case's budget decides too
     with_budget = {**meta, "settings": {"eps": [0.1], "worst_case": budget}}
     assert run_settings(with_budget)["worst_case"] == budget and run_settings(with_budget) != run_settings(meta)

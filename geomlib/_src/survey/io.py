@@ -104,7 +104,8 @@ def _arrays(result: SurveyResult, prefix: str = "") -> dict:
 def load_survey(path: str | os.PathLike) -> SurveyResult | dict[str, SurveyResult]:
     """Read a survey written by :func:`save_survey` / :meth:`SurveyResult.save`: one
     :class:`SurveyResult`, or, for a file holding several (as written by
-    ``python -m geomlib.cli.survey``), a dict keyed by name, e.g. ``"patches-2x/lca"``.
+    ``python -m geomlib.cli.survey``), a dict keyed by name, e.g. ``"patches-2x/lca"``, in the
+    order they were saved.
 
     ``config["seconds"]`` comes from the sidecar :func:`times_path` when it is there and
     its entry belongs to this result (its SHA-256 matches); otherwise it is NaN (a
@@ -122,7 +123,7 @@ def load_survey(path: str | os.PathLike) -> SurveyResult | dict[str, SurveyResul
     if "model" in data or "c2" in data:
         names = [""]
     else:
-        names = sorted({k.split(":", 1)[0] for k in data if ":" in k})
+        names = list(dict.fromkeys(k.split(":", 1)[0] for k in data if ":" in k))   # in the order saved
     if not names:
         shown = ", ".join(sorted(data)[:6]) + (", ..." if len(data) > 6 else "")
         raise ResultFileError(f"{path}: not a {_WHAT} file (it holds no survey result: arrays {shown or 'none'}); "
