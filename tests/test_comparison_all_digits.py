@@ -152,3 +152,15 @@ def test_command_line_digits(tmp_path, capsys):
     with pytest.raises(SystemExit):
         defense.main(["--digits", "all", "--cifar10", str(tmp_path)])
     assert "--digits: the choice of held-out digits is for the MNIST comparison" in capsys.readouterr().err
+
+
+def test_command_line_prints_the_clean_accuracy(run, right, capsys, tmp_path):
+    from geomlib._src.defense.runs import ComparisonRun
+    from geomlib.cli.defense import _print_run
+
+    (results, meta), (predicted, data) = run, right
+    done = ComparisonRun(results, meta, (), (MODEL,), 1.0, geomlib.comparison_summary(results), {})
+    _print_run(done, tmp_path / "x.npz", N)
+    ok = np.mean(predicted == data.y_test[:N])
+    assert f"clean accuracy (misclassified digits count as broken in the accuracies above): linear {ok:.1%}" \
+        in capsys.readouterr().out

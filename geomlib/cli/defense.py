@@ -276,6 +276,10 @@ def _print_run(run, out: Path, images: int) -> None:
     print(f"{'model':<17}" + "".join(f"{s[:12]:>13}" for s in run.summary))
     for m in run.results:
         print(f"{m:<17}" + "".join(f"{run.summary[s][m]:>13.4g}" for s in run.summary))
+    clean = {m: r.clean_correct for m, r in run.results.items() if r.clean_correct is not None}
+    if clean:   # --digits all: the accuracies above count each model's misclassified digits as broken
+        print("clean accuracy (misclassified digits count as broken in the accuracies above): "
+              + ", ".join(f"{m} {c.mean():.1%}" for m, c in clean.items()))
     for (curv, rob), rc in run.correlations.items():
         print(f"Spearman({curv}, {rob}) = {rc.rho:+.2f}, 95% CI [{rc.low:+.2f}, {rc.high:+.2f}] "
               f"({rc.n_models} models)")
