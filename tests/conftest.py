@@ -243,3 +243,21 @@ def cli_env(tmp_path_factory, subprocess_env):
     cache = tmp_path_factory.mktemp("jax-cache")
     return {**os.environ, **subprocess_env, "JAX_COMPILATION_CACHE_DIR": str(cache),
             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="session")
+def notebook_cell():
+    """``cell(notebook, start)``: the source of the one code cell of ``notebooks/<notebook>`` that
+    starts with ``start`` (tests that run a notebook's cell on data the notebook's own run lacks)."""
+    import json
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
+
+    def cell(notebook: str, start: str) -> str:
+        with open(os.path.join(folder, notebook), encoding="utf-8") as fh:
+            cells = json.load(fh)["cells"]
+        found = ["".join(c["source"]) for c in cells
+                 if c["cell_type"] == "code" and "".join(c["source"]).startswith(start)]
+        assert len(found) == 1, f"one code cell of {notebook} should start with {start!r}"
+        return found[0]
+    return cell

@@ -2,7 +2,6 @@
 shipped full-size comparison (several seeds per configuration) works before that file exists.
 The notebook's own run (nbval) only takes the branch without the file."""
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -15,23 +14,16 @@ from geomlib import plots
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08-curvature-and-defense.ipynb"
-RESULTS = NOTEBOOK.parent / "results" / "defense-mnist-24.npz"
+CHAPTER = "08-curvature-and-defense.ipynb"
+RESULTS = Path(__file__).resolve().parent.parent / "notebooks" / "results" / "defense-mnist-24.npz"
 CONFIGS = ("linear", "mlp-2", "mlp-2-pgd", "lca-mlp-2", "lca-mlp-2-t25")
 
 
-def _cell(start: str) -> str:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    found = [''.join(c["source"]) for c in cells if c["cell_type"] == "code" and ''.join(c["source"]).startswith(start)]
-    assert len(found) == 1, f"one code cell of chapter 8 should start with {start!r}"
-    return found[0]
-
-
 @pytest.fixture(scope="module")
-def namespace(tmp_path_factory):
+def namespace(tmp_path_factory, notebook_cell):
     """The names the cell uses: the chapter's settings (its settings cell, run) and its default-size file."""
     ns = {"Path": Path, "geomlib": geomlib, "size": lambda n, smoke=None: n}
-    exec(_cell("SEED = 0"), ns)
+    exec(notebook_cell(CHAPTER, "SEED = 0"), ns)
     results, meta = geomlib.load_comparison(RESULTS)
     rng = np.random.default_rng(0)
     full = {}
@@ -48,8 +40,8 @@ def namespace(tmp_path_factory):
     return ns
 
 
-def test_the_full_size_cell_reads_a_seeded_file(namespace, capsys):
-    exec(_cell("if FULL_RESULTS.is_file():"), namespace)
+def test_the_full_size_cell_reads_a_seeded_file(namespace, notebook_cell, capsys):
+    exec(notebook_cell(CHAPTER, "if FULL_RESULTS.is_file():"), namespace)
     out = capsys.readouterr().out
     assert "24 held-out digits (common) x 5 configurations x up to 3 seeds, measured in 2.0 h" in out
     for name in CONFIGS:

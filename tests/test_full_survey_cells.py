@@ -4,7 +4,6 @@ own run (nbval) computes the reduced survey instead. The file here is synthetic:
 survey's planes with made-up bends, exo-origin in comparison planes."""
 
 import dataclasses
-import json
 from pathlib import Path
 
 import matplotlib
@@ -16,15 +15,8 @@ import geomlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04-curvature-survey.ipynb"
+CHAPTER = "04-curvature-survey.ipynb"
 DICTIONARIES = ("patches-2x", "patches-4x", "patches-10x")
-
-
-def _cell(start: str) -> str:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and "".join(c["source"]).startswith(start)]
-    assert len(found) == 1, f"one code cell of chapter 4 should start with {start!r}"
-    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +41,18 @@ def folder(tmp_path_factory):
     return root
 
 
-def test_the_survey_cells_draw_a_full_survey_file(folder, monkeypatch, capsys):
+def test_the_survey_cells_draw_a_full_survey_file(folder, notebook_cell, monkeypatch, capsys):
     monkeypatch.chdir(folder)
     ns = {}
-    exec(_cell("%config").split("\n", 1)[1], ns)           # the imports, without the IPython magic
-    exec(_cell("SEED = 0"), ns)
+    exec(notebook_cell(CHAPTER, "%config").split("\n", 1)[1], ns)   # the imports, without the IPython magic
+    exec(notebook_cell(CHAPTER, "SEED = 0"), ns)
     assert ns["FULL_SURVEY"] == Path("results/curvature-survey.npz")
     capsys.readouterr()
     ns["run_survey"] = lambda *a, **k: pytest.fail("a pair of the file was computed again")
-    exec(_cell("surveys = "), ns)
-    exec(_cell("fig, axes = plt.subplots(1, 3"), ns)
-    exec(_cell("for name in (MODEL, MODEL_4X, MODEL_10X):\n    s = surveys"), ns)
-    exec(_cell("significance = "), ns)
+    exec(notebook_cell(CHAPTER, "surveys = "), ns)
+    exec(notebook_cell(CHAPTER, "fig, axes = plt.subplots(1, 3"), ns)
+    exec(notebook_cell(CHAPTER, "for name in (MODEL, MODEL_4X, MODEL_10X):\n    s = surveys"), ns)
+    exec(notebook_cell(CHAPTER, "significance = "), ns)
     out = capsys.readouterr().out
     assert "patches-2x: 48 planes per circuit; LCA 120 s, 2.50 s per plane" in out
     assert "patches-10x: 48 planes per circuit; LCA 360 s" in out
