@@ -71,7 +71,8 @@ from geomlib._src.core.checks import (check_array, check_bool, check_callable, c
 from geomlib._src.core.defaults import PGD_STEP_FACTOR
 from geomlib._src.defense.bends import decision_contour_bend, first_layer_survey
 from geomlib._src.defense.results import MISCLASSIFIED, ClassifierMeasures
-from geomlib._src.robustness import correct_under_attack, msd_at_confidence, robust_accuracy, template_cosine
+from geomlib._src.robustness import (correct_under_attack, msd_at_confidence, predict_classes, robust_accuracy,
+                                    template_cosine)
 from geomlib._src.robustness.adaptive import surrogate_attack
 from geomlib._src.robustness.worst import apgd_attack
 
@@ -456,8 +457,7 @@ def compare_classifiers(models: Mapping[str, tuple], x: ArrayLike, y: ArrayLike,
             return measure_classifier(pair[0], pair[1], x, y, target, means, progress=tick, **extra, **kwargs)
         f = check_callable(pair[0], f"models[{name!r}][0]", "(B, D) -> (B, K)")
         xa, ya, ta = np.asarray(x), np.asarray(y), np.asarray(target)
-        predicted = np.concatenate([np.asarray(jnp.argmax(f(jnp.asarray(xa[s:s + 500])), axis=1))
-                                    for s in range(0, len(xa), 500)]) if len(xa) else np.zeros(0, int)
+        predicted = predict_classes(f, xa)     # as robust_accuracy decides which images are clean
         right = predicted == ya
         if not right.any():
             raise ValueError(f"models[{name!r}]: classifies none of the {len(ya)} images right; nothing to measure")
