@@ -63,9 +63,10 @@ def worst_case_convergence(models: Sequence[str], n_images: int, *, eps: Sequenc
     record = {"command": "python -m geomlib.cli.defense --convergence", "images": idx.tolist(),
               "eps": [float(e) for e in eps], "budgets": {k: dict(v) for k, v in budgets.items()}, "seed": seed,
               "bpda": bpda, "models": {}}
-    twins = bpda_twins({m: load_classifier(m) for m in models}, {}) if bpda else {}
+    classifiers = {m: load_classifier(m) for m in models}
+    twins = bpda_twins(classifiers, {}) if bpda else {}
     for m in models:
-        f = load_classifier(m)
+        f = classifiers[m]
         entry = {"robust": {}, "broken_by": {}, "seconds": {}}
         for name, budget in budgets.items():
             runs = []
