@@ -198,6 +198,7 @@ from geomlib._src.survey import (
     survey_planes,
 )
 from geomlib._src.survey import GroupTest, PairedTest, SurveySignificance, holm_adjust, survey_significance
+from geomlib._src.survey import SharedPlanesCheck, shared_planes_check
 from geomlib._src.training import fit_linear_neuron
 
 __all__ = [
@@ -231,6 +232,7 @@ __all__ = [
     "SurveyPlanes",
     "SurveyResult",
     "SurveySignificance",
+    "SharedPlanesCheck",
     "PairedTest",
     "GroupTest",
     "TOY_LCA",
@@ -349,6 +351,7 @@ __all__ = [
     "seed_groups",
     "seed_spread",
     "shared_digits_check",
+    "shared_planes_check",
     "TemperatureCurvatures",
     "TemperatureSummary",
     "load_temperatures",

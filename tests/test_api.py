@@ -39,7 +39,7 @@ PUBLIC = {
     "survey": ["ContourBend", "ResponseAttenuation", "SurveyPlanes", "SurveyResult", "axis_curvature",
                "contour_bend", "gauss_rows", "load_survey", "response_attenuation", "run_survey", "save_survey",
                "survey_planes", "GroupTest", "PairedTest", "SurveySignificance", "holm_adjust",
-               "survey_significance"],
+               "survey_significance", "SharedPlanesCheck", "shared_planes_check"],
     "boundary": ["BoundaryCurvature", "StraightLineWalk", "Walk", "adversarial_direction", "boundary_curvatures", "boundary_point",
                  "decision_function", "nearest_other_class", "plane_logits", "same_class_pairs",
                  "straight_line_walk", "top_two", "top_two_classes"],

@@ -866,6 +866,14 @@ def catalogue() -> list[Entry]:
           extra=[Bad("surveys", "None", _const(None)), Bad("surveys", "{}", _const({})),
                  Bad("surveys", "{'linear': survey} (no dictionary)", lambda v, c: {"linear": c.survey}),
                  Bad("surveys", "{'d/linear': 'abc'}", _const({"d/linear": "abc"}))]),
+        E("shared_planes_check", S, lambda c: dict(a=c.survey, b=c.survey, atol=1e-3), dict(atol="pos"),
+          extra=[Bad("a", "None", _const(None)), Bad("b", "'abc'", _const("abc")),
+                 Bad("b", "a survey with another seed", lambda v, c: c.g.run_survey(c.phi, "linear", 2, 1, 1, 1,
+                                                                                   progress=False), names=("key",)),
+                 Bad("b", "a survey of other neurons", lambda v, c: c.g.run_survey(
+                     c.phi, "linear", np.array([int(n) for n in range(c.phi["phi"].shape[1])
+                                                if n not in set(np.asarray(c.survey.neurons).tolist())][:1]),
+                     1, 1, 0, progress=False), names=("common",))]),
         E("holm_adjust", S, lambda c: dict(p_values=np.array([0.01, 0.04, 0.03])), dict(p_values="x"),
           accept={"p_values:one short": ("valid: fewer p-values, adjusted among themselves", None),
                   "p_values:NaN inside": ("documented: NaN stay NaN and do not count", None)}),

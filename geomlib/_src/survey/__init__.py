@@ -35,6 +35,8 @@ number per plane, so this package finds the contour *directly*:
   neuron as the unit: comparison vs random planes (Wilcoxon signed-rank over neurons)
   and across dictionaries (Kruskal-Wallis, pairwise Mann-Whitney U with Holm's
   correction, :func:`holm_adjust`), medians with bootstrap CIs over neurons.
+* :func:`shared_planes_check` (``crosscheck``) compares two surveys on the planes both
+  measured: a reduced rerun against the shipped full survey.
 
 Sign convention everywhere: positive = exo-origin (the contour bends around the MEI
 axis, away from the origin, i.e. the response falls off away from the MEI axis).
@@ -61,6 +63,7 @@ from geomlib._src.survey.planes import as_key, neuron_indices, survey_planes
 from geomlib._src.survey.results import KINDS, ContourBend, ResponseAttenuation, SurveyPlanes, SurveyResult
 from geomlib._src.survey.roots import gauss_rows
 from geomlib._src.survey.runner import checkpoint_planes, run_survey, survey_config
+from geomlib._src.survey.crosscheck import SHARED_SETTINGS, SharedPlanesCheck, shared_planes_check
 from geomlib._src.survey.significance import GroupTest, PairedTest, SurveySignificance, holm_adjust, survey_significance
 
 __all__ = [
@@ -69,5 +72,6 @@ __all__ = [
     "as_key", "axis_curvature", "bend_static", "checkpoint_planes", "contour_bend", "evaluations_per_plane",
     "gauss_rows", "load_survey", "neuron_indices", "response_attenuation", "run_plane_chunks", "run_survey",
     "save_survey", "survey_config", "survey_planes", "times_path",
+    "SHARED_SETTINGS", "SharedPlanesCheck", "shared_planes_check",
     "GroupTest", "PairedTest", "SurveySignificance", "holm_adjust", "survey_significance",
 ]
