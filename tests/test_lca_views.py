@@ -338,3 +338,34 @@ def test_trajectory_checks_through_the_shared_lca_checks(kwargs, error, match):
     args = {"phi": _dictionary(), "s": np.ones(6), "lam": 0.1, "steps": 5, "eta": 0.1, **kwargs}
     with pytest.raises(error, match=match):
         lca_trajectory(**args)
+
+
+def test_bend_vs_angle_draws_a_median_and_quartiles_per_angle_bin():
+    from types import SimpleNamespace
+    rng = np.random.default_rng(0)
+    kind = np.array(["comparison"] * 40 + ["random"] * 10)
+    angle = np.concatenate([rng.uniform(30, 90, (20, 40)), np.full((20, 10), 90.0)], axis=1)
+    c2 = np.where(kind == "comparison", 0.5 - angle / 200, 0.05) + 0.01 * rng.standard_normal(angle.shape)
+    c2[0, 0] = np.nan                                    # a plane without a contour is left out
+    ax = Figure().add_subplot()
+    lines = plots.plot_bend_vs_angle({"2x": SimpleNamespace(c2=c2, angle=angle, kind=kind),
+                                      "4x": SimpleNamespace(c2=c2 + 0.1, angle=angle, kind=kind)},
+                                     ax=ax, width=10, min_planes=20)
+    x, y = lines["2x"].get_data()
+    assert np.all(np.diff(x) == 10) and np.all(np.diff(y) < 0)      # closer competitors bend more
+    np.testing.assert_allclose(y, 0.5 - np.asarray(x) / 200, atol=0.03)
+    np.testing.assert_allclose(lines["4x"].get_data()[1], y + 0.1, atol=1e-12)
+    assert len(ax.collections) == 2                                   # a quartile band per survey
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--" and len(ln.get_ydata()) == 2]
+    assert sorted(round(ln.get_ydata()[0], 2) for ln in dashed) == [0.05, 0.15]   # random medians
+    assert "2x (n = 799)" in ax.get_legend_handles_labels()[1] and "angle" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="surveys: expected at least one"):
+        plots.plot_bend_vs_angle({}, ax=ax)
+    with pytest.raises(ValueError, match="width"):
+        plots.plot_bend_vs_angle({"2x": SimpleNamespace(c2=c2, angle=angle, kind=kind)}, ax=ax, width=0)
+    with pytest.raises(ValueError, match="min_planes"):
+        plots.plot_bend_vs_angle({"2x": SimpleNamespace(c2=c2, angle=angle, kind=kind)}, ax=ax, min_planes=0)
+    with pytest.raises(ValueError, match=r"surveys\['x'\]: expected a survey"):
+        plots.plot_bend_vs_angle({"x": np.ones(3)}, ax=ax)
+    with pytest.raises(ValueError, match="finite c2"):
+        plots.plot_bend_vs_angle({"2x": SimpleNamespace(c2=c2 * np.nan, angle=angle, kind=kind)}, ax=ax)

@@ -46,6 +46,7 @@ from geomlib.plots.lca import (
     draw_contour_fit,
     draw_dictionary,
     plot_bend_histograms,
+    plot_bend_vs_angle,
     plot_energy,
     plot_potentials,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "draw_contour_fit",
     "draw_dictionary",
     "plot_bend_histograms",
+    "plot_bend_vs_angle",
     "plot_energy",
     "plot_potentials",
     # chapter 5

@@ -27,6 +27,7 @@ __all__ = [
     "draw_contour_fit",
     "draw_dictionary",
     "plot_bend_histograms",
+    "plot_bend_vs_angle",
     "plot_energy",
     "plot_potentials",
 ]
@@ -206,6 +207,74 @@ def plot_bend_histograms(samples: Mapping[str, ArrayLike], *, ax=None, kind: str
     ax.axvline(0.0, color="k", lw=0.8)
     ax.set_xlabel(BEND_LABELS[kind] + "\n+ exo-origin, − endo-origin; dashed: medians")
     ax.set_ylabel("planes")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return out
+
+
+def plot_bend_vs_angle(surveys: Mapping[str, object], *, ax=None, width: float = 5.0, min_planes: int = 20,
+                       title: str | None = None) -> dict:
+    """Contour bend of comparison planes against the angle between the neuron's element and
+    its competitor's, one curve per survey: the median c2 of the planes in each angle bin
+    (line) and their interquartile range (band); the median of the survey's random planes
+    as a dashed line of the same colour.
+
+    A larger dictionary has more competitors at small angles, so its closest 300 reach less
+    far: comparing bends at equal angle separates "more overcomplete" from "closer competitors".
+
+    Args:
+      surveys: label -> survey with per-plane ``c2``, ``angle`` (degrees) ``(n, p)`` and
+        ``kind`` ``(p,)``, e.g. ``{"patches-2x": SurveyResult, ...}``.
+      ax: Axes, or None for a new figure.
+      width: angle bins in degrees (> 0), from the smallest comparison angle.
+      min_planes: a bin with fewer finite planes is not drawn (>= 1).
+      title: the Axes' title.
+
+    Returns:
+      dict label -> the median line (``Line2D``).
+    """
+    if not surveys:
+        raise ValueError("surveys: expected at least one survey, got none")
+    if not np.isfinite(width) or width <= 0:
+        raise ValueError(f"width: expected a positive bin width in degrees, got {width!r}")
+    if isinstance(min_planes, bool) or not isinstance(min_planes, (int, np.integer)) or min_planes < 1:
+        raise ValueError(f"min_planes: expected an int >= 1, got {min_planes!r}")
+    ax = new_axes(ax, (5.0, 3.4))
+    out = {}
+    for i, (label, survey) in enumerate(surveys.items()):
+        kind = np.asarray(getattr(survey, "kind", None))
+        if not all(hasattr(survey, f) for f in ("c2", "angle")) or kind.ndim != 1:
+            raise ValueError(f"surveys[{label!r}]: expected a survey with c2, angle and kind, got "
+                             f"{type(survey).__name__}")
+        c2, angle = np.asarray(survey.c2, np.float64), np.asarray(survey.angle, np.float64)
+        comparison = (kind == "comparison")
+        a, c = angle[:, comparison].ravel(), c2[:, comparison].ravel()
+        ok = np.isfinite(a) & np.isfinite(c)
+        if not ok.any():
+            raise ValueError(f"surveys[{label!r}]: expected comparison planes with a finite c2, got none")
+        a, c = a[ok], c[ok]
+        edges = np.arange(np.floor(a.min() / width) * width, a.max() + width, width)
+        which = np.digitize(a, edges) - 1
+        centre, q = [], []
+        for b in range(len(edges) - 1):
+            sel = c[which == b]
+            if sel.size >= min_planes:
+                centre.append(edges[b] + width / 2)
+                q.append(np.percentile(sel, [25, 50, 75]))
+        color = f"C{i}"
+        if q:
+            q = np.array(q)
+            (line,) = ax.plot(centre, q[:, 1], "o-", color=color, ms=3, label=f"{label} (n = {c.size})")
+            ax.fill_between(centre, q[:, 0], q[:, 2], color=color, alpha=0.2, lw=0)
+            out[label] = line
+        random = c2[:, kind == "random"]
+        if np.isfinite(random).any():
+            ax.axhline(np.nanmedian(random), color=color, ls="--", lw=1.2)
+    ax.plot([], [], "k--", lw=1.2, label="random planes (median)")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xlabel("angle between the neuron's element and its competitor's (degrees)")
+    ax.set_ylabel("contour-fit c2 (comparison planes)\nline: median, band: quartiles")
     ax.legend(fontsize="small")
     if title:
         ax.set_title(title)
