@@ -1,6 +1,7 @@
 """survey_significance: known effects on synthetic surveys, the neuron as the unit, NaN
 planes, bad input, and one real (tiny) survey."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -120,10 +121,38 @@ def test_bad_surveys(surveys, error, match):
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_boot": 0}, "n_boot"), ({"n_boot": 2.5}, "n_boot"), ({"confidence": 1.0}, "confidence"),
     ({"confidence": 0.0}, "confidence"), ({"confidence": "high"}, "confidence"), ({"seed": -1}, "seed"),
+    ({"angles": 60}, "angles"), ({"angles": (80, 60)}, "lo < hi"), ({"angles": (-1, 60)}, r"angles\[0\]"),
+    ({"angles": (0, 200)}, r"angles\[1\]"), ({"angles": "60-80"}, "angles"),
 ])
 def test_bad_settings(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         survey_significance({"a/lca": fake()}, **kwargs)
+
+
+def test_angles_compare_at_equal_angle():
+    """Two dictionaries whose bend depends only on the competitor's angle, one with closer
+    competitors: over all planes the closer one bends more; at equal angle they do not differ."""
+    rng = np.random.default_rng(5)
+
+    def survey(lo, seed):
+        base = fake(n=30, k=40, seed=seed)
+        angle = np.concatenate([rng.uniform(lo, 90, (30, 40)), np.full((30, 40), 90.0)], axis=1)
+        c2 = np.where(base.kind == "comparison", 0.5 - angle / 200, 0.05) + rng.normal(0, 0.01, angle.shape)
+        c2[0, 0] = np.nan
+        return dataclasses.replace(base, c2=c2, angle=angle)
+
+    surveys = {"close/lca": survey(20, 0), "far/lca": survey(50, 1)}
+    every = survey_significance(surveys, n_boot=100)["lca"]
+    assert every.angles is None and every.across_dictionaries["comparison"].pairwise[("close", "far")][2] < 1e-6
+    equal = survey_significance(surveys, n_boot=100, angles=(55, 85))["lca"]
+    assert equal.angles == (55.0, 85.0) and equal.across_dictionaries["comparison"].pairwise[("close", "far")][2] > 1e-3
+    assert equal.across_dictionaries["random"] == every.across_dictionaries["random"]      # random planes: all kept
+    assert equal.comparison_vs_random["close"].n_neurons == 30
+    nan_in_range = int(55 <= surveys["close/lca"].angle[0, 0] <= 85)
+    assert equal.comparison_vs_random["close"].nan_planes == nan_in_range       # planes out of range are not NaN
+    assert "comparison planes at 55-85 degrees across dictionaries" in equal.report()
+    none = survey_significance(surveys, n_boot=100, angles=(0, 10))["lca"].comparison_vs_random["close"]
+    assert none.n_neurons == 0 and none.dropped_neurons == 30
 
 
 def test_real_small_survey():

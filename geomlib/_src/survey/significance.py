@@ -96,21 +96,25 @@ class GroupTest(NamedTuple):
 
 class SurveySignificance(NamedTuple):
     """The tests of one circuit: ``comparison_vs_random[dictionary]`` (:class:`PairedTest`)
-    and ``across_dictionaries[kind]`` (:class:`GroupTest`)."""
+    and ``across_dictionaries[kind]`` (:class:`GroupTest`); ``angles``: the range of
+    competitor angles (degrees) the comparison planes were restricted to, or None (all)."""
 
     circuit: str
     comparison_vs_random: dict
     across_dictionaries: dict
+    angles: tuple[float, float] | None = None
 
     def report(self) -> str:
         """The tests as lines of text (medians in c2's plane units, 95% etc. CIs as stored)."""
-        lines = [f"{self.circuit}: comparison vs random planes ({PAIRED_TEST})"]
+        span = f" at {self.angles[0]:g}-{self.angles[1]:g} degrees" if self.angles else ""
+        at = f" (comparison planes{span})" if self.angles else ""
+        lines = [f"{self.circuit}: comparison vs random planes{at} ({PAIRED_TEST})"]
         for name, t in self.comparison_vs_random.items():
             lines.append(f"  {name}: {t.n_neurons} neurons, median difference {t.median_difference:+.3f} "
                          f"[{t.ci[0]:+.3f}, {t.ci[1]:+.3f}], W = {t.statistic:g}, p = {t.p_value:.2g}"
                          + (f" ({t.nan_planes} NaN planes dropped)" if t.nan_planes else ""))
         for kind, g in self.across_dictionaries.items():
-            lines.append(f"{self.circuit}, {kind} planes across dictionaries: "
+            lines.append(f"{self.circuit}, {kind} planes{span if kind == 'comparison' else ''} across dictionaries: "
                          f"Kruskal-Wallis H = {g.statistic:.2f}, p = {g.p_value:.2g}")
             for name, n, m, ci in zip(g.dictionaries, g.n_neurons, g.medians, g.cis):
                 lines.append(f"  {name}: {n} neurons, median {m:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
@@ -127,16 +131,22 @@ def _split_key(key) -> tuple[str, str]:
     raise ValueError(f"surveys: expected keys 'dictionary/circuit' (or (dictionary, circuit) pairs), got {key!r}")
 
 
-def _neuron_medians(result: SurveyResult, kind: str) -> tuple[np.ndarray, int]:
+def _neuron_medians(result: SurveyResult, kind: str, angles: tuple[float, float] | None = None
+                    ) -> tuple[np.ndarray, int]:
     """Per-neuron median of the finite c2 of ``kind`` (NaN for a neuron without one), and
-    the number of NaN planes."""
-    c2 = np.asarray(result.c2, np.float64)[:, np.asarray(result.kind) == kind]
-    finite = np.isfinite(c2)
+    the number of NaN planes; with ``angles``, only the planes whose angle is in that range."""
+    columns = np.asarray(result.kind) == kind
+    c2 = np.asarray(result.c2, np.float64)[:, columns]
+    inside = np.ones(c2.shape, bool)
+    if angles is not None:
+        angle = np.asarray(result.angle, np.float64)[:, columns]
+        inside = (angle >= angles[0]) & (angle <= angles[1])
+    finite = np.isfinite(c2) & inside
     med = np.full(c2.shape[0], np.nan)
     for i in range(c2.shape[0]):
         if finite[i].any():
             med[i] = np.median(c2[i, finite[i]])
-    return med, int((~finite).sum())
+    return med, int((inside & ~np.isfinite(c2)).sum())
 
 
 def _bootstrap_median(x: np.ndarray, n_boot: int, level: float, seed: int) -> tuple[float, float]:
@@ -208,7 +218,7 @@ def _check_surveys(surveys) -> dict[str, dict[str, SurveyResult]]:
 
 
 def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: float = 0.95,
-                        seed: int = 0) -> dict[str, SurveySignificance]:
+                        seed: int = 0, angles: tuple[float, float] | None = None) -> dict[str, SurveySignificance]:
     r"""Significance of the survey's two findings, with the neuron as the unit, per circuit.
 
     For each circuit (the part after ``/`` in the keys) and each of its dictionaries, are
@@ -219,6 +229,11 @@ def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: flo
     with percentile bootstrap CIs over neurons. NaN c2 are dropped and counted.
     Deterministic for a given ``seed``.
 
+    A larger dictionary has more competitors at small angles, so its closest comparison
+    planes reach less far and bend more for that reason alone; ``angles=(lo, hi)`` keeps
+    only the comparison planes whose competitor's angle is in ``[lo, hi]`` degrees, which
+    compares dictionaries (and comparison with random planes) at equal angle.
+
     Args:
       surveys: dict ``"dictionary/circuit"`` (or a ``(dictionary, circuit)`` pair) ->
         :class:`SurveyResult` (c2 of shape ``(n_neurons, n_planes)``), as returned by
@@ -226,6 +241,8 @@ def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: flo
       n_boot: bootstrap resamples (of neurons) per CI.
       confidence: the CIs' confidence level, in (0, 1).
       seed: the bootstrap's random seed.
+      angles: ``(lo, hi)`` in degrees, 0 <= lo < hi <= 180: the comparison planes kept
+        (a neuron without one in range is dropped and counted); None keeps all.
 
     Returns:
       dict circuit -> :class:`SurveySignificance`, circuits and dictionaries in the order given.
@@ -233,7 +250,7 @@ def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: flo
     Raises:
       TypeError: ``surveys`` not a dict, a value not a :class:`SurveyResult`.
       ValueError: an empty dict, a key not ``"dictionary/circuit"``, bad ``n_boot``,
-        ``confidence`` or ``seed``.
+        ``confidence``, ``seed`` or ``angles``.
 
     Reference: the survey of Paiton et al., J. Vision 20(12):10 (2020).
     """
@@ -242,11 +259,17 @@ def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: flo
     if confidence == 1.0:
         raise ValueError(f"confidence: expected a finite number in (0, 1), got {confidence!r}")
     seed = check_int(seed, "seed", 0)
+    if angles is not None:
+        if isinstance(angles, (str, bytes)) or np.shape(angles) != (2,):
+            raise ValueError(f"angles: expected (lo, hi) in degrees or None, got {angles!r}")
+        angles = (check_float(angles[0], "angles[0]", 0.0, 180.0), check_float(angles[1], "angles[1]", 0.0, 180.0))
+        if not angles[0] < angles[1]:
+            raise ValueError(f"angles: expected lo < hi, got {angles!r}")
     out = {}
     for circuit, results in _check_surveys(surveys).items():
         paired = {}
         for name, result in results.items():
-            comp, nan_c = _neuron_medians(result, "comparison")
+            comp, nan_c = _neuron_medians(result, "comparison", angles)
             rand, nan_r = _neuron_medians(result, "random")
             ok = np.isfinite(comp) & np.isfinite(rand)
             d = comp[ok] - rand[ok]
@@ -258,7 +281,7 @@ def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: flo
         for kind in KINDS:
             meds, nans, dropped = [], 0, 0
             for result in results.values():
-                m, n = _neuron_medians(result, kind)
+                m, n = _neuron_medians(result, kind, angles if kind == "comparison" else None)
                 meds.append(m[np.isfinite(m)])
                 nans, dropped = nans + n, dropped + int((~np.isfinite(m)).sum())
             names = tuple(results)
@@ -274,5 +297,5 @@ def survey_significance(surveys: Mapping, *, n_boot: int = 2000, confidence: flo
                 tuple(_bootstrap_median(m, n_boot, confidence, seed) for m in meds), h, p,
                 {(names[i], names[j]): (t[0], t[1], float(a)) for (i, j), t, a in zip(pairs, tests, adjusted)},
                 nans, dropped)
-        out[circuit] = SurveySignificance(circuit, paired, groups)
+        out[circuit] = SurveySignificance(circuit, paired, groups, angles)
     return out
