@@ -51,7 +51,8 @@ class SharedPlanesCheck(NamedTuple):
         kinds = ", ".join(f"{k} {self.n_planes[k]} (max |difference| {self.max_abs_difference[k]:.1e})"
                           for k in KINDS)
         extra = f"; {self.unmatched} planes at shared positions differ and were skipped" if self.unmatched else ""
-        return (f"{self.n_neurons} neurons, planes {kinds}; {self.within:.1%} within {self.atol:g}{extra}")
+        neurons = f"{self.n_neurons} neuron{'' if self.n_neurons == 1 else 's'}"
+        return f"{neurons}, planes {kinds}; {self.within:.1%} within {self.atol:g}{extra}"
 
 
 def _checked(result, arg: str) -> SurveyResult:
