@@ -159,12 +159,14 @@ def test_comparison_findings_group_the_seeds_of_a_configuration():
 
 
 def test_find_result_files_classifies_the_committed_results():
-    """notebooks/results: two robustness runs and one comparison; the temperature file (settings
-    and a command too, but not a robustness run's) is neither."""
+    """notebooks/results: two robustness runs, one comparison and the full curvature survey; the
+    temperature file (settings and a command too, but not a robustness run's) is none of them."""
     folder = Path(__file__).resolve().parents[1] / "notebooks"
     files = plots.find_result_files(folder)
     assert sorted(files.robustness) == ["results/robustness-mnist-1000.npz", "results/robustness-mnist-200.npz"]
-    assert list(files.comparisons) == ["results/defense-mnist-24.npz"] and not files.surveys
+    assert list(files.comparisons) == ["results/defense-mnist-24.npz"]
+    assert list(files.surveys) == ["results/curvature-survey.npz"]
+    assert len(files.surveys["results/curvature-survey.npz"]) == 9
     assert all(isinstance(r["settings"]["images"], int) for r in files.robustness.values())
     with pytest.raises(ValueError, match="not a robustness results file"):
         geomlib.load_robustness_run(folder / "results" / "defense-temperatures-24.npz")
